@@ -1,0 +1,50 @@
+"""The tuning step: one Prefect task per series on Ray."""
+
+import os
+
+from prefect import flow, get_run_logger
+from prefect.futures import as_completed
+from prefect_ray import RayTaskRunner
+
+from manymodels.settings import ComputeSpec, DataSpec, TuningSpec
+from manymodels.tuning import SeriesResult
+from tasks.tune import tune_one
+
+# Handed to Ray workers through the runtime_env, so remote nodes reach the same Prefect server and storage.
+FORWARDED_ENV = (
+    "PREFECT_API_URL",
+    "PREFECT_API_KEY",
+    "PREFECT_SERVER_ANALYTICS_ENABLED",
+    "AWS_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_DEFAULT_REGION",
+)
+
+
+def ray_task_runner(compute: ComputeSpec) -> RayTaskRunner:
+    """A RayTaskRunner on the cluster at compute.ray_address, or on a local Ray bound to this machine."""
+    env = {name: os.environ[name] for name in FORWARDED_ENV if name in os.environ}
+    init_kwargs: dict = {"runtime_env": {"env_vars": env}, "log_to_driver": False}
+    if not compute.ray_address:
+        init_kwargs |= {"num_cpus": compute.workers, "include_dashboard": False}
+    return RayTaskRunner(address=compute.ray_address, init_kwargs=init_kwargs)
+
+
+@flow(name="tune-series", flow_run_name="tune-{tuning.trials}-trials")
+def tune_all(series: dict[str, str], data: DataSpec, tuning: TuningSpec) -> tuple[list[SeriesResult], dict[str, str]]:
+    """Tune every series (id -> file URL) on Ray; return the results and the series that failed, with why."""
+    logger = get_run_logger()
+    futures = {tune_one.submit(series_id, url, data, tuning): series_id for series_id, url in series.items()}
+    results, failures = [], {}
+    for done, future in enumerate(as_completed(list(futures)), start=1):
+        future.wait()  # takes the final state from Ray rather than the API, which may lag behind
+        state = future.state
+        if state.is_completed():
+            results.append(future.result())
+        else:
+            failures[futures[future]] = state.message or state.type.value
+        if done % max(1, len(futures) // 10) == 0 or done == len(futures):
+            logger.info("tuned %d/%d series (%d failed)", done, len(futures), len(failures))
+    return results, failures

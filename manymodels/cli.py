@@ -1,0 +1,144 @@
+"""The manymodels command line: demo, run, and the local Prefect server."""
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from manymodels import localserver, storage
+from manymodels.settings import Metric, RunSpec
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+console = Console()
+
+
+def fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def build(**kwargs) -> RunSpec:
+    """A RunSpec from CLI values, or one line naming what is wrong."""
+    try:
+        return RunSpec(**kwargs)
+    except ValidationError as e:
+        first = e.errors()[0]
+        fail(f"{'.'.join(map(str, first['loc']))}: {first['msg'].removeprefix('Value error, ')}")
+
+
+def execute(spec: RunSpec) -> dict:
+    """Run the forecast flow against the Prefect server and print its results."""
+    try:
+        api_url = localserver.ensure_server()
+    except RuntimeError as e:
+        fail(str(e))
+    os.environ["PREFECT_API_URL"] = api_url
+    from flows.forecast import forecast  # imports Prefect, which reads PREFECT_API_URL
+
+    state = forecast(data=spec.data, output=spec.output, tuning=spec.tuning, compute=spec.compute, return_state=True)
+    run_url = localserver.ui_url(api_url, str(state.state_details.flow_run_id))
+    if not state.is_completed():
+        typer.echo(f"see {run_url}", err=True)
+        fail(state.message or state.type.value)
+    summary = state.result()
+    show(summary)
+    console.print(f"outputs: {spec.output}\nPrefect UI: {run_url}")
+    return summary
+
+
+def show(summary: dict) -> None:
+    counts = summary["counts"]
+    table = Table(title=f"{counts['series_forecast']} series forecast, {counts['series_rejected']} rejected")
+    table.add_column("model")
+    metric_names = ["smape", "mase", "wape", "rmse", "bias"]
+    for name in metric_names:
+        table.add_column(name, justify="right")
+    for model, values in summary["metrics"].items():
+        table.add_row(model, *(f"{values[m]:.3f}" if values[m] is not None else "-" for m in metric_names))
+    console.print(table)
+    for baseline, win in summary["tuning_vs_baselines"].items():
+        console.print(
+            f"tuned Prophet beat {baseline} on {win['share_series_better']:.0%} of series "
+            f"(mean sMAPE {win['mean_improvement']:+.2f} points lower)"
+        )
+    seconds = summary["step_seconds"]
+    console.print("step seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items()))
+
+
+@app.command()
+def demo(
+    series: Annotated[int, typer.Option(help="Synthetic store x item series.")] = 40,
+    trials: Annotated[int, typer.Option(help="Optuna trials per series.")] = 10,
+    output: Annotated[str, typer.Option(help="Run location, local path or s3:// URL.")] = ".manymodels/demo/run",
+    horizon: Annotated[int, typer.Option(help="Days to forecast.")] = 28,
+    seed: int = 0,
+) -> None:
+    """Forecast the built-in synthetic retail data set end to end."""
+    from manymodels.synthetic import make_retail_sales
+
+    data_url = str(localserver.home() / "demo" / f"sales-{series}-{seed}.parquet")
+    storage.write_parquet(data_url, make_retail_sales(series, seed=seed))
+    data = {
+        "url": data_url,
+        "id_cols": ["store", "item"],
+        "time_col": "date",
+        "target_col": "sales",
+        "horizon": horizon,
+    }
+    execute(build(data=data, tuning={"trials": trials, "seed": seed}, output=output))
+
+
+@app.command()
+def run(
+    data: Annotated[str, typer.Option(help="Input CSV/Parquet: path, glob or s3:// URL.")],
+    id_cols: Annotated[str, typer.Option(help="Comma-separated id columns, e.g. store,item.")],
+    time_col: Annotated[str, typer.Option(help="Timestamp column.")],
+    target_col: Annotated[str, typer.Option(help="Column to forecast.")],
+    output: Annotated[str, typer.Option(help="Run location, local path or s3:// URL.")],
+    freq: str = "D",
+    horizon: int = 28,
+    trials: int = 10,
+    metric: Annotated[str, typer.Option(help=f"Objective: {', '.join(Metric.__args__)}.")] = "smape",
+    seed: int = 0,
+    ray_address: Annotated[str | None, typer.Option(help="Ray cluster address; default: local Ray.")] = None,
+    dask_address: Annotated[str | None, typer.Option(help="Dask scheduler address; default: LocalCluster.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Local Dask workers and Ray CPUs.")] = None,
+) -> None:
+    """Forecast your own data."""
+    spec = build(
+        data={
+            "url": data,
+            "id_cols": [c.strip() for c in id_cols.split(",") if c.strip()],
+            "time_col": time_col,
+            "target_col": target_col,
+            "freq": freq,
+            "horizon": horizon,
+        },
+        tuning={"trials": trials, "metric": metric, "seed": seed},
+        compute={"ray_address": ray_address, "dask_address": dask_address, "workers": workers},
+        output=output,
+    )
+    execute(spec)
+
+
+@app.command()
+def server() -> None:
+    """Start the local Prefect server (or reuse the one that answers) and print its API URL."""
+    try:
+        typer.echo(localserver.ensure_server())
+    except RuntimeError as e:
+        fail(str(e))
+
+
+@app.command()
+def stop() -> None:
+    """Stop the local Prefect server that manymodels started."""
+    typer.echo("stopped the Prefect server" if localserver.stop_server() else "no Prefect server was started here")
+
+
+if __name__ == "__main__":
+    sys.exit(app())

@@ -1,0 +1,96 @@
+"""Per-series preparation: regularise to the frequency, profile, and label the train/valid/test splits."""
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+
+from manymodels.contract import SERIES_ID, TARGET, TIME
+from manymodels.metrics import seasonal_mae
+from manymodels.settings import DataSpec
+
+PROFILE_COLUMNS = {
+    SERIES_ID: "string",
+    "key": "string",
+    "status": "string",
+    "reason": "string",
+    "n_rows": "int64",
+    "length": "Int64",
+    "n_filled": "Int64",
+    "zero_share": "float64",
+    "mean": "float64",
+    "volatility": "float64",
+    "mase_scale": "float64",
+    "start": "datetime64[ns]",
+    "end": "datetime64[ns]",
+}
+
+
+def series_key(series_id: str) -> str:
+    """A short file-safe key for a series, stable across runs and machines."""
+    return hashlib.blake2b(series_id.encode(), digest_size=8).hexdigest()
+
+
+def prepare_series(rows: pd.DataFrame, spec: DataSpec) -> tuple[pd.DataFrame | None, dict]:
+    """Return the regularised series with its split labels (None if rejected) and its profile."""
+    series_id = str(rows[SERIES_ID].iloc[0])
+    ids = {col: rows[col].iloc[0] for col in spec.id_cols}
+    profile = {**ids, SERIES_ID: series_id, "key": series_key(series_id), "n_rows": len(rows)}
+    rows = rows.drop_duplicates([TIME, TARGET])
+    if rows[TIME].isna().all() or rows[TARGET].isna().all():
+        return None, profile | {"status": "rejected", "reason": "all targets missing"}
+    rows = rows.dropna(subset=[TIME])
+    if n_dup := int(rows[TIME].duplicated().sum()):
+        return None, profile | {"status": "rejected", "reason": f"{n_dup} duplicated timestamps with different values"}
+    rows = rows.set_index(TIME).sort_index()
+    grid = pd.date_range(rows.index[0], rows.index[-1], freq=spec.freq)
+    if n_off := int((~rows.index.isin(grid)).sum()):
+        return None, profile | {"status": "rejected", "reason": f"{n_off} timestamps off the {spec.freq} grid"}
+    y = rows[TARGET].reindex(grid)
+    filled = y.isna()
+    y = y.fillna(0.0) if spec.fill == "zero" else y.interpolate(limit_direction="both")
+    profile |= {"length": len(y), "n_filled": int(filled.sum()), "start": grid[0], "end": grid[-1]}
+    if len(y) < spec.min_length:
+        return None, profile | {
+            "status": "rejected",
+            "reason": f"too short: {len(y)} points, the splits need {spec.min_length}",
+        }
+    if y.nunique() == 1:
+        return None, profile | {"status": "rejected", "reason": f"constant target ({y.iloc[0]:g})"}
+    frame = pd.DataFrame(
+        {TIME: grid, TARGET: y.to_numpy(), "filled": filled.to_numpy(), "split": split_labels(len(y), spec.horizon)}
+    )
+    for col, value in {**ids, SERIES_ID: series_id}.items():
+        frame[col] = value
+    history = y.to_numpy()[: -spec.horizon]
+    return frame, profile | {"status": "ok", "reason": "", **describe(y.to_numpy(), history, spec.period)}
+
+
+def split_labels(length: int, horizon: int) -> np.ndarray:
+    """The last horizon points are 'test', the horizon before them 'valid', the rest 'train'."""
+    labels = np.full(length, "train", dtype=object)
+    labels[length - 2 * horizon : length - horizon] = "valid"
+    labels[length - horizon :] = "test"
+    return labels
+
+
+def describe(y: np.ndarray, history: np.ndarray, period: int) -> dict[str, float]:
+    """Profile of a series; mase_scale is the in-sample seasonal naive MAE on the history before the test."""
+    mean = float(y.mean())
+    return {
+        "zero_share": float((y == 0).mean()),
+        "mean": mean,
+        "volatility": float(y.std() / mean) if mean else np.nan,
+        "mase_scale": seasonal_mae(history, period),
+    }
+
+
+def profile_schema(spec: DataSpec) -> dict[str, str]:
+    """Column types of the profile table: the id columns, then PROFILE_COLUMNS."""
+    return {col: "string" for col in spec.id_cols} | PROFILE_COLUMNS
+
+
+def profile_frame(profiles: list[dict], spec: DataSpec) -> pd.DataFrame:
+    """Profiles as a frame with the profile_schema types."""
+    schema = profile_schema(spec)
+    return pd.DataFrame(profiles, columns=list(schema)).astype(schema)

@@ -1,0 +1,78 @@
+"""Run parameters as frozen pydantic models: the CLI, the flow and deployments share them."""
+
+from typing import Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Metric = Literal["smape", "mase", "wape", "rmse"]
+
+_SEASON_LENGTHS = {"h": 24, "D": 7, "B": 5, "W": 52, "MS": 12, "ME": 12, "M": 12, "QS": 4, "QE": 4, "YS": 1, "YE": 1}
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DataSpec(Frozen):
+    """Where the input is and how its columns map onto the long contract (series_id, ds, y)."""
+
+    url: str = Field(description="CSV (optionally compressed) or Parquet: a path, a glob, or an s3:// URL.")
+    id_cols: list[str] = Field(min_length=1, description="Columns that together identify a series.")
+    time_col: str = Field(description="Timestamp column.")
+    target_col: str = Field(description="Numeric column to forecast.")
+    freq: str = Field("D", description="Pandas frequency alias of the series, e.g. D, W, MS.")
+    horizon: int = Field(28, ge=1, le=10_000, description="Points forecast; also the test and validation window.")
+    season_length: int | None = Field(
+        None, ge=1, description="Seasonal period for seasonal naive and MASE; inferred from freq when empty."
+    )
+    fill: Literal["interpolate", "zero"] = Field(
+        "interpolate", description="How missing periods and missing targets are filled (and recorded)."
+    )
+
+    @field_validator("freq")
+    @classmethod
+    def _known_freq(cls, freq: str) -> str:
+        try:
+            pd.tseries.frequencies.to_offset(freq)
+        except ValueError:
+            raise ValueError(f"unknown frequency {freq!r} (use a pandas alias such as D, W, MS)") from None
+        return freq
+
+    @property
+    def period(self) -> int:
+        """Seasonal period used by seasonal naive and MASE."""
+        if self.season_length:
+            return self.season_length
+        base = pd.tseries.frequencies.to_offset(self.freq).rule_code.split("-")[0]
+        return _SEASON_LENGTHS.get(base, 1)
+
+    @property
+    def min_length(self) -> int:
+        """Shortest series that leaves a training window of two seasons (at least two horizons)."""
+        return 2 * self.horizon + max(2 * self.period, 2 * self.horizon)
+
+
+class TuningSpec(Frozen):
+    """The per-series Optuna study."""
+
+    trials: int = Field(10, ge=1, le=10_000, description="Optuna trials per series.")
+    metric: Metric = Field("smape", description="Validation error the study minimises.")
+    seed: int = Field(0, description="Seed of every series' TPE sampler (combined with the series id).")
+
+
+class ComputeSpec(Frozen):
+    """Where the work runs."""
+
+    ray_address: str | None = Field(None, description="Ray cluster address; empty starts a local Ray.")
+    dask_address: str | None = Field(None, description="Dask scheduler address; empty starts a LocalCluster.")
+    workers: int | None = Field(None, ge=1, description="Local worker processes for Dask and CPUs for Ray.")
+
+
+class RunSpec(Frozen):
+    """Everything one forecast run needs."""
+
+    data: DataSpec
+    tuning: TuningSpec = TuningSpec()
+    compute: ComputeSpec = ComputeSpec()
+    output: str = Field(description="Run location (local path or s3:// URL) that receives the outputs.")

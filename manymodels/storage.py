@@ -1,0 +1,54 @@
+"""Reading and writing run files on a local path or s3:// through fsspec, each write atomic."""
+
+import io
+import json
+import uuid
+from typing import Any
+
+import fsspec
+import pandas as pd
+from fsspec.implementations.local import LocalFileSystem
+
+
+def join(base: str, *parts: str) -> str:
+    """Join URL or path segments with '/'."""
+    return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts)])
+
+
+def filesystem(url: str) -> fsspec.AbstractFileSystem:
+    return fsspec.core.url_to_fs(url)[0]
+
+
+def write_bytes(url: str, data: bytes) -> None:
+    """Write a file so that readers see either nothing or all of it."""
+    fs, path = fsspec.core.url_to_fs(url)
+    parent = path.rsplit("/", 1)[0]
+    fs.makedirs(parent, exist_ok=True)
+    if isinstance(fs, LocalFileSystem):
+        tmp = f"{parent}/.{uuid.uuid4().hex}.tmp"
+        fs.pipe_file(tmp, data)
+        fs.mv(tmp, path)
+    else:  # an object store's single PUT is already all-or-nothing
+        fs.pipe_file(path, data)
+
+
+def write_parquet(url: str, frame: pd.DataFrame) -> None:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    write_bytes(url, buffer.getvalue())
+
+
+def read_parquet(url: str) -> pd.DataFrame:
+    fs, path = fsspec.core.url_to_fs(url)
+    with fs.open(path, "rb") as f:
+        return pd.read_parquet(f)
+
+
+def write_json(url: str, payload: dict[str, Any]) -> None:
+    write_bytes(url, json.dumps(payload, indent=2, default=str).encode())
+
+
+def read_json(url: str) -> dict[str, Any]:
+    fs, path = fsspec.core.url_to_fs(url)
+    with fs.open(path, "rb") as f:
+        return json.load(f)

@@ -1,0 +1,24 @@
+"""The built-in synthetic retail data set: daily unit sales per store x item."""
+
+import numpy as np
+import pandas as pd
+
+
+def make_retail_sales(
+    n_series: int = 40, days: int = 3 * 365, seed: int = 0, start: str = "2022-01-01"
+) -> pd.DataFrame:
+    """Poisson sales with a per-series level, trend, weekly and yearly pattern; columns store, item, date, sales."""
+    rng = np.random.default_rng(seed)
+    n_stores = max(1, int(np.sqrt(n_series / 5)))
+    pairs = [(s, i) for i in range(1, n_series + 1) for s in range(1, n_stores + 1)][:n_series]
+    dates = pd.date_range(start, periods=days, freq="D")
+    t = np.arange(days)
+    frames = []
+    for store, item in pairs:
+        level = rng.uniform(5, 80)
+        trend = 1 + rng.uniform(-0.1, 0.3) * t / 365
+        weekly = 1 + rng.uniform(0.05, 0.4) * np.sin(2 * np.pi * (dates.day_of_week.to_numpy() + rng.integers(7)) / 7)
+        yearly = 1 + rng.uniform(0.05, 0.3) * np.sin(2 * np.pi * (dates.day_of_year.to_numpy() / 365.25 + rng.random()))
+        sales = rng.poisson(np.clip(level * trend * weekly * yearly, 0, None))
+        frames.append(pd.DataFrame({"store": store, "item": item, "date": dates, "sales": sales}))
+    return pd.concat(frames, ignore_index=True)

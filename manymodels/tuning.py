@@ -1,0 +1,89 @@
+"""One Optuna study per series, then the backtest and future forecasts of every model."""
+
+import time
+import zlib
+from dataclasses import dataclass, field
+
+import optuna
+import pandas as pd
+
+from manymodels.contract import SERIES_ID, TARGET, TIME
+from manymodels.metrics import METRICS, seasonal_mae
+from manymodels.models import fit_prophet, predict, seasonal_naive
+from manymodels.search_space import Seasonalities, prophet_space
+from manymodels.settings import DataSpec, TuningSpec
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+TUNED, DEFAULT, SNAIVE = "prophet_tuned", "prophet_default", "seasonal_naive"
+
+
+@dataclass
+class SeriesResult:
+    """Everything one series contributes to the run's outputs."""
+
+    series_id: str
+    best_params: dict
+    best_value: float
+    n_trials: int
+    n_fits: int
+    seconds: float
+    backtest: pd.DataFrame = field(repr=False)  # ds, y, model, yhat on the test window
+    forecast: pd.DataFrame = field(repr=False)  # ds, model, yhat after the last observation
+
+
+def study_seed(seed: int, series_id: str) -> int:
+    """A per-series sampler seed that does not depend on the order series are processed in."""
+    return (seed * 1_000_003 + zlib.crc32(series_id.encode())) % 2**32
+
+
+def tune_series(frame: pd.DataFrame, data: DataSpec, tuning: TuningSpec) -> SeriesResult:
+    """Tune Prophet on the validation window, then forecast the test window and the future."""
+    started = time.perf_counter()
+    series_id = str(frame[SERIES_ID].iloc[0])
+    train, valid, test = (frame[frame["split"] == s] for s in ("train", "valid", "test"))
+    known = frame[frame["split"] != "test"]
+    floor = 0.0 if frame[TARGET].min() >= 0 else None
+    objective_fn = METRICS[tuning.metric]
+    scale = seasonal_mae(train[TARGET].to_numpy(), data.period)
+    seasonalities = Seasonalities.for_series(data.freq, train[TIME].iloc[-1] - train[TIME].iloc[0])
+
+    def objective(trial: optuna.Trial) -> float:
+        model = fit_prophet(train, prophet_space(trial, seasonalities))
+        return objective_fn(valid[TARGET].to_numpy(), predict(model, valid[TIME], floor), scale)
+
+    sampler = optuna.samplers.TPESampler(seed=study_seed(tuning.seed, series_id))
+    study = optuna.create_study(direction="minimize", sampler=sampler, study_name=series_id)
+    study.optimize(objective, n_trials=tuning.trials, catch=(RuntimeError, ValueError))
+    completed = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not completed:
+        raise RuntimeError(f"no Optuna trial completed for series {series_id}")
+    best = study.best_trial
+    # Refit on a search space restricted to the best trial, so optional seasonalities come out exactly.
+    best_params = prophet_space(optuna.trial.FixedTrial(best.params), seasonalities)
+
+    actual = test[TARGET].to_numpy()
+    backtest = {
+        TUNED: predict(fit_prophet(known, best_params), test[TIME], floor),
+        DEFAULT: predict(fit_prophet(known), test[TIME], floor),
+        SNAIVE: seasonal_naive(known[TARGET].to_numpy(), len(test), data.period),
+    }
+    future = pd.date_range(frame[TIME].iloc[-1], periods=data.horizon + 1, freq=data.freq)[1:]
+    return SeriesResult(
+        series_id=series_id,
+        best_params=best_params,
+        best_value=float(best.value),
+        n_trials=len(completed),
+        n_fits=len(study.trials) + 3,
+        seconds=time.perf_counter() - started,
+        backtest=pd.concat(
+            [
+                pd.DataFrame({TIME: test[TIME].to_numpy(), TARGET: actual, "model": m, "yhat": yhat})
+                for m, yhat in backtest.items()
+            ],
+            ignore_index=True,
+        ),
+        forecast=pd.DataFrame(
+            {TIME: future, "model": TUNED, "yhat": predict(fit_prophet(frame, best_params), future, floor)}
+        ),
+    )

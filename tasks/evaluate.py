@@ -1,0 +1,22 @@
+"""Prefect tasks that score the run and publish its outputs."""
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from manymodels.ingest import Ingested
+from manymodels.publish import RunOutputs, assemble_outputs, write_outputs
+from manymodels.tuning import SeriesResult
+
+
+@task(name="evaluate", cache_policy=NO_CACHE)
+def evaluate_run(
+    ingested: Ingested, results: list[SeriesResult], failures: dict[str, str], id_cols: list[str]
+) -> RunOutputs:
+    """Score every model on every series' test window and aggregate against the baselines."""
+    return assemble_outputs(ingested, results, failures, id_cols)
+
+
+@task(name="publish", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[10, 30, 60])
+def publish(outputs: RunOutputs, summary: dict, output: str) -> None:
+    """Write forecasts, backtest, metrics, best parameters and summary.json to the run location."""
+    write_outputs(outputs, summary, output)

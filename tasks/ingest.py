@@ -1,0 +1,19 @@
+"""Prefect task around the Dask ingest step."""
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.states import Failed
+
+from manymodels.errors import InputError
+from manymodels.ingest import Ingested, dask_client, ingest
+from manymodels.settings import ComputeSpec, DataSpec
+
+
+@task(name="ingest", cache_policy=NO_CACHE)
+def ingest_data(data: DataSpec, compute: ComputeSpec, work_url: str) -> Ingested:
+    """Read, validate, regularise and split the input on Dask; write one file per series."""
+    try:
+        with dask_client(compute):
+            return ingest(data, work_url)
+    except InputError as e:  # bad input: one clear line, no traceback
+        return Failed(message=str(e))

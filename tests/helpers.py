@@ -1,0 +1,31 @@
+"""Tiny generated inputs shared by the tests."""
+
+import numpy as np
+import pandas as pd
+
+from manymodels.synthetic import make_retail_sales
+
+GOOD_SERIES = 4
+DAYS = 120
+HORIZON = 7
+
+
+def messy_sales() -> pd.DataFrame:
+    """Four good store x item series (one with gaps), and four each broken in one way."""
+    good = make_retail_sales(GOOD_SERIES, days=DAYS, seed=1)
+    good = good.drop(index=good.index[(good["item"] == 1) & good["date"].dt.day.isin([3, 4])])  # gaps: filled
+    dates = pd.date_range("2022-01-01", periods=DAYS, freq="D")
+    short = pd.DataFrame({"store": 9, "item": 1, "date": dates[:20], "sales": np.arange(20)})
+    constant = pd.DataFrame({"store": 9, "item": 2, "date": dates, "sales": 5})
+    dup = pd.DataFrame({"store": 9, "item": 3, "date": dates, "sales": np.arange(DAYS)})
+    dup = pd.concat([dup, dup.iloc[:2].assign(sales=-1)])
+    missing = pd.DataFrame({"store": 9, "item": 4, "date": dates, "sales": np.nan})
+    return pd.concat([good, short, constant, dup, missing], ignore_index=True)
+
+
+EXPECTED_REJECTIONS = {
+    "9-1": "too short",
+    "9-2": "constant target",
+    "9-3": "duplicated timestamps",
+    "9-4": "all targets missing",
+}

@@ -1,0 +1,103 @@
+"""The Dask ingest step on a real LocalCluster, on tiny generated inputs."""
+
+import gzip
+
+import pandas as pd
+import pytest
+
+from manymodels import storage
+from manymodels.errors import InputError
+from manymodels.ingest import dask_client, ingest
+from manymodels.settings import ComputeSpec, DataSpec
+from tests.helpers import EXPECTED_REJECTIONS, GOOD_SERIES, HORIZON, messy_sales
+
+
+@pytest.fixture(scope="module")
+def dask():
+    with dask_client(ComputeSpec(workers=2)) as client:
+        yield client
+
+
+def spec(url: str, **overrides) -> DataSpec:
+    return DataSpec(
+        url=url, id_cols=["store", "item"], time_col="date", target_col="sales", horizon=HORIZON, **overrides
+    )
+
+
+def test_messy_csv_is_regularised_split_and_written_one_file_per_series(dask, tmp_path):
+    data = tmp_path / "sales.csv.gz"
+    messy_sales().to_csv(data, index=False)
+    result = ingest(spec(str(data)), str(tmp_path / "work"))
+
+    assert result.n_rows == len(messy_sales())
+    rejected = dict(zip(result.rejected["series_id"], result.rejected["reason"], strict=True))
+    assert set(rejected) == set(EXPECTED_REJECTIONS)
+    for series_id, reason in EXPECTED_REJECTIONS.items():
+        assert reason in rejected[series_id]
+    assert len(result.accepted) == GOOD_SERIES
+    urls = result.series_urls()
+    assert sorted(p.name for p in (tmp_path / "work" / "series").iterdir()) == sorted(
+        u.rsplit("/", 1)[1] for u in urls.values()
+    )
+    for series_id, url in urls.items():
+        frame = storage.read_parquet(url)
+        assert frame["series_id"].unique().tolist() == [series_id]
+        assert frame["ds"].diff().dropna().eq(pd.Timedelta(days=1)).all()
+        assert (frame["split"] == "test").sum() == HORIZON == (frame["split"] == "valid").sum()
+    gappy = result.profiles.set_index("series_id").loc["1-1"]
+    assert gappy["n_filled"] == 2 * 4  # days 3 and 4 of four months
+
+
+def test_parquet_glob_of_several_files_is_one_data_set(dask, tmp_path):
+    frame = messy_sales()
+    frame.iloc[: len(frame) // 2].to_parquet(tmp_path / "part-1.parquet")
+    frame.iloc[len(frame) // 2 :].to_parquet(tmp_path / "part-2.parquet")
+    result = ingest(spec(str(tmp_path / "part-*.parquet")), str(tmp_path / "work"))
+    assert result.n_rows == len(frame) and len(result.profiles) == GOOD_SERIES + len(EXPECTED_REJECTIONS)
+
+
+def test_input_and_work_location_on_s3(s3_env):
+    url = f"s3://{s3_env.bucket}/ingest/sales.csv"
+    storage.write_bytes(url, messy_sales().to_csv(index=False).encode())
+    with dask_client(ComputeSpec(workers=1)):  # workers started after the endpoint is in the environment
+        result = ingest(spec(url), f"s3://{s3_env.bucket}/ingest/work")
+    assert len(result.accepted) == GOOD_SERIES
+    assert all(storage.read_parquet(u)["series_id"].nunique() == 1 for u in result.series_urls().values())
+
+
+def write_csv(path, text: str | bytes) -> str:
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("make_input", "message"),
+    [
+        (
+            lambda d: write_csv(d / "a.csv", "store,item,day,sales\n1,1,2024-01-01,3\n"),
+            "column 'date' is not in .*a.csv; did you mean 'day'\\?",
+        ),
+        (
+            lambda d: write_csv(d / "a.csv", "store,item,date,sales\n1,1,2024-01-01,3\n1,1,2024-01-02,many\n"),
+            "target column 'sales' is not numeric: 1 rows, e.g. .*many",
+        ),
+        (lambda d: write_csv(d / "a.csv", "store,item,date,sales\n"), "no rows in .*a.csv"),
+        (lambda d: str(d / "absent.csv"), "cannot read .*absent.csv"),
+        (lambda d: str(d / "nothing-*.csv"), "cannot read .*nothing-\\*.csv"),
+        (lambda d: write_csv(d / "bad.csv.gz", b"not gzip"), "cannot read .*bad.csv.gz"),
+    ],
+    ids=["misnamed-column", "non-numeric-target", "header-only", "missing-file", "empty-glob", "corrupt-gzip"],
+)
+def test_bad_input_raises_one_clear_line_and_writes_nothing(dask, tmp_path, make_input, message):
+    url = make_input(tmp_path)
+    with pytest.raises(InputError, match=message) as error:
+        ingest(spec(url), str(tmp_path / "work"))
+    assert "\n" not in str(error.value)
+    assert not (tmp_path / "work").exists()
+
+
+def test_gzip_csv_reads_as_one_partition(dask, tmp_path):
+    data = tmp_path / "s.csv.gz"
+    with gzip.open(data, "wt") as f:
+        messy_sales().to_csv(f, index=False)
+    assert ingest(spec(str(data)), str(tmp_path / "w")).n_rows == len(messy_sales())

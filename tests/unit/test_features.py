@@ -1,0 +1,71 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from manymodels.features import prepare_series, series_key, split_labels
+from manymodels.settings import DataSpec
+
+SPEC = DataSpec(url="x", id_cols=["store"], time_col="date", target_col="sales", horizon=7)
+
+
+def rows(y, start="2024-01-01", freq="D", dates=None) -> pd.DataFrame:
+    ds = dates if dates is not None else pd.date_range(start, periods=len(y), freq=freq)
+    return pd.DataFrame({"store": "1", "series_id": "1", "ds": ds, "y": np.asarray(y, dtype=float)})
+
+
+def test_a_regular_series_is_split_into_train_valid_test():
+    frame, profile = prepare_series(rows(np.arange(40) % 5), SPEC)
+    assert profile["status"] == "ok" and profile["length"] == 40 and profile["n_filled"] == 0
+    assert frame["split"].value_counts().to_dict() == {"train": 26, "valid": 7, "test": 7}
+    assert (frame["split"].iloc[-7:] == "test").all() and frame["store"].eq("1").all()
+
+
+def test_missing_periods_are_filled_and_recorded():
+    series = rows(np.arange(40.0)).drop(index=[10, 11])
+    series.loc[20, "y"] = np.nan
+    frame, profile = prepare_series(series, SPEC)
+    assert profile["n_filled"] == 3 and len(frame) == 40
+    assert frame.loc[frame["filled"], "y"].tolist() == [10.0, 11.0, 20.0]  # linear interpolation
+
+
+def test_fill_can_be_zero():
+    series = rows(np.arange(1.0, 41.0)).drop(index=[10])
+    frame, _ = prepare_series(series, SPEC.model_copy(update={"fill": "zero"}))
+    assert frame.loc[frame["filled"], "y"].tolist() == [0.0]
+
+
+def test_exact_duplicate_rows_are_resolved():
+    series = rows(np.arange(40.0))
+    _, profile = prepare_series(pd.concat([series, series.iloc[:3]]), SPEC)
+    assert profile["status"] == "ok" and profile["n_rows"] == 43
+
+
+@pytest.mark.parametrize(
+    ("series", "reason"),
+    [
+        (rows(np.arange(20.0)), "too short: 20 points, the splits need 28"),
+        (rows(np.full(40, 3.0)), "constant target (3)"),
+        (rows(np.full(40, np.nan)), "all targets missing"),
+        (pd.concat([rows(np.arange(40.0)), rows([99.0, 98.0])]), "2 duplicated timestamps with different values"),
+        (rows(np.arange(40.0), freq="12h"), "20 timestamps off the D grid"),
+    ],
+)
+def test_broken_series_are_rejected_with_their_reason(series, reason):
+    frame, profile = prepare_series(series, SPEC)
+    assert frame is None and profile["status"] == "rejected" and profile["reason"] == reason
+
+
+def test_profile_describes_the_series():
+    y = np.r_[np.zeros(10), np.tile([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0], 5)]
+    _, profile = prepare_series(rows(y), SPEC)
+    assert profile["zero_share"] == pytest.approx(10 / 45)
+    assert profile["mean"] == pytest.approx(y.mean())
+    assert profile["volatility"] == pytest.approx(y.std() / y.mean())
+    history = y[:-7]
+    assert profile["mase_scale"] == pytest.approx(np.mean(np.abs(history[7:] - history[:-7])))
+
+
+def test_split_labels_and_series_keys():
+    assert split_labels(5, 1).tolist() == ["train", "train", "train", "valid", "test"]
+    assert series_key("1-2") == series_key("1-2") != series_key("1-3")
+    assert len(series_key("a/b c")) == 16 and series_key("a/b c").isalnum()

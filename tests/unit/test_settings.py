@@ -1,0 +1,39 @@
+import pytest
+from pydantic import ValidationError
+
+from manymodels.settings import DataSpec, RunSpec
+
+BASE = {"url": "x.csv", "id_cols": ["store"], "time_col": "date", "target_col": "sales"}
+
+
+@pytest.mark.parametrize(("freq", "period"), [("D", 7), ("W", 52), ("W-MON", 52), ("MS", 12), ("h", 24), ("B", 5)])
+def test_season_length_is_inferred_from_the_frequency(freq, period):
+    assert DataSpec(**BASE, freq=freq).period == period
+
+
+def test_season_length_can_be_overridden():
+    assert DataSpec(**BASE, season_length=3).period == 3
+
+
+def test_unknown_frequency_is_rejected_with_its_name():
+    with pytest.raises(ValidationError, match="unknown frequency 'fortnightly'"):
+        DataSpec(**BASE, freq="fortnightly")
+
+
+def test_min_length_leaves_two_seasons_of_training_data():
+    assert DataSpec(**BASE, horizon=7).min_length == 14 + 14
+    assert DataSpec(**BASE, horizon=90).min_length == 180 + 180
+
+
+@pytest.mark.parametrize("bad", [{"id_cols": []}, {"horizon": 0}, {"fill": "mean"}, {"unknown": 1}])
+def test_invalid_data_specs_are_refused(bad):
+    with pytest.raises(ValidationError):
+        DataSpec(**(BASE | bad))
+
+
+def test_run_spec_is_frozen_and_forbids_extra_fields():
+    spec = RunSpec(data=BASE, output="/tmp/x")
+    with pytest.raises(ValidationError):
+        spec.output = "/tmp/y"
+    with pytest.raises(ValidationError):
+        RunSpec(data=BASE, output="/tmp/x", tuneing={})
