@@ -3,6 +3,7 @@
 import time
 
 from prefect import flow, runtime
+from prefect.states import Failed
 
 from flows.tune import ray_task_runner, tune_all
 from manymodels import storage
@@ -19,8 +20,8 @@ def forecast(
     seconds = {}
     started = time.perf_counter()
     ingested = ingest_data(data, compute, storage.join(output, "_work"), return_state=True)
-    if ingested.is_failed():
-        return ingested
+    if ingested.is_failed():  # bad input: end the run with the task's one-line message
+        return Failed(message=ingested.message)
     ingested = ingested.result()
     seconds["ingest"] = time.perf_counter() - started
 

@@ -13,7 +13,7 @@ from manymodels import localserver, storage
 from manymodels.settings import Metric, RunSpec
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-console = Console()
+console = Console(soft_wrap=True)
 
 
 def fail(message: str) -> None:
@@ -63,7 +63,7 @@ def show(summary: dict) -> None:
     for baseline, win in summary["tuning_vs_baselines"].items():
         console.print(
             f"tuned Prophet beat {baseline} on {win['share_series_better']:.0%} of series "
-            f"(mean sMAPE {win['mean_improvement']:+.2f} points lower)"
+            f"(mean sMAPE {win['tuned_mean']:.2f} against {win['baseline_mean']:.2f})"
         )
     seconds = summary["step_seconds"]
     console.print("step seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items()))

@@ -36,6 +36,8 @@ def tuning_wins(metrics: pd.DataFrame, metric: str = "smape") -> dict:
         diff = table[baseline] - table[TUNED]
         out[baseline] = {
             "metric": metric,
+            "tuned_mean": round(float(table[TUNED].mean()), 4),
+            "baseline_mean": round(float(table[baseline].mean()), 4),
             "share_series_better": round(float((diff > 0).mean()), 4),
             "mean_improvement": round(float(diff.mean()), 4),
             "relative_improvement": round(float(diff.mean() / table[baseline].mean()), 4),

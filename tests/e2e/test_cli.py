@@ -1,0 +1,177 @@
+"""The manymodels command end to end: a real Prefect server, local Ray and Dask, a moto S3 endpoint."""
+
+import json
+import subprocess
+import urllib.request
+
+import pandas as pd
+import pytest
+
+from manymodels import storage
+from manymodels.publish import OUTPUT_FILES
+from tests.conftest import BIN
+from tests.helpers import EXPECTED_REJECTIONS, GOOD_SERIES, HORIZON, messy_sales
+
+pytestmark = pytest.mark.e2e
+
+TRIALS = 3
+COLUMNS = ["--id-cols", "store,item", "--time-col", "date", "--target-col", "sales", "--freq", "D"]
+TUNING = ["--horizon", str(HORIZON), "--trials", str(TRIALS), "--workers", "2"]
+
+
+def manymodels(*args, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([BIN / "manymodels", *map(str, args)], env=env, capture_output=True, text=True, timeout=600)
+
+
+def api(base: str, path: str, body: dict | None = None):
+    request = urllib.request.Request(
+        f"{base}{path}",
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Content-Type": "application/json"},
+        method="POST" if body is not None else "GET",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+@pytest.fixture(scope="module")
+def local_run(prefect_server, tmp_path_factory):
+    work = tmp_path_factory.mktemp("local-run")
+    messy_sales().to_csv(work / "sales.csv.gz", index=False)
+    env = prefect_server.env | {"PREFECT_API_URL": prefect_server.api_url}
+    done = manymodels("run", "--data", work / "sales.csv.gz", *COLUMNS, *TUNING, "--output", work / "out", env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return work / "out", done
+
+
+def test_run_writes_every_output_and_accounts_for_every_series(local_run):
+    out, _ = local_run
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith("_")) == sorted(OUTPUT_FILES)
+    summary = json.loads((out / "summary.json").read_text())
+    counts = summary["counts"]
+    assert counts["series_in"] == counts["series_forecast"] + counts["series_rejected"] == GOOD_SERIES + 4
+    assert counts["series_forecast"] == GOOD_SERIES and counts["periods_filled"] == 8
+    reasons = {r["series_id"]: r["reason"] for r in summary["rejected"]}
+    assert reasons.keys() == EXPECTED_REJECTIONS.keys()
+    assert all(EXPECTED_REJECTIONS[s] in reasons[s] for s in reasons)
+    assert summary["trials"] == GOOD_SERIES * TRIALS and summary["prophet_fits"] == GOOD_SERIES * (TRIALS + 3)
+    assert set(summary["step_seconds"]) == {"ingest", "tune", "evaluate"}
+    assert set(summary["metrics"]) == {"prophet_tuned", "prophet_default", "seasonal_naive"}
+    assert set(summary["metrics_by"]["store"]["1"]["prophet_tuned"]) == {"smape", "mase", "wape", "rmse", "bias"}
+    assert set(summary["tuning_vs_baselines"]) == {"prophet_default", "seasonal_naive"}
+
+
+def test_tables_have_the_documented_shape(local_run):
+    out, _ = local_run
+    forecasts = pd.read_parquet(out / "forecasts.parquet")
+    assert list(forecasts.columns) == ["store", "item", "series_id", "ds", "model", "yhat"]
+    assert forecasts.groupby("series_id").size().eq(HORIZON).all() and forecasts["series_id"].nunique() == GOOD_SERIES
+    backtest = pd.read_parquet(out / "backtest.parquet")
+    assert backtest.groupby(["series_id", "model"]).size().eq(HORIZON).all() and backtest["model"].nunique() == 3
+    assert backtest["y"].notna().all() and backtest["yhat"].notna().all()
+    assert forecasts["ds"].min() > backtest["ds"].max()
+    metrics = pd.read_parquet(out / "metrics.parquet")
+    assert len(metrics) == 3 * GOOD_SERIES and metrics[["smape", "mase", "wape", "rmse"]].notna().all().all()
+    best = pd.read_parquet(out / "best_params.parquet")
+    assert best["n_trials"].eq(TRIALS).all() and best["best_value"].ge(0).all()
+    assert {"changepoint_prior_scale", "seasonality_mode", "store", "item"} <= set(best.columns)
+
+
+def test_run_is_recorded_in_prefect_with_one_task_per_series(local_run, prefect_server):
+    out, done = local_run
+    run_id = json.loads((out / "summary.json").read_text())["flow_run_id"]
+    assert f"/runs/flow-run/{run_id}" in done.stdout
+    assert api(prefect_server.api_url, f"/flow_runs/{run_id}")["state_type"] == "COMPLETED"
+    children = api(
+        prefect_server.api_url, "/flow_runs/filter", {"flow_runs": {"parent_flow_run_id": {"any_": [run_id]}}}
+    )
+    assert [c["state_type"] for c in children] == ["COMPLETED"]
+    tasks = api(prefect_server.api_url, "/task_runs/filter", {"flow_runs": {"id": {"any_": [children[0]["id"]]}}})
+    names = sorted(t["name"] for t in tasks)
+    assert names == sorted(f"tune-1-{i}" for i in range(1, GOOD_SERIES + 1))
+    assert {t["state_type"] for t in tasks} == {"COMPLETED"}
+
+
+def test_input_and_output_on_s3(prefect_server, s3, tmp_path):
+    env = prefect_server.env | {"PREFECT_API_URL": prefect_server.api_url} | s3.env
+    data, out = f"s3://{s3.bucket}/e2e/sales.parquet", f"s3://{s3.bucket}/e2e/run"
+    subprocess.run(
+        [
+            BIN / "python",
+            "-c",
+            f"from manymodels import storage; from tests.helpers import messy_sales; "
+            f"storage.write_parquet({data!r}, messy_sales())",
+        ],
+        env=env,
+        check=True,
+        timeout=120,
+    )
+    done = manymodels("run", "--data", data, *COLUMNS, *TUNING, "--output", out, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    listing = subprocess.run(
+        [BIN / "python", "-c", f"import fsspec; print(sorted(fsspec.filesystem('s3').ls({out!r}, detail=False)))"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    assert all(name in listing for name in OUTPUT_FILES)
+    summary = subprocess.run(
+        [
+            BIN / "python",
+            "-c",
+            f"from manymodels import storage; print(storage.read_json({out + '/summary.json'!r})['counts'])",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    assert f"'series_forecast': {GOOD_SERIES}" in summary
+
+
+@pytest.mark.parametrize(
+    ("content", "extra", "problem"),
+    [
+        ("store,item,day,sales\n1,1,2024-01-01,3\n", [], "column 'date' is not in"),
+        ("store,item,date,sales\n1,1,2024-01-01,x\n", [], "target column 'sales' is not numeric"),
+        ("store,item,date,sales\n", [], "no rows in"),
+        (None, [], "cannot read"),
+        ("store,item,date,sales\n", ["--freq", "fortnightly"], "data.freq: unknown frequency 'fortnightly'"),
+    ],
+    ids=["misnamed-column", "non-numeric-target", "empty", "missing-file", "unknown-frequency"],
+)
+def test_bad_input_exits_non_zero_with_one_line_and_writes_nothing(prefect_server, tmp_path, content, extra, problem):
+    data = tmp_path / "in.csv"
+    if content is not None:
+        data.write_text(content)
+    env = prefect_server.env | {"PREFECT_API_URL": prefect_server.api_url}
+    done = manymodels("run", "--data", data, *COLUMNS, *TUNING, *extra, "--output", tmp_path / "out", env=env)
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and problem in last
+    assert "Traceback" not in done.stderr + done.stdout
+    assert not any((tmp_path / "out" / name).exists() for name in OUTPUT_FILES)
+
+
+def test_demo_reuses_the_local_server(prefect_server, tmp_path):
+    pid_before = (prefect_server.home / "server.pid").read_text()
+    done = manymodels(
+        "demo",
+        "--series",
+        3,
+        "--trials",
+        2,
+        "--horizon",
+        HORIZON,
+        "--output",
+        tmp_path / "demo",
+        env=prefect_server.env,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"Prefect UI: {prefect_server.api_url.removesuffix('/api')}/runs/flow-run/" in done.stdout
+    assert "seasonal_naive" in done.stdout
+    assert (prefect_server.home / "server.pid").read_text() == pid_before
+    assert storage.read_json(str(tmp_path / "demo" / "summary.json"))["counts"]["series_forecast"] == 3
