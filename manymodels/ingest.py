@@ -121,6 +121,7 @@ def ingest(spec: DataSpec, work_url: str) -> Ingested:
         .compute()
         .sort_values(SERIES_ID, ignore_index=True)
     )
+    storage.write_parquet(storage.join(work_url, "profiles.parquet"), profiles)
     log.info("ingested %d rows into %d series (%d rejected)", n_rows, len(profiles), (profiles.status != "ok").sum())
     return Ingested(profiles=profiles, series_dir=series_dir, n_rows=n_rows)
 

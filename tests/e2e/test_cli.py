@@ -92,44 +92,18 @@ def test_run_is_recorded_in_prefect_with_one_task_per_series(local_run, prefect_
     assert {t["state_type"] for t in tasks} == {"COMPLETED"}
 
 
-def test_input_and_output_on_s3(prefect_server, s3, tmp_path):
-    env = prefect_server.env | {"PREFECT_API_URL": prefect_server.api_url} | s3.env
-    data, out = f"s3://{s3.bucket}/e2e/sales.parquet", f"s3://{s3.bucket}/e2e/run"
-    subprocess.run(
-        [
-            BIN / "python",
-            "-c",
-            f"from manymodels import storage; from tests.helpers import messy_sales; "
-            f"storage.write_parquet({data!r}, messy_sales())",
-        ],
-        env=env,
-        check=True,
-        timeout=120,
-    )
+def test_input_and_output_on_s3(prefect_server, s3_env):
+    env = prefect_server.env | {"PREFECT_API_URL": prefect_server.api_url} | s3_env.env
+    data, out = f"s3://{s3_env.bucket}/e2e/sales.parquet", f"s3://{s3_env.bucket}/e2e/run"
+    storage.write_parquet(data, messy_sales())
     done = manymodels("run", "--data", data, *COLUMNS, *TUNING, "--output", out, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
-    listing = subprocess.run(
-        [BIN / "python", "-c", f"import fsspec; print(sorted(fsspec.filesystem('s3').ls({out!r}, detail=False)))"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    ).stdout
-    assert all(name in listing for name in OUTPUT_FILES)
-    summary = subprocess.run(
-        [
-            BIN / "python",
-            "-c",
-            f"from manymodels import storage; print(storage.read_json({out + '/summary.json'!r})['counts'])",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    ).stdout
-    assert f"'series_forecast': {GOOD_SERIES}" in summary
+    fs = storage.filesystem(out)
+    fs.invalidate_cache()
+    assert set(OUTPUT_FILES) <= {path.rsplit("/", 1)[1] for path in fs.ls(out, detail=False)}
+    counts = storage.read_json(f"{out}/summary.json")["counts"]
+    assert counts["series_forecast"] == GOOD_SERIES and counts["series_rejected"] == len(EXPECTED_REJECTIONS)
+    assert len(storage.read_parquet(f"{out}/forecasts.parquet")) == GOOD_SERIES * HORIZON
 
 
 @pytest.mark.parametrize(

@@ -44,6 +44,7 @@ def test_messy_csv_is_regularised_split_and_written_one_file_per_series(dask, tm
         assert frame["series_id"].unique().tolist() == [series_id]
         assert frame["ds"].diff().dropna().eq(pd.Timedelta(days=1)).all()
         assert (frame["split"] == "test").sum() == HORIZON == (frame["split"] == "valid").sum()
+    pd.testing.assert_frame_equal(storage.read_parquet(str(tmp_path / "work" / "profiles.parquet")), result.profiles)
     gappy = result.profiles.set_index("series_id").loc["1-1"]
     assert gappy["n_filled"] == 2 * 4  # days 3 and 4 of four months
 
