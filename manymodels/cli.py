@@ -37,6 +37,7 @@ def execute(spec: RunSpec) -> dict:
     except RuntimeError as e:
         fail(str(e))
     os.environ["PREFECT_API_URL"] = api_url
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "manymodels")  # our log lines reach the console and UI
     from flows.forecast import forecast  # imports Prefect, which reads PREFECT_API_URL
 
     state = forecast(data=spec.data, output=spec.output, tuning=spec.tuning, compute=spec.compute, return_state=True)

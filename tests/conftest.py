@@ -57,22 +57,10 @@ class S3:
 @pytest.fixture(scope="session")
 def s3() -> S3:
     port = free_port()
-    process = subprocess.Popen(
-        [BIN / "moto_server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    process = start_group([BIN / "moto_server", "-H", "127.0.0.1", "-p", str(port)])
     try:
         endpoint = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "moto_server did not start"
-                time.sleep(0.2)
+        wait_for_port(port)
         env = {
             "AWS_ENDPOINT_URL": endpoint,
             "AWS_ACCESS_KEY_ID": "testing",
@@ -102,3 +90,83 @@ def s3_env(s3, monkeypatch) -> S3:
 
     fsspec.AbstractFileSystem.clear_instance_cache()
     return s3
+
+
+# Ray rewrites 127.0.0.1 in an address to the machine's interface address unless its cluster mode is off, so
+# off it is: head and driver stay on loopback. `ray start` turns token auth on, which the driver does not expect.
+LOCAL_RAY_CLUSTER = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
+
+
+def start_group(command: list, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start a long-running server in its own process group (stopped with terminate_group(pid))."""
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+
+
+def wait_for_port(port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert time.monotonic() < deadline, f"nothing listens on port {port}"
+            time.sleep(0.2)
+
+
+@pytest.fixture
+def external_clusters(tmp_path):
+    """A Ray head and a Dask scheduler with one worker, started as separate processes without Prefect settings."""
+    env = base_env(tmp_path) | LOCAL_RAY_CLUSTER
+    ray_port, dask_port = free_port(), free_port()
+    groups = [
+        start_group(
+            [
+                BIN / "ray",
+                "start",
+                "--head",
+                "--block",
+                f"--port={ray_port}",
+                "--num-cpus=2",
+                "--include-dashboard=false",
+            ],
+            env,
+        ),
+        start_group(
+            [
+                BIN / "dask",
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(dask_port),
+                "--dashboard-address",
+                "127.0.0.1:0",
+            ],
+            env,
+        ),
+        start_group(
+            [
+                BIN / "dask",
+                "worker",
+                f"tcp://127.0.0.1:{dask_port}",
+                "--nworkers",
+                "1",
+                "--nthreads",
+                "1",
+                "--host",
+                "127.0.0.1",
+                "--dashboard-address",
+                "127.0.0.1:0",
+            ],
+            env,
+        ),
+    ]
+    try:
+        wait_for_port(ray_port)
+        wait_for_port(dask_port)
+        yield f"127.0.0.1:{ray_port}", f"tcp://127.0.0.1:{dask_port}"
+    finally:
+        for group in groups:
+            terminate_group(group.pid)

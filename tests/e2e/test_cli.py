@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 
 from manymodels import storage
+from manymodels.localserver import terminate_group
 from manymodels.publish import OUTPUT_FILES
-from tests.conftest import BIN
+from tests.conftest import BIN, LOCAL_RAY_CLUSTER
 from tests.helpers import EXPECTED_REJECTIONS, GOOD_SERIES, HORIZON, messy_sales
 
 pytestmark = pytest.mark.e2e
@@ -20,7 +21,16 @@ TUNING = ["--horizon", str(HORIZON), "--trials", str(TRIALS), "--workers", "2"]
 
 
 def manymodels(*args, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([BIN / "manymodels", *map(str, args)], env=env, capture_output=True, text=True, timeout=600)
+    """Run the CLI in its own process group, and stop whatever of that group is left (Ray, Dask) by its pid."""
+    command = [BIN / "manymodels", *map(str, args)]
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=600)
+    finally:
+        terminate_group(process.pid)
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
 def api(base: str, path: str, body: dict | None = None):
@@ -81,6 +91,7 @@ def test_run_is_recorded_in_prefect_with_one_task_per_series(local_run, prefect_
     out, done = local_run
     run_id = json.loads((out / "summary.json").read_text())["flow_run_id"]
     assert f"/runs/flow-run/{run_id}" in done.stdout
+    assert "starting a local Dask cluster" in done.stderr + done.stdout
     assert api(prefect_server.api_url, f"/flow_runs/{run_id}")["state_type"] == "COMPLETED"
     children = api(
         prefect_server.api_url, "/flow_runs/filter", {"flow_runs": {"parent_flow_run_id": {"any_": [run_id]}}}
@@ -149,3 +160,20 @@ def test_demo_reuses_the_local_server(prefect_server, tmp_path):
     assert "seasonal_naive" in done.stdout
     assert (prefect_server.home / "server.pid").read_text() == pid_before
     assert storage.read_json(str(tmp_path / "demo" / "summary.json"))["counts"]["series_forecast"] == 3
+
+
+def test_run_on_existing_ray_and_dask_clusters(prefect_server, external_clusters, tmp_path):
+    ray_address, dask_address = external_clusters
+    messy_sales().to_parquet(tmp_path / "sales.parquet")
+    env = prefect_server.env | {"PREFECT_API_URL": prefect_server.api_url} | LOCAL_RAY_CLUSTER
+    addresses = ["--ray-address", ray_address, "--dask-address", dask_address]
+    args = ["--data", tmp_path / "sales.parquet", *COLUMNS, *TUNING, *addresses, "--output", tmp_path / "out"]
+    done = manymodels("run", *args, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    log = done.stdout + done.stderr
+    assert f"Connecting to an existing Ray instance at {ray_address}" in log
+    assert "starting a local Dask cluster" not in log and "ingested" in log
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["counts"]["series_forecast"] == GOOD_SERIES
+    run = api(prefect_server.api_url, f"/flow_runs/{summary['flow_run_id']}")
+    assert run["state_type"] == "COMPLETED"
