@@ -28,7 +28,8 @@ def ray_task_runner(compute: ComputeSpec) -> RayTaskRunner:
     env = {name: os.environ[name] for name in FORWARDED_ENV if name in os.environ}
     init_kwargs: dict = {"runtime_env": {"env_vars": env}, "log_to_driver": False}
     if not compute.ray_address:
-        init_kwargs |= {"num_cpus": compute.workers, "include_dashboard": False}
+        # "local": a new instance, never the last `ray start` cluster of this machine (which may be long dead).
+        init_kwargs |= {"address": "local", "num_cpus": compute.workers, "include_dashboard": False}
     return RayTaskRunner(address=compute.ray_address, init_kwargs=init_kwargs)
 
 

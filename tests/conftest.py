@@ -1,9 +1,11 @@
 """Real servers for the tests: a Prefect server, a moto S3 endpoint; each stopped by its pid."""
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,6 +122,7 @@ def external_clusters(tmp_path):
     """A Ray head and a Dask scheduler with one worker, started as separate processes without Prefect settings."""
     env = base_env(tmp_path) | LOCAL_RAY_CLUSTER
     ray_port, dask_port = free_port(), free_port()
+    ray_temp = tempfile.mkdtemp(prefix="ray-")  # short (socket paths) and private: no record in /tmp/ray
     groups = [
         start_group(
             [
@@ -130,6 +133,7 @@ def external_clusters(tmp_path):
                 f"--port={ray_port}",
                 "--num-cpus=2",
                 "--include-dashboard=false",
+                f"--temp-dir={ray_temp}",
             ],
             env,
         ),
@@ -170,3 +174,4 @@ def external_clusters(tmp_path):
     finally:
         for group in groups:
             terminate_group(group.pid)
+        shutil.rmtree(ray_temp, ignore_errors=True)

@@ -48,7 +48,8 @@ def api(base: str, path: str, body: dict | None = None):
 def local_run(prefect_server, tmp_path_factory):
     work = tmp_path_factory.mktemp("local-run")
     messy_sales().to_csv(work / "sales.csv.gz", index=False)
-    env = prefect_server.env | {"PREFECT_API_URL": prefect_server.api_url}
+    # A dead cluster address in the environment must not stop local runs from starting their own Ray.
+    env = prefect_server.env | {"PREFECT_API_URL": prefect_server.api_url, "RAY_ADDRESS": "127.0.0.1:9"}
     done = manymodels("run", "--data", work / "sales.csv.gz", *COLUMNS, *TUNING, "--output", work / "out", env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     return work / "out", done
