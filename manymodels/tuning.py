@@ -12,6 +12,7 @@ from manymodels.metrics import METRICS, seasonal_mae
 from manymodels.models import fit_prophet, predict, seasonal_naive
 from manymodels.search_space import Seasonalities, prophet_space
 from manymodels.settings import DataSpec, TuningSpec
+from manymodels.studies import StudyPlace, complete_trials, open_study, run_to
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -25,8 +26,9 @@ class SeriesResult:
     series_id: str
     best_params: dict
     best_value: float
-    n_trials: int
-    n_fits: int
+    n_trials: int  # complete trials in the study
+    n_fits: int  # Prophet fits performed by this call
+    resumed: bool  # the study already had trials when this call started
     seconds: float
     backtest: pd.DataFrame = field(repr=False)  # ds, y, model, yhat on the test window
     forecast: pd.DataFrame = field(repr=False)  # ds, model, yhat after the last observation
@@ -37,7 +39,13 @@ def study_seed(seed: int, series_id: str) -> int:
     return (seed * 1_000_003 + zlib.crc32(series_id.encode())) % 2**32
 
 
-def tune_series(frame: pd.DataFrame, data: DataSpec, tuning: TuningSpec) -> SeriesResult:
+def tune_series(
+    frame: pd.DataFrame,
+    data: DataSpec,
+    tuning: TuningSpec,
+    place: StudyPlace | None = None,
+    warm_start: dict | None = None,
+) -> SeriesResult:
     """Tune Prophet on the validation window, then forecast the test window and the future."""
     started = time.perf_counter()
     series_id = str(frame[SERIES_ID].iloc[0])
@@ -52,11 +60,10 @@ def tune_series(frame: pd.DataFrame, data: DataSpec, tuning: TuningSpec) -> Seri
         model = fit_prophet(train, prophet_space(trial, seasonalities))
         return objective_fn(valid[TARGET].to_numpy(), predict(model, valid[TIME], floor), scale)
 
-    sampler = optuna.samplers.TPESampler(seed=study_seed(tuning.seed, series_id))
-    study = optuna.create_study(direction="minimize", sampler=sampler, study_name=series_id)
-    study.optimize(objective, n_trials=tuning.trials, catch=(RuntimeError, ValueError))
-    completed = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    if not completed:
+    study, resumed = open_study(place or StudyPlace(storage=None, name=series_id), warm_start)
+    n_started = run_to(study, objective, tuning.trials, study_seed(tuning.seed, series_id))
+    n_complete = complete_trials(study)
+    if not n_complete:
         raise RuntimeError(f"no Optuna trial completed for series {series_id}")
     best = study.best_trial
     # Refit on a search space restricted to the best trial, so optional seasonalities come out exactly.
@@ -73,8 +80,9 @@ def tune_series(frame: pd.DataFrame, data: DataSpec, tuning: TuningSpec) -> Seri
         series_id=series_id,
         best_params=best_params,
         best_value=float(best.value),
-        n_trials=len(completed),
-        n_fits=len(study.trials) + 3,
+        n_trials=n_complete,
+        n_fits=n_started + 3,
+        resumed=resumed,
         seconds=time.perf_counter() - started,
         backtest=pd.concat(
             [

@@ -1,23 +1,10 @@
 """One series through the Optuna study and the three models, with real Prophet fits."""
 
 import pandas as pd
-import pytest
 
-from manymodels.features import prepare_series
-from manymodels.settings import DataSpec, TuningSpec
-from manymodels.synthetic import make_retail_sales
+from manymodels.settings import TuningSpec
 from manymodels.tuning import DEFAULT, SNAIVE, TUNED, tune_series
-
-SPEC = DataSpec(url="x", id_cols=["store", "item"], time_col="date", target_col="sales", horizon=14)
-
-
-@pytest.fixture(scope="module")
-def series() -> pd.DataFrame:
-    raw = make_retail_sales(1, days=400, seed=3).rename(columns={"date": "ds", "sales": "y"})
-    raw["series_id"] = "1-1"
-    frame, profile = prepare_series(raw, SPEC)
-    assert profile["status"] == "ok"
-    return frame
+from tests.slice.conftest import SPEC
 
 
 def test_study_runs_the_requested_trials_and_forecasts_every_window(series):

@@ -1,0 +1,19 @@
+"""One prepared daily series (400 days, horizon 14) for the tuning tests."""
+
+import pandas as pd
+import pytest
+
+from manymodels.features import prepare_series
+from manymodels.settings import DataSpec
+from manymodels.synthetic import make_retail_sales
+
+SPEC = DataSpec(url="x", id_cols=["store", "item"], time_col="date", target_col="sales", horizon=14)
+
+
+@pytest.fixture(scope="module")
+def series() -> pd.DataFrame:
+    raw = make_retail_sales(1, days=400, seed=3).rename(columns={"date": "ds", "sales": "y"})
+    raw["series_id"] = "1-1"
+    frame, profile = prepare_series(raw, SPEC)
+    assert profile["status"] == "ok"
+    return frame

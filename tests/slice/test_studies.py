@@ -1,0 +1,92 @@
+"""Durable studies on journal files: resumed, never over-run, and identical to an uninterrupted study."""
+
+import optuna
+import pandas as pd
+import pytest
+from optuna.trial import TrialState
+
+from manymodels.search_space import Seasonalities, prophet_space
+from manymodels.settings import TuningSpec
+from manymodels.studies import StudyPlace, open_study, run_to
+from manymodels.tuning import study_seed, tune_series
+from tests.slice.conftest import SPEC
+
+
+class Crash(BaseException):
+    """Stands for the process dying in the middle of a trial."""
+
+
+def place(tmp_path, name="s") -> StudyPlace:
+    return StudyPlace(storage=str(tmp_path / f"{name}.journal"), name="1-1:test")
+
+
+def states(place_: StudyPlace) -> list[TrialState]:
+    study, _ = open_study(StudyPlace(place_.storage, place_.name))
+    return [t.state for t in study.trials]
+
+
+def test_rerun_adds_no_trial_and_a_bigger_budget_adds_only_the_difference(series, tmp_path):
+    where = place(tmp_path)
+    first = tune_series(series, SPEC, TuningSpec(trials=3), where)
+    assert (first.n_trials, first.n_fits, first.resumed) == (3, 3 + 3, False)
+    again = tune_series(series, SPEC, TuningSpec(trials=3), where)
+    assert (again.n_trials, again.n_fits, again.resumed) == (3, 0 + 3, True)
+    assert again.best_params == first.best_params
+    more = tune_series(series, SPEC, TuningSpec(trials=5), where)
+    assert (more.n_trials, more.n_fits) == (5, 2 + 3)
+    assert states(where) == [TrialState.COMPLETE] * 5
+
+
+def crash_during_trial(series, where: StudyPlace, after: int, seed: int) -> None:
+    """Run `after` trials, then die in the next one after its parameters were drawn."""
+    train = series[series["split"] == "train"]
+    seasonalities = Seasonalities.for_series("D", train["ds"].iloc[-1] - train["ds"].iloc[0])
+    study, _ = open_study(where)
+
+    def objective(trial: optuna.Trial) -> float:
+        prophet_space(trial, seasonalities)
+        if trial.number < after:
+            return float(trial.number)
+        raise Crash
+
+    with pytest.raises(Crash):
+        run_to(study, objective, after + 1, seed)
+
+
+def test_a_trial_whose_process_died_is_failed_and_retried_with_its_parameters(series, tmp_path):
+    where = place(tmp_path)
+    tune_series(series, SPEC, TuningSpec(trials=2, seed=4), where)
+    crash_during_trial(series, where, after=2, seed=study_seed(4, "1-1"))
+    study, _ = open_study(StudyPlace(where.storage, where.name))
+    dead_params = study.trials[2].params
+    result = tune_series(series, SPEC, TuningSpec(trials=4, seed=4), where)
+    assert result.n_trials == 4 and result.resumed
+    trials = open_study(StudyPlace(where.storage, where.name))[0].trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 2 + [TrialState.FAIL] + [TrialState.COMPLETE] * 2
+    assert trials[3].params == dead_params
+
+
+def test_an_interrupted_study_ends_where_an_uninterrupted_one_does(series, tmp_path):
+    tuning = TuningSpec(trials=4, seed=9)
+    straight = tune_series(series, SPEC, tuning, place(tmp_path, "straight"))
+    broken = place(tmp_path, "broken")
+    tune_series(series, SPEC, TuningSpec(trials=1, seed=9), broken)
+    crash_during_trial(series, broken, after=1, seed=study_seed(9, "1-1"))
+    resumed = tune_series(series, SPEC, tuning, broken)
+    assert resumed.best_params == straight.best_params and resumed.best_value == straight.best_value
+    pd.testing.assert_frame_equal(resumed.forecast, straight.forecast)
+    pd.testing.assert_frame_equal(resumed.backtest, straight.backtest)
+
+
+def test_warm_start_is_the_first_trial_of_a_new_study(series, tmp_path):
+    warm = {
+        "seasonality_mode": "additive",
+        "changepoint_prior_scale": 0.05,
+        "seasonality_prior_scale": 1.0,
+        "holidays_prior_scale": 1.0,
+        "weekly_order": 2,
+        "monthly_order": 0,
+    }
+    where = place(tmp_path)
+    tune_series(series, SPEC, TuningSpec(trials=2), where, warm_start=warm)
+    assert open_study(StudyPlace(where.storage, where.name))[0].trials[0].params == warm
