@@ -9,6 +9,7 @@ from manymodels.settings import ComputeSpec, DataSpec, TuningSpec
 from manymodels.timing import timed
 from tasks.evaluate import evaluate_run, publish
 from tasks.ingest import ingest_data
+from tasks.tune import plan_tuning
 
 
 @flow(name="forecast", flow_run_name="forecast-h{data.horizon}-t{tuning.trials}")
@@ -23,10 +24,11 @@ def forecast(
             return Failed(message=ingested.message)
         ingested = ingested.result()
     with timed(seconds, "tune"):
-        runner = ray_task_runner(compute)
-        results, failures = tune_all.with_options(task_runner=runner)(ingested.series_urls(), data, tuning)
+        jobs = plan_tuning(ingested, data, tuning, compute, output)
+        tune = tune_all.with_options(task_runner=ray_task_runner(compute))
+        outcome = tune(jobs, data, tuning, storage.join(output, "_work", "results"))
     with timed(seconds, "evaluate"):
-        outputs = evaluate_run(ingested, results, failures, data.id_cols)
+        outputs = evaluate_run(ingested, outcome, data, tuning)
     summary = {"flow_run_id": str(runtime.flow_run.id), **outputs.summary, "step_seconds": seconds}
     publish(outputs, summary, output)
     return summary

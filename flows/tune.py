@@ -1,13 +1,16 @@
 """The tuning step: one Prefect task per series on Ray."""
 
+import dataclasses
 import os
 
 from prefect import flow, get_run_logger
+from prefect.filesystems import LocalFileSystem, RemoteFileSystem, WritableFileSystem
 from prefect.futures import as_completed
 from prefect_ray import RayTaskRunner
 
+from manymodels.caching import SeriesJob, digest
 from manymodels.settings import ComputeSpec, DataSpec, TuningSpec
-from manymodels.tuning import SeriesResult
+from manymodels.tuning import TuneOutcome
 from tasks.tune import tune_one
 
 # Handed to Ray workers through the runtime_env, so remote nodes reach the same Prefect server and storage.
@@ -33,19 +36,31 @@ def ray_task_runner(compute: ComputeSpec) -> RayTaskRunner:
     return RayTaskRunner(address=compute.ray_address, init_kwargs=init_kwargs)
 
 
+def result_storage(url: str) -> WritableFileSystem:
+    """Where tuning results are persisted and looked up by cache key, saved as a block so workers can load it."""
+    block = LocalFileSystem(basepath=url) if "://" not in url else RemoteFileSystem(basepath=url)
+    block.save(f"manymodels-results-{digest(url)}", overwrite=True)
+    return block
+
+
 @flow(name="tune-series", flow_run_name="tune-{tuning.trials}-trials")
-def tune_all(series: dict[str, str], data: DataSpec, tuning: TuningSpec) -> tuple[list[SeriesResult], dict[str, str]]:
-    """Tune every series (id -> file URL) on Ray; return the results and the series that failed, with why."""
+def tune_all(jobs: list[SeriesJob], data: DataSpec, tuning: TuningSpec, results_url: str) -> TuneOutcome:
+    """Tune every series on Ray, each result cached under its key; report what was tuned, resumed or cached."""
     logger = get_run_logger()
-    futures = {tune_one.submit(series_id, url, data, tuning): series_id for series_id, url in series.items()}
-    results, failures = [], {}
+    tune = tune_one.with_options(result_storage=result_storage(results_url))
+    futures = {tune.submit(job, data, tuning): job.series_id for job in jobs}
+    outcome = TuneOutcome(results=[], failures={}, counts={"tuned": 0, "resumed": 0, "cached": 0})
     for done, future in enumerate(as_completed(list(futures)), start=1):
         future.wait()  # takes the final state from Ray rather than the API, which may lag behind
         state = future.state
         if state.is_completed():
-            results.append(future.result())
+            result = future.result()
+            if state.name == "Cached":
+                result = dataclasses.replace(result, n_fits=0)
+            outcome.results.append(result)
+            outcome.counts["cached" if state.name == "Cached" else "resumed" if result.resumed else "tuned"] += 1
         else:
-            failures[futures[future]] = state.message or state.type.value
+            outcome.failures[futures[future]] = state.message or state.type.value
         if done % max(1, len(futures) // 10) == 0 or done == len(futures):
-            logger.info("tuned %d/%d series (%d failed)", done, len(futures), len(failures))
-    return results, failures
+            logger.info("tuned %d/%d series (%s, %d failed)", done, len(futures), outcome.counts, len(outcome.failures))
+    return outcome

@@ -108,6 +108,7 @@ def run(
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster address; default: local Ray.")] = None,
     dask_address: Annotated[str | None, typer.Option(help="Dask scheduler address; default: LocalCluster.")] = None,
     workers: Annotated[int | None, typer.Option(help="Local Dask workers and Ray CPUs.")] = None,
+    optuna_storage: Annotated[str | None, typer.Option(help="RDB URL for the studies; default: journal files.")] = None,
 ) -> None:
     """Forecast your own data."""
     spec = build(
@@ -120,7 +121,12 @@ def run(
             "horizon": horizon,
         },
         tuning={"trials": trials, "metric": metric, "seed": seed},
-        compute={"ray_address": ray_address, "dask_address": dask_address, "workers": workers},
+        compute={
+            "ray_address": ray_address,
+            "dask_address": dask_address,
+            "workers": workers,
+            "optuna_storage": optuna_storage,
+        },
         output=output,
     )
     execute(spec)

@@ -14,6 +14,7 @@ PROFILE_COLUMNS = {
     "key": "string",
     "status": "string",
     "reason": "string",
+    "data_hash": "string",
     "n_rows": "int64",
     "length": "Int64",
     "n_filled": "Int64",
@@ -35,7 +36,14 @@ def prepare_series(rows: pd.DataFrame, spec: DataSpec) -> tuple[pd.DataFrame | N
     """Return the regularised series with its split labels (None if rejected) and its profile."""
     series_id = str(rows[SERIES_ID].iloc[0])
     ids = {col: rows[col].iloc[0] for col in spec.id_cols}
-    profile = {**ids, SERIES_ID: series_id, "key": series_key(series_id), "n_rows": len(rows)}
+    rows = rows.sort_values([TIME, TARGET])
+    profile = {
+        **ids,
+        SERIES_ID: series_id,
+        "key": series_key(series_id),
+        "data_hash": data_hash(rows),
+        "n_rows": len(rows),
+    }
     rows = rows.drop_duplicates([TIME, TARGET])
     if rows[TIME].isna().all() or rows[TARGET].isna().all():
         return None, profile | {"status": "rejected", "reason": "all targets missing"}
@@ -64,6 +72,13 @@ def prepare_series(rows: pd.DataFrame, spec: DataSpec) -> tuple[pd.DataFrame | N
         frame[col] = value
     history = y.to_numpy()[: -spec.horizon]
     return frame, profile | {"status": "ok", "reason": "", **describe(y.to_numpy(), history, spec.period)}
+
+
+def data_hash(rows: pd.DataFrame) -> str:
+    """A digest of a series' (ds, y) rows as given, so reruns can tell which series changed."""
+    values = pd.DataFrame({"ds": rows[TIME].astype("datetime64[ns]").astype("int64"), "y": rows[TARGET]})
+    digest = pd.util.hash_pandas_object(values, index=False).to_numpy().tobytes()
+    return hashlib.blake2b(digest, digest_size=8).hexdigest()
 
 
 def split_labels(length: int, horizon: int) -> np.ndarray:

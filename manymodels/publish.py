@@ -5,10 +5,12 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from manymodels import storage
+from manymodels.caching import manifest
 from manymodels.contract import SERIES_ID
 from manymodels.evaluation import aggregate, series_metrics, tuning_wins
 from manymodels.ingest import Ingested
-from manymodels.tuning import SeriesResult
+from manymodels.settings import DataSpec, TuningSpec
+from manymodels.tuning import TuneOutcome
 
 OUTPUT_FILES = ("forecasts.parquet", "backtest.parquet", "metrics.parquet", "best_params.parquet", "summary.json")
 
@@ -22,10 +24,9 @@ class RunOutputs:
     summary: dict
 
 
-def assemble_outputs(
-    ingested: Ingested, results: list[SeriesResult], failures: dict[str, str], id_cols: list[str]
-) -> RunOutputs:
+def assemble_outputs(ingested: Ingested, outcome: TuneOutcome, data: DataSpec, tuning: TuningSpec) -> RunOutputs:
     """Outputs and summary body; every input series is either forecast or listed as rejected."""
+    id_cols, results, failures = data.id_cols, outcome.results, outcome.failures
     ids = ingested.profiles[[*id_cols, SERIES_ID]]
 
     def with_ids(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -51,11 +52,13 @@ def assemble_outputs(
     summary = {
         "counts": counts | {"rows_in": ingested.n_rows, "periods_filled": int(ingested.profiles["n_filled"].sum())},
         "rejected": rejected,
+        "tuning": outcome.counts,
         "trials": int(sum(r.n_trials for r in results)),
         "prophet_fits": int(sum(r.n_fits for r in results)),
         "metrics": aggregate(metrics) if len(metrics) else {},
         "metrics_by": {col: aggregate(metrics, by=col) for col in id_cols} if len(metrics) else {},
         "tuning_vs_baselines": tuning_wins(metrics) if len(metrics) else {},
+        "manifest": manifest(ingested.profiles, data, tuning),
     }
     return RunOutputs(
         forecasts=with_ids({r.series_id: r.forecast for r in results}),

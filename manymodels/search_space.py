@@ -20,24 +20,39 @@ class Seasonalities:
         step_days = ((start + pd.tseries.frequencies.to_offset(freq)) - start) / pd.Timedelta(days=1)
         points_per = {name: days / step_days for name, days in (("yearly", 365.25), ("weekly", 7.0), ("monthly", 30.5))}
         return cls(
-            yearly=min(20, int(points_per["yearly"] // 2)) if history >= pd.Timedelta(days=730) else 0,
-            weekly=min(6, int(points_per["weekly"] // 2)),
-            monthly=min(10, int(points_per["monthly"] // 2)) if step_days <= 1 else 0,
+            yearly=min(FOURIER["yearly_order"][1], int(points_per["yearly"] // 2))
+            if history >= pd.Timedelta(days=730)
+            else 0,
+            weekly=min(FOURIER["weekly_order"][1], int(points_per["weekly"] // 2)),
+            monthly=min(FOURIER["monthly_order"][1], int(points_per["monthly"] // 2)) if step_days <= 1 else 0,
         )
+
+
+MODES = ["additive", "multiplicative"]
+LOG_UNIFORM = {
+    "changepoint_prior_scale": (0.001, 0.5),
+    "seasonality_prior_scale": (0.01, 10.0),
+    "holidays_prior_scale": (0.01, 10.0),
+}
+# Each order's upper bound is also capped by what the frequency and history allow (Seasonalities).
+FOURIER = {"yearly_order": (1, 20), "weekly_order": (1, 6), "monthly_order": (0, 10)}
+
+
+def describe_space() -> dict[str, object]:
+    """The search space as data, for the run manifest."""
+    return {"seasonality_mode": MODES, **{k: [*v, "log"] for k, v in LOG_UNIFORM.items()}, **FOURIER}
 
 
 def prophet_space(trial: optuna.Trial, seasonalities: Seasonalities) -> dict[str, object]:
     """Sample Prophet hyperparameters; *_order of 0 switches that seasonality off."""
-    params: dict[str, object] = {
-        "seasonality_mode": trial.suggest_categorical("seasonality_mode", ["additive", "multiplicative"]),
-        "changepoint_prior_scale": trial.suggest_float("changepoint_prior_scale", 0.001, 0.5, log=True),
-        "seasonality_prior_scale": trial.suggest_float("seasonality_prior_scale", 0.01, 10, log=True),
-        "holidays_prior_scale": trial.suggest_float("holidays_prior_scale", 0.01, 10, log=True),
-    }
-    if seasonalities.yearly >= 1:
-        params["yearly_order"] = trial.suggest_int("yearly_order", 1, seasonalities.yearly)
-    if seasonalities.weekly >= 1:
-        params["weekly_order"] = trial.suggest_int("weekly_order", 1, seasonalities.weekly)
-    if seasonalities.monthly >= 1:
-        params["monthly_order"] = trial.suggest_int("monthly_order", 0, seasonalities.monthly)
+    params: dict[str, object] = {"seasonality_mode": trial.suggest_categorical("seasonality_mode", MODES)}
+    for name, (low, high) in LOG_UNIFORM.items():
+        params[name] = trial.suggest_float(name, low, high, log=True)
+    for name, allowed in (
+        ("yearly_order", seasonalities.yearly),
+        ("weekly_order", seasonalities.weekly),
+        ("monthly_order", seasonalities.monthly),
+    ):
+        if allowed >= 1:
+            params[name] = trial.suggest_int(name, FOURIER[name][0], allowed)
     return params

@@ -67,6 +67,9 @@ class ComputeSpec(Frozen):
     ray_address: str | None = Field(None, description="Ray cluster address; empty starts a local Ray.")
     dask_address: str | None = Field(None, description="Dask scheduler address; empty starts a LocalCluster.")
     workers: int | None = Field(None, ge=1, description="Local worker processes for Dask and CPUs for Ray.")
+    optuna_storage: str | None = Field(
+        None, description="RDB URL for the Optuna studies (e.g. postgresql://...); empty: journal files."
+    )
 
 
 class RunSpec(Frozen):

@@ -34,6 +34,15 @@ class SeriesResult:
     forecast: pd.DataFrame = field(repr=False)  # ds, model, yhat after the last observation
 
 
+@dataclass
+class TuneOutcome:
+    """The tuning step's results, the series that failed with why, and how each result was obtained."""
+
+    results: list[SeriesResult]
+    failures: dict[str, str]
+    counts: dict[str, int]  # tuned, resumed, cached
+
+
 def study_seed(seed: int, series_id: str) -> int:
     """A per-series sampler seed that does not depend on the order series are processed in."""
     return (seed * 1_000_003 + zlib.crc32(series_id.encode())) % 2**32

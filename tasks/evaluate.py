@@ -5,15 +5,14 @@ from prefect.cache_policies import NO_CACHE
 
 from manymodels.ingest import Ingested
 from manymodels.publish import RunOutputs, assemble_outputs, write_outputs
-from manymodels.tuning import SeriesResult
+from manymodels.settings import DataSpec, TuningSpec
+from manymodels.tuning import TuneOutcome
 
 
 @task(name="evaluate", cache_policy=NO_CACHE)
-def evaluate_run(
-    ingested: Ingested, results: list[SeriesResult], failures: dict[str, str], id_cols: list[str]
-) -> RunOutputs:
+def evaluate_run(ingested: Ingested, outcome: TuneOutcome, data: DataSpec, tuning: TuningSpec) -> RunOutputs:
     """Score every model on every series' test window and aggregate against the baselines."""
-    return assemble_outputs(ingested, results, failures, id_cols)
+    return assemble_outputs(ingested, outcome, data, tuning)
 
 
 @task(name="publish", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[10, 30, 60])

@@ -1,0 +1,126 @@
+"""Reruns and killed runs against real servers: only what changed or did not finish is tuned again."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pandas as pd
+import pytest
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+
+from manymodels.localserver import terminate_group
+from tests.conftest import BIN
+from tests.e2e.test_cli import COLUMNS, manymodels
+from tests.helpers import GOOD_SERIES, HORIZON, messy_sales
+
+pytestmark = pytest.mark.e2e
+
+TRIALS = 3
+
+
+def run_args(data, out, workers=2) -> list:
+    return [
+        "run",
+        "--data",
+        data,
+        *COLUMNS,
+        "--horizon",
+        HORIZON,
+        "--trials",
+        TRIALS,
+        "--workers",
+        workers,
+        "--output",
+        out,
+    ]
+
+
+def summary(out) -> dict:
+    return json.loads((out / "summary.json").read_text())
+
+
+def studies(out) -> dict[str, list[list]]:
+    """For each series' journal file, the trials of each study in it, oldest study first."""
+    found = {}
+    for path in sorted((out / "_work" / "optuna").glob("*.journal")):
+        storage = JournalStorage(JournalFileBackend(str(path)))
+        found[path.stem] = [storage.get_all_trials(s._study_id) for s in storage.get_all_studies()]
+    return found
+
+
+def study_states(out) -> dict[str, list[list[str]]]:
+    return {key: [[t.state.name for t in trials] for trials in study] for key, study in studies(out).items()}
+
+
+@pytest.fixture(scope="module")
+def first_run(prefect_server, tmp_path_factory):
+    work = tmp_path_factory.mktemp("reruns")
+    messy_sales().to_parquet(work / "sales.parquet")
+    env = prefect_server.env | {"PREFECT_API_URL": prefect_server.api_url}
+    done = manymodels(*run_args(work / "sales.parquet", work / "out"), env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return work, env, pd.read_parquet(work / "out" / "forecasts.parquet")
+
+
+def test_reruns_tune_only_what_changed(first_run):
+    work, env, forecasts = first_run
+    out = work / "out"
+    assert summary(out)["tuning"] == {"tuned": GOOD_SERIES, "resumed": 0, "cached": 0}
+    first_states = study_states(out)
+    assert len(first_states) == GOOD_SERIES
+    assert all(s == [["COMPLETE"] * TRIALS] for s in first_states.values())
+
+    unchanged = manymodels(*run_args(work / "sales.parquet", out), env=env)
+    assert unchanged.returncode == 0, unchanged.stderr[-3000:]
+    assert summary(out)["tuning"] == {"tuned": 0, "resumed": 0, "cached": GOOD_SERIES}
+    assert summary(out)["prophet_fits"] == 0
+    assert study_states(out) == first_states  # no study gained a trial
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "forecasts.parquet"), forecasts)
+
+    best_before = pd.read_parquet(out / "best_params.parquet").set_index("series_id").loc["1-2"]
+    hashes_before = summary(out)["manifest"]["series_hashes"]
+    changed = messy_sales()
+    changed.loc[(changed["store"] == 1) & (changed["item"] == 2) & (changed["date"] == "2022-02-01"), "sales"] += 7
+    changed.to_parquet(work / "changed.parquet")
+    rerun = manymodels(*run_args(work / "changed.parquet", out), env=env)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert summary(out)["tuning"] == {"tuned": 1, "resumed": 0, "cached": GOOD_SERIES - 1}
+    hashes_after = summary(out)["manifest"]["series_hashes"]
+    assert [s for s in hashes_after if hashes_after[s] != hashes_before[s]] == ["1-2"]
+    retuned = [study for study in studies(out).values() if len(study) == 2]
+    assert len(retuned) == 1  # a new study beside the old one, for the changed series only
+    old, new = retuned[0]
+    assert [t.state.name for t in new] == ["COMPLETE"] * TRIALS
+    assert new[0].params["changepoint_prior_scale"] == pytest.approx(best_before["changepoint_prior_scale"])
+
+
+def test_a_killed_run_finishes_only_the_remaining_series(first_run, tmp_path):
+    work, env, forecasts = first_run
+    out = tmp_path / "out"
+    command = [BIN / "manymodels", *map(str, run_args(work / "sales.parquet", out, workers=1))]
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    results = out / "_work" / "results"
+    try:
+        deadline = time.monotonic() + 300
+        while not (results.exists() and any(results.iterdir())):
+            assert process.poll() is None and time.monotonic() < deadline, "no series finished before the kill"
+            time.sleep(0.1)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        terminate_group(process.pid)
+    finished = len(list(results.iterdir()))
+    assert 1 <= finished < GOOD_SERIES and not (out / "summary.json").exists()
+
+    rerun = manymodels(*run_args(work / "sales.parquet", out), env=env)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    counts = summary(out)["tuning"]
+    assert counts["cached"] == finished and counts["tuned"] + counts["resumed"] == GOOD_SERIES - finished
+    for studies in study_states(out).values():
+        assert [s.count("COMPLETE") for s in studies] == [TRIALS]
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "forecasts.parquet"), forecasts)
