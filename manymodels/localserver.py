@@ -1,5 +1,6 @@
 """Start, reuse and stop the local Prefect server that runs appear in (no Prefect import needed)."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -84,7 +85,8 @@ def terminate_group(pid: int, grace: float = 10) -> bool:
         except ProcessLookupError:
             return True
         time.sleep(0.2)
-    os.killpg(pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
     return True
 
 
