@@ -8,6 +8,7 @@ from prefect.filesystems import LocalFileSystem, RemoteFileSystem, WritableFileS
 from prefect.futures import as_completed
 from prefect_ray import RayTaskRunner
 
+from manymodels import storage
 from manymodels.caching import SeriesJob, digest
 from manymodels.settings import ComputeSpec, DataSpec, TuningSpec
 from manymodels.tuning import TuneOutcome
@@ -38,7 +39,7 @@ def ray_task_runner(compute: ComputeSpec) -> RayTaskRunner:
 
 def result_storage(url: str) -> WritableFileSystem:
     """Where tuning results are persisted and looked up by cache key, saved as a block so workers can load it."""
-    block = LocalFileSystem(basepath=url) if "://" not in url else RemoteFileSystem(basepath=url)
+    block = LocalFileSystem(basepath=url) if storage.is_local(url) else RemoteFileSystem(basepath=url)
     block.save(f"manymodels-results-{digest(url)}", overwrite=True)
     return block
 

@@ -15,7 +15,7 @@ from manymodels.contract import SERIES_ID
 from manymodels.ingest import Ingested
 from manymodels.search_space import FOURIER, describe_space
 from manymodels.settings import DataSpec, TuningSpec
-from manymodels.studies import StudyPlace
+from manymodels.studies import StudyPlace, is_database
 
 PACKAGES = ("prefect", "prefect-ray", "ray", "dask", "distributed", "optuna", "prophet", "pandas", "numpy", "s3fs")
 
@@ -44,7 +44,7 @@ class SeriesJob:
 
 def default_study_storage(work_url: str) -> str:
     """Journal files beside the run's work files; for a remote run location, under the local home."""
-    if "://" not in work_url or work_url.startswith("file://"):
+    if storage.is_local(work_url):
         return storage.join(work_url, "optuna")
     return str(localserver.home() / "optuna" / digest(work_url))
 
@@ -58,8 +58,7 @@ def plan_jobs(
     jobs = []
     for row in ingested.accepted.itertuples():
         study_key = digest(row.data_hash, config, code_version())
-        is_folder = not study_storage.startswith(("postgresql", "mysql", "sqlite"))
-        where = storage.join(study_storage, f"{row.key}.journal") if is_folder else study_storage
+        where = study_storage if is_database(study_storage) else storage.join(study_storage, f"{row.key}.journal")
         jobs.append(
             SeriesJob(
                 series_id=row.series_id,

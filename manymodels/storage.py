@@ -15,6 +15,11 @@ def join(base: str, *parts: str) -> str:
     return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts)])
 
 
+def is_local(url: str) -> bool:
+    """A plain path or file:// URL, as opposed to an object store such as s3://."""
+    return "://" not in url or url.startswith("file://")
+
+
 def filesystem(url: str) -> fsspec.AbstractFileSystem:
     return fsspec.core.url_to_fs(url)[0]
 

@@ -20,10 +20,14 @@ class StudyPlace:
     name: str
 
 
+def is_database(url: str) -> bool:
+    return url.startswith(("postgresql", "mysql", "sqlite"))
+
+
 def open_storage(url: str | None) -> optuna.storages.BaseStorage | None:
     if url is None:
         return None
-    if url.startswith(("postgresql", "mysql", "sqlite")):
+    if is_database(url):
         return RDBStorage(url)
     Path(url).parent.mkdir(parents=True, exist_ok=True)
     return JournalStorage(JournalFileBackend(url))

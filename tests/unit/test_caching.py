@@ -1,0 +1,77 @@
+import pandas as pd
+
+from manymodels.caching import plan_jobs, previous_best
+from manymodels.ingest import Ingested
+from manymodels.settings import DataSpec, TuningSpec
+
+DATA = DataSpec(url="x", id_cols=["store"], time_col="date", target_col="sales")
+
+
+def ingested(data_hash: str) -> Ingested:
+    profiles = pd.DataFrame(
+        {
+            "store": ["1", "2"],
+            "series_id": ["1", "2"],
+            "key": ["k1", "k2"],
+            "status": "ok",
+            "data_hash": [data_hash, "h2"],
+        }
+    )
+    return Ingested(profiles=profiles, series_dir="/w/series", n_rows=10)
+
+
+def job(data_hash="h1", tuning=TuningSpec(), storage="/w/optuna", data=DATA):
+    return plan_jobs(ingested(data_hash), data, tuning, storage, previous={})[0]
+
+
+def test_same_inputs_give_the_same_keys():
+    assert job() == job()
+    assert job().url == "/w/series/k1.parquet" and job().place.storage == "/w/optuna/k1.journal"
+
+
+def test_changed_data_metric_seed_or_horizon_make_a_new_study_and_cache_key():
+    base = job()
+    for other in (
+        job(data_hash="h1b"),
+        job(tuning=TuningSpec(metric="mase")),
+        job(tuning=TuningSpec(seed=1)),
+        job(data=DATA.model_copy(update={"horizon": 14})),
+    ):
+        assert other.place.name != base.place.name and other.cache_key != base.cache_key
+
+
+def test_a_bigger_trial_budget_resumes_the_same_study_under_a_new_cache_key():
+    base, more = job(tuning=TuningSpec(trials=5)), job(tuning=TuningSpec(trials=8))
+    assert more.place == base.place and more.cache_key != base.cache_key
+
+
+def test_a_database_url_holds_every_study():
+    assert job(storage="postgresql://db/optuna").place.storage == "postgresql://db/optuna"
+
+
+def test_previous_best_parameters_come_back_typed(tmp_path):
+    assert previous_best(str(tmp_path)) == {}
+    best = pd.DataFrame(
+        {
+            "store": ["1"],
+            "series_id": ["1"],
+            "seasonality_mode": ["additive"],
+            "changepoint_prior_scale": [0.1],
+            "seasonality_prior_scale": [1.0],
+            "holidays_prior_scale": [1.0],
+            "weekly_order": [3.0],
+            "yearly_order": [float("nan")],
+            "best_value": [9.0],
+            "n_trials": [5],
+        }
+    )
+    best.to_parquet(tmp_path / "best_params.parquet")
+    assert previous_best(str(tmp_path)) == {
+        "1": {
+            "seasonality_mode": "additive",
+            "changepoint_prior_scale": 0.1,
+            "seasonality_prior_scale": 1.0,
+            "holidays_prior_scale": 1.0,
+            "weekly_order": 3,
+        }
+    }
