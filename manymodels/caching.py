@@ -77,12 +77,7 @@ def previous_best(output: str) -> dict[str, dict]:
     if not storage.filesystem(url).exists(url):
         return {}
     table = storage.read_parquet(url).set_index(SERIES_ID)
-    params = [
-        c
-        for c in table.columns
-        if c
-        in ("seasonality_mode", "changepoint_prior_scale", "seasonality_prior_scale", "holidays_prior_scale", *FOURIER)
-    ]
+    params = [c for c in table.columns if c in describe_space()]
     out = {}
     for series_id, row in table[params].iterrows():
         values = {k: v for k, v in row.items() if not (isinstance(v, float) and np.isnan(v))}
