@@ -1,10 +1,14 @@
-"""Tuning survives a Ray worker dying mid-study: no series lost, every study ends with exactly its trials."""
+"""Tuning survives a Ray worker or a whole Ray node dying mid-study: no series lost, every study ends with
+exactly its trials."""
 
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -12,12 +16,12 @@ import pytest
 
 from manymodels.localserver import terminate_group
 from manymodels.synthetic import make_retail_sales
-from tests.conftest import BIN
+from tests.conftest import BIN, LOCAL_RAY_CLUSTER, base_env
 from tests.e2e.test_reruns import study_states
 
 pytestmark = pytest.mark.e2e
 
-SERIES, TRIALS = 6, 4
+SERIES, TRIALS, NODES = 6, 5, 3
 
 
 def processes() -> dict[int, tuple[int, int, bytes]]:
@@ -40,11 +44,8 @@ def tune_workers(group: int) -> list[int]:
     return [pid for pid, (ppid, _, cmd) in table.items() if ppid in raylets and cmd.startswith(b"ray::tune")]
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_a_worker_killed_mid_tuning_loses_no_series(prefect_server, tmp_path, seed):
+def start_run(tmp_path: Path, env: dict[str, str], seed: int, *extra: str) -> subprocess.Popen:
     make_retail_sales(SERIES, days=150, seed=seed).to_parquet(tmp_path / "sales.parquet")
-    out = tmp_path / "out"
-    env = prefect_server.env | {"PREFECT_API_URL": prefect_server.api_url}
     command = [
         BIN / "manymodels",
         "run",
@@ -60,38 +61,102 @@ def test_a_worker_killed_mid_tuning_loses_no_series(prefect_server, tmp_path, se
         "7",
         "--trials",
         str(TRIALS),
-        "--workers",
-        "2",
         "--output",
-        out,
+        tmp_path / "out",
+        *extra,
     ]
     log = open(tmp_path / "run.log", "w")  # noqa: SIM115  (a pipe nobody reads while polling would block the run)
-    run = subprocess.Popen(
-        list(map(str, command)), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    rng = random.Random(seed)
-    kill_after = rng.randint(0, 2)  # series finished before the kill: the moment varies with the seed
-    results = out / "_work" / "results"
-    killed = None
+    with log:
+        return subprocess.Popen(
+            list(map(str, command)), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def studies_in_progress(out: Path) -> tuple[int, int]:
+    """(series whose result is persisted, studies opened but not finished)."""
+    work = out / "_work"
+    done = len(list((work / "results").iterdir())) if (work / "results").exists() else 0
+    opened = len(list((work / "optuna").glob("*.journal"))) if (work / "optuna").exists() else 0
+    return done, opened - done
+
+
+def finish(run: subprocess.Popen, tmp_path: Path) -> tuple[str, dict]:
+    """Wait for the run; check that no series was lost and every study has exactly TRIALS complete trials."""
     try:
-        deadline = time.monotonic() + 300
-        while killed is None:
-            assert run.poll() is None and time.monotonic() < deadline, "tuning ended before the kill"
-            done = len(list(results.iterdir())) if results.exists() else 0
-            busy = tune_workers(run.pid)
-            if done >= kill_after and busy:
-                time.sleep(rng.uniform(0.2, 1.0))  # somewhere inside a study
-                killed = rng.choice(busy)
-                os.kill(killed, signal.SIGKILL)
-            time.sleep(0.05)
         run.wait(timeout=600)
     finally:
         terminate_group(run.pid)
-        log.close()
     text = (tmp_path / "run.log").read_text()
     assert run.returncode == 0, text[-3000:]
-    assert "so the task will be retried" in text  # Ray saw the worker die mid-task and ran the task again
+    out = tmp_path / "out"
     summary = json.loads((out / "summary.json").read_text())
     assert summary["counts"]["series_forecast"] == SERIES and summary["counts"]["series_rejected"] == 0
     for studies in study_states(out).values():
         assert [s.count("COMPLETE") for s in studies] == [TRIALS]
+    return text, summary
+
+
+def test_a_worker_killed_mid_tuning_loses_no_series(prefect_server, tmp_path):
+    env = prefect_server.env | {"PREFECT_API_URL": prefect_server.api_url}
+    run = start_run(tmp_path, env, 0, "--workers", "2")
+    try:
+        deadline = time.monotonic() + 300
+        while not (busy := tune_workers(run.pid)) or studies_in_progress(tmp_path / "out")[1] < 1:
+            assert run.poll() is None and time.monotonic() < deadline, "tuning ended before the kill"
+            time.sleep(0.05)
+        os.kill(busy[0], signal.SIGKILL)
+    except BaseException:
+        terminate_group(run.pid)
+        raise
+    text, _ = finish(run, tmp_path)
+    assert "so the task will be retried" in text  # Ray saw the worker die mid-task and ran the task again
+
+
+@pytest.fixture
+def ray_nodes(tmp_path):
+    """A Ray head with no CPUs and NODES one-CPU worker nodes, all on loopback; yields (address, control pipe)."""
+    temp_dir = tempfile.mkdtemp(prefix="ray-")  # short: Ray's socket paths live under it
+    with open(tmp_path / "cluster.log", "w") as log:
+        cluster = subprocess.Popen(
+            [sys.executable, "-m", "tests.ray_nodes", str(NODES), temp_dir],
+            env=base_env(tmp_path) | LOCAL_RAY_CLUSTER,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            start_new_session=True,
+        )
+    try:
+        address = cluster.stdout.readline().strip()
+        assert address, (tmp_path / "cluster.log").read_text()[-3000:]
+        yield address, cluster
+    finally:
+        cluster.stdin.close()  # the helper shuts its cluster down at end of input
+        try:
+            cluster.wait(timeout=60)
+        finally:
+            terminate_group(cluster.pid)
+            shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_node_killed_mid_tuning_loses_no_series(prefect_server, ray_nodes, tmp_path, seed):
+    address, cluster = ray_nodes
+    env = prefect_server.env | LOCAL_RAY_CLUSTER | {"PREFECT_API_URL": prefect_server.api_url}
+    run = start_run(tmp_path, env, seed, "--ray-address", address)
+    rng = random.Random(seed)
+    kill_after = rng.randint(0, 2)  # series finished before the kill: the moment varies with the seed
+    try:
+        deadline = time.monotonic() + 300
+        while (progress := studies_in_progress(tmp_path / "out"))[0] < kill_after or progress[1] < NODES:
+            assert run.poll() is None and time.monotonic() < deadline, f"tuning ended before the kill: {progress}"
+            time.sleep(0.05)
+        # Now each node is inside a study it opened (one task per one-CPU node): kill one of them at once.
+        cluster.stdin.write(f"kill {rng.randrange(NODES)}\n")
+        cluster.stdin.flush()
+        assert cluster.stdout.readline().startswith("killed")
+    except BaseException:
+        terminate_group(run.pid)
+        raise
+    text, summary = finish(run, tmp_path)
+    assert summary["tuning"]["resumed"] >= 1, text[-3000:]  # a study cut off with its node went on elsewhere
