@@ -9,7 +9,7 @@ from manymodels.settings import ComputeSpec, DataSpec, TuningSpec
 from manymodels.timing import timed
 from tasks.evaluate import evaluate_run, publish
 from tasks.ingest import ingest_data
-from tasks.tune import plan_tuning
+from tasks.tune import plan_tuning, reuse_cached
 
 
 @flow(name="forecast", flow_run_name="forecast-h{data.horizon}-t{tuning.trials}")
@@ -24,9 +24,11 @@ def forecast(
             return Failed(message=ingested.message)
         ingested = ingested.result()
     with timed(seconds, "tune"):
-        jobs = plan_tuning(ingested, data, tuning, compute, output)
-        tune = tune_all.with_options(task_runner=ray_task_runner(compute))
-        outcome = tune(jobs, data, tuning, storage.join(output, "_work", "results"))
+        results_url = storage.join(output, "_work", "results")
+        outcome, todo = reuse_cached(plan_tuning(ingested, data, tuning, compute, output), results_url)
+        if todo:  # Ray is started only when something is left to tune
+            tune = tune_all.with_options(task_runner=ray_task_runner(compute))
+            outcome = outcome.merge(tune(todo, data, tuning, results_url))
     with timed(seconds, "evaluate"):
         outputs = evaluate_run(ingested, outcome, data, tuning)
     summary = {"flow_run_id": str(runtime.flow_run.id), **outputs.summary, "step_seconds": seconds}

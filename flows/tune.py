@@ -1,18 +1,15 @@
 """The tuning step: one Prefect task per series on Ray."""
 
-import dataclasses
 import os
 
 from prefect import flow, get_run_logger
-from prefect.filesystems import LocalFileSystem, RemoteFileSystem, WritableFileSystem
 from prefect.futures import as_completed
 from prefect_ray import RayTaskRunner
 
-from manymodels import storage
-from manymodels.caching import SeriesJob, digest
+from manymodels.caching import SeriesJob
 from manymodels.settings import ComputeSpec, DataSpec, TuningSpec
 from manymodels.tuning import TuneOutcome
-from tasks.tune import tune_one
+from tasks.tune import result_storage, tune_one
 
 # Handed to Ray workers through the runtime_env, so remote nodes reach the same Prefect server and storage.
 FORWARDED_ENV = (
@@ -37,29 +34,19 @@ def ray_task_runner(compute: ComputeSpec) -> RayTaskRunner:
     return RayTaskRunner(address=compute.ray_address, init_kwargs=init_kwargs)
 
 
-def result_storage(url: str) -> WritableFileSystem:
-    """Where tuning results are persisted and looked up by cache key, saved as a block so workers can load it."""
-    block = LocalFileSystem(basepath=url) if storage.is_local(url) else RemoteFileSystem(basepath=url)
-    block.save(f"manymodels-results-{digest(url)}", overwrite=True)
-    return block
-
-
 @flow(name="tune-series", flow_run_name="tune-{tuning.trials}-trials")
 def tune_all(jobs: list[SeriesJob], data: DataSpec, tuning: TuningSpec, results_url: str) -> TuneOutcome:
     """Tune every series on Ray, each result cached under its key; report what was tuned, resumed or cached."""
     logger = get_run_logger()
     tune = tune_one.with_options(result_storage=result_storage(results_url))
     futures = {tune.submit(job, data, tuning): job.series_id for job in jobs}
-    outcome = TuneOutcome(results=[], failures={}, counts={"tuned": 0, "resumed": 0, "cached": 0})
+    outcome = TuneOutcome.empty()
     for done, future in enumerate(as_completed(list(futures)), start=1):
         future.wait()  # takes the final state from Ray rather than the API, which may lag behind
         state = future.state
         if state.is_completed():
             result = future.result()
-            if state.name == "Cached":
-                result = dataclasses.replace(result, n_fits=0)
-            outcome.results.append(result)
-            outcome.counts["cached" if state.name == "Cached" else "resumed" if result.resumed else "tuned"] += 1
+            outcome.add(result, "cached" if state.name == "Cached" else "resumed" if result.resumed else "tuned")
         else:
             outcome.failures[futures[future]] = state.message or state.type.value
         if done % max(1, len(futures) // 10) == 0 or done == len(futures):

@@ -1,5 +1,6 @@
 """One Optuna study per series, then the backtest and future forecasts of every model."""
 
+import dataclasses
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -41,6 +42,22 @@ class TuneOutcome:
     results: list[SeriesResult]
     failures: dict[str, str]
     counts: dict[str, int]  # tuned, resumed, cached
+
+    @classmethod
+    def empty(cls) -> "TuneOutcome":
+        return cls(results=[], failures={}, counts={"tuned": 0, "resumed": 0, "cached": 0})
+
+    def add(self, result: SeriesResult, how: str) -> None:
+        """Record a series' result, obtained as `how`: tuned, resumed or cached."""
+        self.results.append(dataclasses.replace(result, n_fits=0) if how == "cached" else result)
+        self.counts[how] += 1
+
+    def merge(self, other: "TuneOutcome") -> "TuneOutcome":
+        return TuneOutcome(
+            results=self.results + other.results,
+            failures=self.failures | other.failures,
+            counts={how: n + other.counts[how] for how, n in self.counts.items()},
+        )
 
 
 def study_seed(seed: int, series_id: str) -> int:

@@ -1,13 +1,22 @@
-"""Prefect tasks that plan the tuning and tune one series; tune_one runs in a Ray worker."""
+"""Prefect tasks that plan the tuning, reuse cached results and tune one series; tune_one runs in a Ray worker."""
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.filesystems import LocalFileSystem, RemoteFileSystem, WritableFileSystem
+from prefect.results import ResultStore
 
 from manymodels import storage
-from manymodels.caching import SeriesJob, default_study_storage, plan_jobs, previous_best
+from manymodels.caching import SeriesJob, default_study_storage, digest, plan_jobs, previous_best
 from manymodels.ingest import Ingested
 from manymodels.settings import ComputeSpec, DataSpec, TuningSpec
-from manymodels.tuning import SeriesResult, tune_series
+from manymodels.tuning import SeriesResult, TuneOutcome, tune_series
+
+
+def result_storage(url: str) -> WritableFileSystem:
+    """Where tuning results are persisted and looked up by cache key, saved as a block so workers can load it."""
+    block = LocalFileSystem(basepath=url) if storage.is_local(url) else RemoteFileSystem(basepath=url)
+    block.save(f"manymodels-results-{digest(url)}", overwrite=True)
+    return block
 
 
 @task(name="plan-tuning", cache_policy=NO_CACHE)
@@ -15,6 +24,20 @@ def plan_tuning(ingested: Ingested, data: DataSpec, tuning: TuningSpec, compute:
     """Give each series its durable study, its cache key and, if tuned before here, a warm start."""
     study_storage = compute.optuna_storage or default_study_storage(storage.join(output, "_work"))
     return plan_jobs(ingested, data, tuning, study_storage, previous_best(output))
+
+
+@task(name="reuse-cached", cache_policy=NO_CACHE)
+def reuse_cached(jobs: list[SeriesJob], results_url: str) -> tuple[TuneOutcome, list[SeriesJob]]:
+    """Take the series whose result is cached under its key, so that only the others go to Ray."""
+    store = ResultStore(result_storage=result_storage(results_url), cache_result_in_memory=False)
+    reused, todo = TuneOutcome.empty(), []
+    for job in jobs:
+        if store.exists(job.cache_key):
+            reused.add(store.read(job.cache_key).result, "cached")
+        else:
+            todo.append(job)
+    get_run_logger().info("%d of %d series taken from cache, %d to tune", len(reused.results), len(jobs), len(todo))
+    return reused, todo
 
 
 def _job_key(context, parameters) -> str:
