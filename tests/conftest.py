@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,6 +93,36 @@ def s3_env(s3, monkeypatch) -> S3:
 
     fsspec.AbstractFileSystem.clear_instance_cache()
     return s3
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory) -> str:
+    """A real PostgreSQL server (the binaries pgserver ships) on a Unix socket; yields its SQLAlchemy URL."""
+    import pgserver
+    import psutil
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("postgres"), cleanup_mode="stop")
+    postmaster = psutil.Process(server.get_pid())
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+        if postmaster.is_running() and postmaster.status() != psutil.STATUS_ZOMBIE:
+            postmaster.kill()
+
+
+def fresh_database(url: str) -> str:
+    """A new, empty database on the server at url; returns its URL."""
+    import sqlalchemy
+
+    name = f"db_{uuid.uuid4().hex}"
+    engine = sqlalchemy.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text(f"CREATE DATABASE {name}"))
+    finally:
+        engine.dispose()
+    return sqlalchemy.make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
 # Ray rewrites 127.0.0.1 in an address to the machine's interface address unless its cluster mode is off, so

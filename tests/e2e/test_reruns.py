@@ -8,11 +8,11 @@ import time
 
 import pandas as pd
 import pytest
-from optuna.storages import JournalStorage
+from optuna.storages import JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 
 from manymodels.localserver import terminate_group
-from tests.conftest import BIN
+from tests.conftest import BIN, fresh_database
 from tests.e2e.test_cli import COLUMNS, manymodels
 from tests.helpers import GOOD_SERIES, HORIZON, messy_sales
 
@@ -42,8 +42,15 @@ def summary(out) -> dict:
     return json.loads((out / "summary.json").read_text())
 
 
-def studies(out) -> dict[str, list[list]]:
-    """For each series' journal file, the trials of each study in it, oldest study first."""
+def studies(out, database: str | None = None) -> dict[str, list[list]]:
+    """For each series, the trials of each of its studies, oldest study first: from its journal file under
+    `out`, or from the database."""
+    if database:
+        storage = RDBStorage(database)
+        found = {}
+        for study in storage.get_all_studies():  # named series_id:key, in order of creation
+            found.setdefault(study.study_name.split(":")[0], []).append(storage.get_all_trials(study._study_id))
+        return found
     found = {}
     for path in sorted((out / "_work" / "optuna").glob("*.journal")):
         storage = JournalStorage(JournalFileBackend(str(path)))
@@ -51,8 +58,8 @@ def studies(out) -> dict[str, list[list]]:
     return found
 
 
-def study_states(out) -> dict[str, list[list[str]]]:
-    return {key: [[t.state.name for t in trials] for trials in study] for key, study in studies(out).items()}
+def study_states(out, database: str | None = None) -> dict[str, list[list[str]]]:
+    return {key: [[t.state.name for t in trials] for trials in study] for key, study in studies(out, database).items()}
 
 
 @pytest.fixture(scope="module")
@@ -97,10 +104,13 @@ def test_reruns_tune_only_what_changed(first_run):
     assert new[0].params["changepoint_prior_scale"] == pytest.approx(best_before["changepoint_prior_scale"])
 
 
-def test_a_killed_run_finishes_only_the_remaining_series(first_run, tmp_path):
+@pytest.mark.parametrize("study_storage", ["journal", "postgresql"])
+def test_a_killed_run_finishes_only_the_remaining_series(first_run, tmp_path, request, study_storage):
     work, env, forecasts = first_run
     out = tmp_path / "out"
-    command = [BIN / "manymodels", *map(str, run_args(work / "sales.parquet", out, workers=1))]
+    database = fresh_database(request.getfixturevalue("postgres")) if study_storage == "postgresql" else None
+    extra = ["--optuna-storage", database] if database else []
+    command = [BIN / "manymodels", *map(str, run_args(work / "sales.parquet", out, workers=1)), *extra]
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
@@ -117,10 +127,12 @@ def test_a_killed_run_finishes_only_the_remaining_series(first_run, tmp_path):
     finished = len(list(results.iterdir()))
     assert 1 <= finished < GOOD_SERIES and not (out / "summary.json").exists()
 
-    rerun = manymodels(*run_args(work / "sales.parquet", out), env=env)
+    rerun = manymodels(*run_args(work / "sales.parquet", out), *extra, env=env)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     counts = summary(out)["tuning"]
     assert counts["cached"] == finished and counts["tuned"] + counts["resumed"] == GOOD_SERIES - finished
-    for studies in study_states(out).values():
+    states = study_states(out, database)
+    assert len(states) == GOOD_SERIES
+    for studies in states.values():
         assert [s.count("COMPLETE") for s in studies] == [TRIALS]
     pd.testing.assert_frame_equal(pd.read_parquet(out / "forecasts.parquet"), forecasts)

@@ -1,4 +1,6 @@
-"""Durable studies on journal files: resumed, never over-run, and identical to an uninterrupted study."""
+"""Durable studies in journal files and in PostgreSQL: resumed, never over-run, identical to an uninterrupted one."""
+
+import uuid
 
 import optuna
 import pandas as pd
@@ -16,8 +18,16 @@ class Crash(BaseException):
     """Stands for the process dying in the middle of a trial."""
 
 
-def place(tmp_path, name="s") -> StudyPlace:
-    return StudyPlace(storage=str(tmp_path / f"{name}.journal"), name="1-1:test")
+@pytest.fixture(params=["journal", "postgresql"])
+def place(request, tmp_path):
+    """Makes a fresh study's place: a journal file per study, or a study of its own in one PostgreSQL database."""
+
+    def make(name: str = "s") -> StudyPlace:
+        if request.param == "journal":
+            return StudyPlace(storage=str(tmp_path / f"{name}.journal"), name="1-1:test")
+        return StudyPlace(storage=request.getfixturevalue("postgres"), name=f"1-1:{uuid.uuid4().hex}")
+
+    return make
 
 
 def states(place_: StudyPlace) -> list[TrialState]:
@@ -25,8 +35,8 @@ def states(place_: StudyPlace) -> list[TrialState]:
     return [t.state for t in study.trials]
 
 
-def test_rerun_adds_no_trial_and_a_bigger_budget_adds_only_the_difference(series, tmp_path):
-    where = place(tmp_path)
+def test_rerun_adds_no_trial_and_a_bigger_budget_adds_only_the_difference(series, place):
+    where = place()
     first = tune_series(series, SPEC, TuningSpec(trials=3), where)
     assert (first.n_trials, first.n_fits, first.resumed) == (3, 3 + 3, False)
     again = tune_series(series, SPEC, TuningSpec(trials=3), where)
@@ -53,8 +63,8 @@ def crash_during_trial(series, where: StudyPlace, after: int, seed: int) -> None
         run_to(study, objective, after + 1, seed)
 
 
-def test_a_trial_whose_process_died_is_failed_and_retried_with_its_parameters(series, tmp_path):
-    where = place(tmp_path)
+def test_a_trial_whose_process_died_is_failed_and_retried_with_its_parameters(series, place):
+    where = place()
     tune_series(series, SPEC, TuningSpec(trials=2, seed=4), where)
     crash_during_trial(series, where, after=2, seed=study_seed(4, "1-1"))
     study, _ = open_study(StudyPlace(where.storage, where.name))
@@ -66,10 +76,10 @@ def test_a_trial_whose_process_died_is_failed_and_retried_with_its_parameters(se
     assert trials[3].params == dead_params
 
 
-def test_an_interrupted_study_ends_where_an_uninterrupted_one_does(series, tmp_path):
+def test_an_interrupted_study_ends_where_an_uninterrupted_one_does(series, place):
     tuning = TuningSpec(trials=4, seed=9)
-    straight = tune_series(series, SPEC, tuning, place(tmp_path, "straight"))
-    broken = place(tmp_path, "broken")
+    straight = tune_series(series, SPEC, tuning, place("straight"))
+    broken = place("broken")
     tune_series(series, SPEC, TuningSpec(trials=1, seed=9), broken)
     crash_during_trial(series, broken, after=1, seed=study_seed(9, "1-1"))
     resumed = tune_series(series, SPEC, tuning, broken)
@@ -78,7 +88,7 @@ def test_an_interrupted_study_ends_where_an_uninterrupted_one_does(series, tmp_p
     pd.testing.assert_frame_equal(resumed.backtest, straight.backtest)
 
 
-def test_warm_start_is_the_first_trial_of_a_new_study(series, tmp_path):
+def test_warm_start_is_the_first_trial_of_a_new_study(series, place):
     warm = {
         "seasonality_mode": "additive",
         "changepoint_prior_scale": 0.05,
@@ -87,6 +97,6 @@ def test_warm_start_is_the_first_trial_of_a_new_study(series, tmp_path):
         "weekly_order": 2,
         "monthly_order": 0,
     }
-    where = place(tmp_path)
+    where = place()
     tune_series(series, SPEC, TuningSpec(trials=2), where, warm_start=warm)
     assert open_study(StudyPlace(where.storage, where.name))[0].trials[0].params == warm

@@ -3,6 +3,7 @@ import pandas as pd
 from manymodels.caching import plan_jobs, previous_best
 from manymodels.ingest import Ingested
 from manymodels.settings import DataSpec, TuningSpec
+from manymodels.tuning import SeriesResult, TuneOutcome
 
 DATA = DataSpec(url="x", id_cols=["store"], time_col="date", target_col="sales")
 
@@ -75,3 +76,26 @@ def test_previous_best_parameters_come_back_typed(tmp_path):
             "weekly_order": 3,
         }
     }
+
+
+def test_a_cached_result_counts_no_fits_and_outcomes_merge_by_adding():
+    def result(series_id: str) -> SeriesResult:
+        return SeriesResult(
+            series_id,
+            {},
+            1.0,
+            3,
+            n_fits=6,
+            resumed=False,
+            seconds=1.0,
+            backtest=pd.DataFrame(),
+            forecast=pd.DataFrame(),
+        )
+
+    reused, tuned = TuneOutcome.empty(), TuneOutcome.empty()
+    reused.add(result("a"), "cached")
+    tuned.add(result("b"), "tuned")
+    tuned.failures["c"] = "boom"
+    merged = reused.merge(tuned)
+    assert [(r.series_id, r.n_fits) for r in merged.results] == [("a", 0), ("b", 6)]
+    assert merged.counts == {"tuned": 1, "resumed": 0, "cached": 1} and merged.failures == {"c": "boom"}
