@@ -53,7 +53,16 @@ def plan_jobs(
     ingested: Ingested, data: DataSpec, tuning: TuningSpec, study_storage: str, previous: dict
 ) -> list[SeriesJob]:
     """A job per accepted series; study_storage is an RDB URL, or a folder for one journal file per series."""
-    config = [data.freq, data.horizon, data.period, data.fill, tuning.metric, tuning.seed, describe_space()]
+    config = [
+        data.freq,
+        data.horizon,
+        data.period,
+        data.fill,
+        data.duplicates,
+        tuning.metric,
+        tuning.seed,
+        describe_space(),
+    ]
     urls = ingested.series_urls()
     jobs = []
     for row in ingested.accepted.itertuples():

@@ -1,14 +1,18 @@
-"""The long data contract every step speaks: id columns, series_id, ds, y."""
+"""The long data contract every step speaks: id columns, series_id, ds, y, and each row's place in the input."""
 
 import pandas as pd
 
 from manymodels.settings import DataSpec
 
-SERIES_ID, TIME, TARGET = "series_id", "ds", "y"
+SERIES_ID, TIME, TARGET, ROW = "series_id", "ds", "y", "row"
+PATH = "path"  # the file a CSV row came from (include_path_column)
 
 
-def to_contract(raw: pd.DataFrame, spec: DataSpec) -> pd.DataFrame:
-    """Map the user's columns onto the contract; unparseable values become missing (see find_problems)."""
+def to_contract(raw: pd.DataFrame, spec: DataSpec, partition_info: dict | None = None) -> pd.DataFrame:
+    """Map the user's columns onto the contract; unparseable values become missing (see find_problems).
+
+    ROW orders the rows as read (partition, then position), so `duplicates="last"` means the last row read.
+    """
     ids = raw[spec.id_cols].astype("string")
     frame = ids.copy()
     series_id = ids.iloc[:, 0]
@@ -17,6 +21,8 @@ def to_contract(raw: pd.DataFrame, spec: DataSpec) -> pd.DataFrame:
     frame[SERIES_ID] = series_id
     frame[TIME] = _parse_times(raw[spec.time_col])
     frame[TARGET] = pd.to_numeric(raw[spec.target_col], errors="coerce").astype("float64")
+    partition = (partition_info or {}).get("number") or 0
+    frame[ROW] = (partition << 40) + pd.RangeIndex(len(raw)).to_numpy()
     return frame
 
 
@@ -29,10 +35,11 @@ def find_problems(raw: pd.DataFrame, spec: DataSpec) -> pd.DataFrame:
         f"time column {spec.time_col!r} has values that are not timestamps": _unparsed(
             raw[spec.time_col], _parse_times(raw[spec.time_col])
         ),
+        f"time column {spec.time_col!r} has missing values": raw[spec.time_col].isna(),
         **{f"id column {col!r} has missing values": raw[col].isna() for col in spec.id_cols},
     }
     rows = [
-        {"problem": problem, "count": int(mask.sum()), "example": str(raw.loc[mask].iloc[0].to_dict())}
+        {"problem": _where(problem, raw.loc[mask]), "count": int(mask.sum()), "example": _example(raw.loc[mask])}
         for problem, mask in checks.items()
         if mask.any()
     ]
@@ -41,7 +48,23 @@ def find_problems(raw: pd.DataFrame, spec: DataSpec) -> pd.DataFrame:
 
 
 def _parse_times(values: pd.Series) -> pd.Series:
-    return pd.to_datetime(values, errors="coerce")
+    """Timestamps as naive UTC: values with an offset or zone are converted, values without are taken as UTC.
+
+    The format is inferred from the first value; values in other ISO 8601 forms are parsed as such.
+    """
+    parsed = pd.to_datetime(values, errors="coerce", utc=True)
+    retry = values.notna() & parsed.isna()
+    if retry.any():
+        parsed = parsed.where(~retry, pd.to_datetime(values[retry], errors="coerce", utc=True, format="ISO8601"))
+    return parsed.dt.tz_localize(None)
+
+
+def _where(problem: str, bad: pd.DataFrame) -> str:
+    return f"{bad[PATH].iloc[0]}: {problem}" if PATH in bad.columns else problem
+
+
+def _example(bad: pd.DataFrame) -> str:
+    return str(bad.drop(columns=PATH, errors="ignore").iloc[0].to_dict())
 
 
 def _unparsed(raw: pd.Series, parsed: pd.Series) -> pd.Series:

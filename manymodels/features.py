@@ -5,7 +5,7 @@ import hashlib
 import numpy as np
 import pandas as pd
 
-from manymodels.contract import SERIES_ID, TARGET, TIME
+from manymodels.contract import ROW, SERIES_ID, TARGET, TIME
 from manymodels.metrics import seasonal_mae
 from manymodels.settings import DataSpec
 
@@ -16,6 +16,7 @@ PROFILE_COLUMNS = {
     "reason": "string",
     "data_hash": "string",
     "n_rows": "int64",
+    "n_duplicates": "int64",
     "length": "Int64",
     "n_filled": "Int64",
     "zero_share": "float64",
@@ -32,25 +33,25 @@ def series_key(series_id: str) -> str:
     return hashlib.blake2b(series_id.encode(), digest_size=8).hexdigest()
 
 
-def prepare_series(rows: pd.DataFrame, spec: DataSpec) -> tuple[pd.DataFrame | None, dict]:
+def prepare_series(
+    rows: pd.DataFrame, spec: DataSpec, now: pd.Timestamp | None = None
+) -> tuple[pd.DataFrame | None, dict]:
     """Return the regularised series with its split labels (None if rejected) and its profile."""
     series_id = str(rows[SERIES_ID].iloc[0])
     ids = {col: rows[col].iloc[0] for col in spec.id_cols}
-    rows = rows.sort_values([TIME, TARGET])
+    rows = rows.sort_values([TIME, ROW])
+    n_duplicates = int(rows[TIME].duplicated().sum())
     profile = {
         **ids,
         SERIES_ID: series_id,
         "key": series_key(series_id),
         "data_hash": data_hash(rows),
         "n_rows": len(rows),
+        "n_duplicates": n_duplicates,
     }
-    rows = rows.drop_duplicates([TIME, TARGET])
-    if rows[TIME].isna().all() or rows[TARGET].isna().all():
-        return None, profile | {"status": "rejected", "reason": "all targets missing"}
-    rows = rows.dropna(subset=[TIME])
-    if n_dup := int(rows[TIME].duplicated().sum()):
-        return None, profile | {"status": "rejected", "reason": f"{n_dup} duplicated timestamps with different values"}
-    rows = rows.set_index(TIME).sort_index()
+    if reason := rejection(rows, spec, now or pd.Timestamp.now(tz="UTC").tz_localize(None)):
+        return None, profile | {"status": "rejected", "reason": reason}
+    rows = merge_duplicates(rows, spec.duplicates).set_index(TIME)
     grid = pd.date_range(rows.index[0], rows.index[-1], freq=spec.freq)
     if n_off := int((~rows.index.isin(grid)).sum()):
         return None, profile | {"status": "rejected", "reason": f"{n_off} timestamps off the {spec.freq} grid"}
@@ -74,8 +75,34 @@ def prepare_series(rows: pd.DataFrame, spec: DataSpec) -> tuple[pd.DataFrame | N
     return frame, profile | {"status": "ok", "reason": "", **describe(y.to_numpy(), history, spec.period)}
 
 
+def rejection(rows: pd.DataFrame, spec: DataSpec, now: pd.Timestamp) -> str:
+    """Why a series' rows (sorted by time) cannot be used as given, or '' if they can."""
+    y = rows[TARGET]
+    if y.isna().all():
+        return "all targets missing"
+    if n := int(np.isinf(y).sum()):
+        return f"{n} non-finite targets"
+    if spec.non_negative and (n := int((y < 0).sum())):
+        return f"{n} negative targets"
+    if n := int((rows[TIME] > now).sum()):
+        return f"{n} timestamps in the future (after {now:%Y-%m-%d %H:%M} UTC)"
+    if spec.duplicates == "fail":
+        copies = rows.drop_duplicates([TIME, TARGET])
+        if n := int(copies[TIME].duplicated().sum()):
+            return f"{n} duplicated timestamps with different values (set duplicates to sum or last to merge them)"
+    return ""
+
+
+def merge_duplicates(rows: pd.DataFrame, how: str) -> pd.DataFrame:
+    """One row per timestamp: identical copies collapse; otherwise sum them, or keep the last row read."""
+    if how == "sum":
+        return rows.groupby(TIME, as_index=False)[TARGET].sum(min_count=1)
+    return rows.drop_duplicates([TIME], keep="last")
+
+
 def data_hash(rows: pd.DataFrame) -> str:
     """A digest of a series' (ds, y) rows as given, so reruns can tell which series changed."""
+    rows = rows.sort_values([TIME, TARGET])
     values = pd.DataFrame({"ds": rows[TIME].astype("datetime64[ns]").astype("int64"), "y": rows[TARGET]})
     digest = pd.util.hash_pandas_object(values, index=False).to_numpy().tobytes()
     return hashlib.blake2b(digest, digest_size=8).hexdigest()

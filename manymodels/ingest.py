@@ -4,15 +4,16 @@ import contextlib
 import difflib
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import dask
 import dask.dataframe as dd
+import fsspec
 import pandas as pd
 from distributed import Client, LocalCluster, default_client
 
 from manymodels import storage
-from manymodels.contract import SERIES_ID, find_problems, to_contract
+from manymodels.contract import PATH, SERIES_ID, find_problems, to_contract
 from manymodels.errors import InputError
 from manymodels.features import prepare_series, profile_frame, profile_schema
 from manymodels.settings import ComputeSpec, DataSpec
@@ -29,6 +30,7 @@ class Ingested:
     profiles: pd.DataFrame
     series_dir: str
     n_rows: int
+    empty_files: list[str] = field(default_factory=list)  # skipped, and listed in the summary
 
     @property
     def accepted(self) -> pd.DataFrame:
@@ -69,19 +71,28 @@ def dask_client(compute: ComputeSpec) -> Iterator[Client]:
         yield client
 
 
-def read_raw(spec: DataSpec) -> dd.DataFrame:
-    """Lazily read the input's needed columns, failing early on a missing file or column."""
-    url = spec.url
+def read_raw(spec: DataSpec) -> tuple[dd.DataFrame, list[str]]:
+    """Lazily read the input's needed columns, failing early on a missing file or column; also return the empty
+    files that were skipped."""
+    url, empty = spec.url, []
     try:
         if _is_parquet(url):
             raw = dd.read_parquet(url)
         else:
+            files, empty = csv_files(url)
             blocksize = None if url.endswith(_COMPRESSED) else "64MB"
-            raw = dd.read_csv(url, dtype=str, blocksize=blocksize, compression="infer")
-    except (FileNotFoundError, OSError) as e:
-        raise InputError(f"cannot read {url}: {_first_line(e)}") from None
-    except Exception as e:  # pandas/pyarrow parse errors surface as many types
-        raise InputError(f"cannot read {url}: {type(e).__name__}: {_first_line(e)}") from None
+            raw = dd.read_csv(
+                files,
+                dtype=str,
+                blocksize=blocksize,
+                compression="infer",
+                encoding=spec.encoding,
+                include_path_column=PATH,
+            )
+    except InputError:
+        raise
+    except Exception as e:
+        raise unreadable(spec, e) from None
     needed = [*spec.id_cols, spec.time_col, spec.target_col]
     for col in needed:
         if col not in raw.columns:
@@ -89,12 +100,27 @@ def read_raw(spec: DataSpec) -> dd.DataFrame:
             hint = difflib.get_close_matches(col, columns, n=1, cutoff=0.5)
             also = f"; did you mean {hint[0]!r}?" if hint else f"; it has {', '.join(columns)}"
             raise InputError(f"column {col!r} is not in {url}{also}")
-    return raw[needed]
+    return raw[[*needed, PATH]] if PATH in raw.columns else raw[needed], empty
+
+
+def csv_files(url: str) -> tuple[list[str], list[str]]:
+    """The files a path or glob names, split into those with content and the empty ones."""
+    fs, _, paths = fsspec.core.get_fs_token_paths(url)
+    if not paths:
+        raise InputError(f"no file matches {url}")
+    sizes = {path: fs.size(path) for path in paths}
+    named = {path: path if storage.is_local(url) else fs.unstrip_protocol(path) for path in paths}
+    full = [named[p] for p in paths if sizes[p]]
+    if not full:
+        raise InputError(f"no rows in {url}: {'the file is' if len(paths) == 1 else 'every file is'} empty")
+    return full, [named[p] for p in paths if not sizes[p]]
 
 
 def ingest(spec: DataSpec, work_url: str) -> Ingested:
     """Validate the input, then regularise, profile, split and write each series to work_url/series/."""
-    raw = read_raw(spec)
+    raw, empty_files = read_raw(spec)
+    if empty_files:
+        log.warning("skipped %d empty files: %s", len(empty_files), ", ".join(empty_files[:5]))
     problems_lazy = raw.map_partitions(find_problems, spec, meta={"problem": str, "count": int, "example": str})
     contract = raw.map_partitions(to_contract, spec)
     try:
@@ -105,14 +131,15 @@ def ingest(spec: DataSpec, work_url: str) -> Ingested:
             .agg(count=("count", "sum"), example=("example", "first"))
         )
     except Exception as e:
-        raise InputError(f"cannot read {spec.url}: {type(e).__name__}: {_first_line(e)}") from None
+        raise unreadable(spec, e) from None
     n_rows = int(problems.loc["rows", "count"]) if "rows" in problems.index else 0
     if n_rows == 0:
         raise InputError(f"no rows in {spec.url}")
     blocking = problems.drop(index="rows")
     if len(blocking):
         problem, row = next(blocking.iterrows())
-        raise InputError(f"{problem}: {row['count']} rows, e.g. {row['example']}")
+        where = "" if PATH in raw.columns else f"{spec.url}: "
+        raise InputError(f"{where}{problem}: {row['count']} rows, e.g. {row['example']}")
     series_dir = storage.join(work_url, "series")
     n_parts = max(contract.npartitions, 2 * len(default_client().nthreads()))
     profiles = (
@@ -123,7 +150,7 @@ def ingest(spec: DataSpec, work_url: str) -> Ingested:
     )
     storage.write_parquet(storage.join(work_url, "profiles.parquet"), profiles)
     log.info("ingested %d rows into %d series (%d rejected)", n_rows, len(profiles), (profiles.status != "ok").sum())
-    return Ingested(profiles=profiles, series_dir=series_dir, n_rows=n_rows)
+    return Ingested(profiles=profiles, series_dir=series_dir, n_rows=n_rows, empty_files=empty_files)
 
 
 def prepare_partition(part: pd.DataFrame, spec: DataSpec, series_dir: str) -> pd.DataFrame:
@@ -135,6 +162,15 @@ def prepare_partition(part: pd.DataFrame, spec: DataSpec, series_dir: str) -> pd
             storage.write_parquet(storage.join(series_dir, f"{profile['key']}.parquet"), frame)
         profiles.append(profile)
     return profile_frame(profiles, spec)
+
+
+def unreadable(spec: DataSpec, error: Exception) -> InputError:
+    """One line saying why the input could not be read (pandas, pyarrow and fsspec raise many types)."""
+    if isinstance(error, UnicodeDecodeError):
+        return InputError(f"cannot read {spec.url}: not {spec.encoding} text ({error.reason}); set its encoding")
+    if isinstance(error, OSError):
+        return InputError(f"cannot read {spec.url}: {_first_line(error)}")
+    return InputError(f"cannot read {spec.url}: {type(error).__name__}: {_first_line(error)}")
 
 
 def _is_parquet(url: str) -> bool:

@@ -50,8 +50,14 @@ def assemble_outputs(ingested: Ingested, outcome: TuneOutcome, data: DataSpec, t
     if counts["series_in"] != counts["series_forecast"] + counts["series_rejected"]:
         raise RuntimeError(f"series lost between steps: {counts}")
     summary = {
-        "counts": counts | {"rows_in": ingested.n_rows, "periods_filled": int(ingested.profiles["n_filled"].sum())},
+        "counts": counts
+        | {
+            "rows_in": ingested.n_rows,
+            "rows_duplicated": int(ingested.profiles["n_duplicates"].sum()),
+            "periods_filled": int(ingested.profiles["n_filled"].sum()),
+        },
         "rejected": rejected,
+        "empty_files": ingested.empty_files,
         "tuning": outcome.counts,
         "trials": int(sum(r.n_trials for r in results)),
         "prophet_fits": int(sum(r.n_fits for r in results)),

@@ -29,6 +29,13 @@ class DataSpec(Frozen):
     fill: Literal["interpolate", "zero"] = Field(
         "interpolate", description="How missing periods and missing targets are filled (and recorded)."
     )
+    duplicates: Literal["fail", "sum", "last"] = Field(
+        "fail",
+        description="Rows repeating a series' timestamp: fail rejects the series if their values differ (identical "
+        "copies are merged), sum adds them, last keeps the last row read. All are counted in the profiles.",
+    )
+    non_negative: bool = Field(False, description="Reject series with a negative target (sales, counts).")
+    encoding: str = Field("utf-8", description="Text encoding of CSV input, e.g. latin-1.")
 
     @field_validator("freq")
     @classmethod

@@ -13,7 +13,7 @@ SPEC = DataSpec(url="x", id_cols=["store", "item"], time_col="date", target_col=
 @pytest.fixture(scope="module")
 def series() -> pd.DataFrame:
     raw = make_retail_sales(1, days=400, seed=3).rename(columns={"date": "ds", "sales": "y"})
-    raw["series_id"] = "1-1"
+    raw["series_id"], raw["row"] = "1-1", range(len(raw))
     frame, profile = prepare_series(raw, SPEC)
     assert profile["status"] == "ok"
     return frame

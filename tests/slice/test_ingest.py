@@ -84,10 +84,36 @@ def write_csv(path, text: str | bytes) -> str:
         ),
         (lambda d: write_csv(d / "a.csv", "store,item,date,sales\n"), "no rows in .*a.csv"),
         (lambda d: str(d / "absent.csv"), "cannot read .*absent.csv"),
-        (lambda d: str(d / "nothing-*.csv"), "cannot read .*nothing-\\*.csv"),
+        (lambda d: str(d / "nothing-*.csv"), "no file matches .*nothing-\\*.csv"),
         (lambda d: write_csv(d / "bad.csv.gz", b"not gzip"), "cannot read .*bad.csv.gz"),
+        (
+            lambda d: write_csv(d / "a.csv", "store,item,date,sales\nZ\xfcrich,1,2024-01-01,3\n".encode("latin-1")),
+            "cannot read .*a.csv: not utf-8 text .*; set its encoding",
+        ),
+        (
+            lambda d: write_csv(d / "a.csv", "") and write_csv(d / "b.csv", "") and str(d / "*.csv"),
+            "every file is empty",
+        ),
+        (
+            lambda d: (
+                write_csv(d / "a.csv", "store,item,date,sales\n1,1,2024-01-01,3\n")
+                and write_csv(d / "b.csv", "store,item,date,sales\n1,1,2024-01-02,3\n1,1,soon,4\n")
+                and str(d / "*.csv")
+            ),
+            "b.csv: time column 'date' has values that are not timestamps: 1 rows, e.g. .*soon",
+        ),
     ],
-    ids=["misnamed-column", "non-numeric-target", "header-only", "missing-file", "empty-glob", "corrupt-gzip"],
+    ids=[
+        "misnamed-column",
+        "non-numeric-target",
+        "header-only",
+        "missing-file",
+        "empty-glob",
+        "corrupt-gzip",
+        "wrong-encoding",
+        "only-empty-files",
+        "bad-time-in-one-file",
+    ],
 )
 def test_bad_input_raises_one_clear_line_and_writes_nothing(dask, tmp_path, make_input, message):
     url = make_input(tmp_path)
@@ -102,3 +128,14 @@ def test_gzip_csv_reads_as_one_partition(dask, tmp_path):
     with gzip.open(data, "wt") as f:
         messy_sales().to_csv(f, index=False)
     assert ingest(spec(str(data)), str(tmp_path / "w")).n_rows == len(messy_sales())
+
+
+def test_empty_files_among_many_are_skipped_and_listed_and_encodings_can_be_set(dask, tmp_path):
+    frame = messy_sales()
+    frame["store"] = frame["store"].astype(str).replace({"9": "Zürich"})
+    frame.iloc[: len(frame) // 2].to_csv(tmp_path / "a.csv", index=False, encoding="latin-1")
+    frame.iloc[len(frame) // 2 :].to_csv(tmp_path / "c.csv", index=False, encoding="latin-1")
+    write_csv(tmp_path / "b.csv", "")
+    result = ingest(spec(str(tmp_path / "*.csv"), encoding="latin-1"), str(tmp_path / "work"))
+    assert result.n_rows == len(frame) and result.empty_files == [str(tmp_path / "b.csv")]
+    assert set(result.rejected["series_id"]) == {k.replace("9", "Zürich") for k in EXPECTED_REJECTIONS}

@@ -1,6 +1,6 @@
 import pandas as pd
 
-from manymodels.contract import find_problems, to_contract
+from manymodels.contract import PATH, find_problems, to_contract
 from manymodels.settings import DataSpec
 
 SPEC = DataSpec(url="x", id_cols=["store", "item"], time_col="date", target_col="sales")
@@ -21,7 +21,7 @@ def raw(**overrides) -> pd.DataFrame:
 
 def test_columns_map_onto_the_contract_and_ids_join_into_series_id():
     frame = to_contract(raw(), SPEC)
-    assert list(frame.columns) == ["store", "item", "series_id", "ds", "y"]
+    assert list(frame.columns) == ["store", "item", "series_id", "ds", "y", "row"]
     assert frame["series_id"].tolist() == ["1-7", "1-8"]
     assert frame["y"].tolist() == [3.0, 4.5]
     assert frame["ds"].dt.day.tolist() == [1, 2]
@@ -50,3 +50,23 @@ def test_unparseable_times_and_missing_ids_are_reported():
         "id column 'item' has missing values",
         "rows",
     }
+
+
+def test_rows_are_numbered_in_the_order_read_across_partitions():
+    first, second = to_contract(raw(), SPEC, {"number": 0}), to_contract(raw(), SPEC, {"number": 1})
+    assert first["row"].tolist() < second["row"].tolist() and first["row"].is_monotonic_increasing
+
+
+def test_times_with_offsets_become_utc_and_iso_variants_parse():
+    dates = ["2024-03-30T12:00:00+01:00", "2024-03-31T12:00:00+02:00", "2024-04-01", "2024-04-02T00:00:00Z"]
+    frame = to_contract(raw(date=dates[:2]), SPEC)
+    assert frame["ds"].astype(str).tolist() == ["2024-03-30 11:00:00", "2024-03-31 10:00:00"]
+    both = pd.concat([raw(), raw()], ignore_index=True).assign(date=dates)
+    assert to_contract(both, SPEC)["ds"].astype(str).tolist()[2:] == ["2024-04-01 00:00:00", "2024-04-02 00:00:00"]
+    assert find_problems(both, SPEC)["problem"].tolist() == ["rows"]
+
+
+def test_missing_times_are_reported_and_problems_name_their_file():
+    problems = find_problems(raw(date=["2024-01-01", None]).assign(**{PATH: ["a.csv", "b.csv"]}), SPEC)
+    assert problems["problem"].tolist()[0] == "b.csv: time column 'date' has missing values"
+    assert "b.csv" not in problems["example"].iloc[0]

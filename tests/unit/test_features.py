@@ -10,7 +10,14 @@ SPEC = DataSpec(url="x", id_cols=["store"], time_col="date", target_col="sales",
 
 def rows(y, start="2024-01-01", freq="D", dates=None) -> pd.DataFrame:
     ds = dates if dates is not None else pd.date_range(start, periods=len(y), freq=freq)
-    return pd.DataFrame({"store": "1", "series_id": "1", "ds": ds, "y": np.asarray(y, dtype=float)})
+    frame = pd.DataFrame({"store": "1", "series_id": "1", "ds": ds, "y": np.asarray(y, dtype=float)})
+    return frame.assign(row=np.arange(len(frame)))
+
+
+def read_in_order(*parts: pd.DataFrame) -> pd.DataFrame:
+    """Rows of several parts as read one after another (the row column numbers them in that order)."""
+    frame = pd.concat(parts, ignore_index=True)
+    return frame.assign(row=np.arange(len(frame)))
 
 
 def test_a_regular_series_is_split_into_train_valid_test():
@@ -34,10 +41,32 @@ def test_fill_can_be_zero():
     assert frame.loc[frame["filled"], "y"].tolist() == [0.0]
 
 
-def test_exact_duplicate_rows_are_resolved():
+def test_exact_duplicate_rows_are_merged_and_counted():
     series = rows(np.arange(40.0))
-    _, profile = prepare_series(pd.concat([series, series.iloc[:3]]), SPEC)
-    assert profile["status"] == "ok" and profile["n_rows"] == 43
+    frame, profile = prepare_series(read_in_order(series, series.iloc[:3]), SPEC)
+    assert profile["status"] == "ok" and profile["n_rows"] == 43 and profile["n_duplicates"] == 3
+    assert frame["y"].tolist() == list(np.arange(40.0))
+
+
+def test_duplicated_timestamps_can_be_summed_or_take_the_last_row_read():
+    series = read_in_order(rows(np.arange(40.0)), rows([5.0, -1.0]))  # days 1 and 2 again, read last
+    summed, profile = prepare_series(series, SPEC.model_copy(update={"duplicates": "sum"}))
+    assert summed["y"].tolist()[:3] == [5.0, 0.0, 2.0] and profile["n_duplicates"] == 2
+    last, _ = prepare_series(series, SPEC.model_copy(update={"duplicates": "last"}))
+    assert last["y"].tolist()[:3] == [5.0, -1.0, 2.0]
+    first_read_last = read_in_order(rows([5.0, -1.0]), rows(np.arange(40.0)))
+    assert prepare_series(first_read_last, SPEC.model_copy(update={"duplicates": "last"}))[0]["y"].tolist()[:2] == [
+        0,
+        1,
+    ]
+
+
+def test_future_timestamps_and_negative_targets_reject_when_asked():
+    series = rows(np.arange(-1.0, 39.0))
+    assert prepare_series(series, SPEC)[1]["status"] == "ok"
+    assert prepare_series(series, SPEC.model_copy(update={"non_negative": True}))[1]["reason"] == "1 negative targets"
+    _, profile = prepare_series(series, SPEC, now=pd.Timestamp("2024-02-05"))
+    assert profile["reason"] == "4 timestamps in the future (after 2024-02-05 00:00 UTC)"
 
 
 @pytest.mark.parametrize(
@@ -46,7 +75,11 @@ def test_exact_duplicate_rows_are_resolved():
         (rows(np.arange(20.0)), "too short: 20 points, the splits need 28"),
         (rows(np.full(40, 3.0)), "constant target (3)"),
         (rows(np.full(40, np.nan)), "all targets missing"),
-        (pd.concat([rows(np.arange(40.0)), rows([99.0, 98.0])]), "2 duplicated timestamps with different values"),
+        (
+            read_in_order(rows(np.arange(40.0)), rows([99.0, 98.0])),
+            "2 duplicated timestamps with different values (set duplicates to sum or last to merge them)",
+        ),
+        (rows(np.r_[np.arange(39.0), np.inf]), "1 non-finite targets"),
         (rows(np.arange(40.0), freq="12h"), "20 timestamps off the D grid"),
     ],
 )
