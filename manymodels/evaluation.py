@@ -10,6 +10,8 @@ from manymodels.tuning import TUNED
 
 def series_metrics(backtest: pd.DataFrame, profiles: pd.DataFrame, id_cols: list[str]) -> pd.DataFrame:
     """One row per series and model, one column per metric (MASE scaled by each series' mase_scale)."""
+    if backtest.empty:  # every series was rejected
+        return pd.DataFrame(columns=[*id_cols, SERIES_ID, "model", *METRICS])
     scales = profiles.set_index(SERIES_ID)["mase_scale"]
     rows = [
         {SERIES_ID: sid, "model": model, **evaluate(g[TARGET].to_numpy(), g["yhat"].to_numpy(), scales[sid])}

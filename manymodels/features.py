@@ -103,7 +103,7 @@ def merge_duplicates(rows: pd.DataFrame, how: str) -> pd.DataFrame:
 def data_hash(rows: pd.DataFrame) -> str:
     """A digest of a series' (ds, y) rows as given, so reruns can tell which series changed."""
     rows = rows.sort_values([TIME, TARGET])
-    values = pd.DataFrame({"ds": rows[TIME].astype("datetime64[ns]").astype("int64"), "y": rows[TARGET]})
+    values = pd.DataFrame({"ds": rows[TIME].astype("datetime64[us]").astype("int64"), "y": rows[TARGET]})
     digest = pd.util.hash_pandas_object(values, index=False).to_numpy().tobytes()
     return hashlib.blake2b(digest, digest_size=8).hexdigest()
 

@@ -10,7 +10,7 @@ import dask
 import dask.dataframe as dd
 import fsspec
 import pandas as pd
-from distributed import Client, LocalCluster, default_client
+from distributed import Client, LocalCluster, WorkerPlugin, default_client
 
 from manymodels import storage
 from manymodels.contract import PATH, SERIES_ID, find_problems, to_contract
@@ -47,6 +47,14 @@ class Ingested:
         }
 
 
+class ImportDataFrame(WorkerPlugin):
+    """Import dask.dataframe on each worker up front: a P2P shuffle thread racing that import found its pandas
+    dispatch unregistered ("No dispatch for <class 'pandas.DataFrame'>") in one test run."""
+
+    def setup(self, worker) -> None:
+        import dask.dataframe  # noqa: F401
+
+
 @contextlib.contextmanager
 def dask_client(compute: ComputeSpec) -> Iterator[Client]:
     """A client on the scheduler at compute.dask_address, or on a LocalCluster bound to 127.0.0.1."""
@@ -54,6 +62,7 @@ def dask_client(compute: ComputeSpec) -> Iterator[Client]:
     logging.getLogger("distributed.shuffle").setLevel(logging.ERROR)  # p2p shuffle start/stop notices
     if compute.dask_address:
         with Client(compute.dask_address) as client:
+            client.register_plugin(ImportDataFrame())
             yield client
         return
     log.info("starting a local Dask cluster")
@@ -68,6 +77,7 @@ def dask_client(compute: ComputeSpec) -> Iterator[Client]:
         Client(cluster) as client,
     ):
         log.info("Dask dashboard: %s", client.dashboard_link)
+        client.register_plugin(ImportDataFrame())
         yield client
 
 

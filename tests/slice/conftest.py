@@ -1,10 +1,11 @@
-"""One prepared daily series (400 days, horizon 14) for the tuning tests."""
+"""A real Dask cluster for the ingest tests; one prepared daily series (400 days, horizon 14) for the tuning tests."""
 
 import pandas as pd
 import pytest
 
 from manymodels.features import prepare_series
-from manymodels.settings import DataSpec
+from manymodels.ingest import dask_client
+from manymodels.settings import ComputeSpec, DataSpec
 from manymodels.synthetic import make_retail_sales
 
 SPEC = DataSpec(url="x", id_cols=["store", "item"], time_col="date", target_col="sales", horizon=14)
@@ -17,3 +18,9 @@ def series() -> pd.DataFrame:
     frame, profile = prepare_series(raw, SPEC)
     assert profile["status"] == "ok"
     return frame
+
+
+@pytest.fixture(scope="session")
+def dask():
+    with dask_client(ComputeSpec(workers=2)) as client:
+        yield client

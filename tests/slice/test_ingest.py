@@ -12,12 +12,6 @@ from manymodels.settings import ComputeSpec, DataSpec
 from tests.helpers import EXPECTED_REJECTIONS, GOOD_SERIES, HORIZON, messy_sales
 
 
-@pytest.fixture(scope="module")
-def dask():
-    with dask_client(ComputeSpec(workers=2)) as client:
-        yield client
-
-
 def spec(url: str, **overrides) -> DataSpec:
     return DataSpec(
         url=url, id_cols=["store", "item"], time_col="date", target_col="sales", horizon=HORIZON, **overrides
