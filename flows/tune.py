@@ -11,23 +11,22 @@ from manymodels.settings import ComputeSpec, DataSpec, TuningSpec
 from manymodels.tuning import TuneOutcome
 from tasks.tune import result_storage, tune_one
 
-# Handed to Ray workers through the runtime_env, so remote nodes reach the same Prefect server and storage.
-FORWARDED_ENV = (
-    "PREFECT_API_URL",
-    "PREFECT_API_KEY",
-    "PREFECT_LOGGING_EXTRA_LOGGERS",
-    "AWS_ENDPOINT_URL",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_DEFAULT_REGION",
-)
+# Handed to Ray workers, so remote nodes reach the same Prefect server and storage. Secrets go through a setup
+# hook (pickled into Ray's internal store), never runtime_env env_vars: Ray's runtime-env agent logs those.
+FORWARDED_ENV = ("PREFECT_API_URL", "PREFECT_LOGGING_EXTRA_LOGGERS", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION")
+FORWARDED_SECRETS = ("PREFECT_API_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
 
 def ray_task_runner(compute: ComputeSpec) -> RayTaskRunner:
     """A RayTaskRunner on the cluster at compute.ray_address, or on a local Ray bound to this machine."""
-    env = {name: os.environ[name] for name in FORWARDED_ENV if name in os.environ}
-    init_kwargs: dict = {"runtime_env": {"env_vars": env}, "log_to_driver": False}
+    runtime_env: dict = {"env_vars": {name: os.environ[name] for name in FORWARDED_ENV if name in os.environ}}
+    if secrets := {name: os.environ[name] for name in FORWARDED_SECRETS if name in os.environ}:
+
+        def set_secrets() -> None:
+            os.environ.update(secrets)
+
+        runtime_env["worker_process_setup_hook"] = set_secrets
+    init_kwargs: dict = {"runtime_env": runtime_env, "log_to_driver": False}
     if not compute.ray_address:
         # "local": a new instance, never the last `ray start` cluster of this machine (which may be long dead).
         init_kwargs |= {"address": "local", "num_cpus": compute.workers, "include_dashboard": False}

@@ -87,7 +87,7 @@ def read_raw(spec: DataSpec) -> tuple[dd.DataFrame, list[str]]:
     url, empty = spec.url, []
     try:
         if _is_parquet(url):
-            raw = dd.read_parquet(url)
+            raw = dd.read_parquet(url, storage_options=storage.options(url))
         else:
             files, empty = csv_files(url)
             blocksize = None if url.endswith(_COMPRESSED) else "64MB"
@@ -98,6 +98,7 @@ def read_raw(spec: DataSpec) -> tuple[dd.DataFrame, list[str]]:
                 compression="infer",
                 encoding=spec.encoding,
                 include_path_column=PATH,
+                storage_options=storage.options(url),
             )
     except InputError:
         raise
@@ -115,7 +116,7 @@ def read_raw(spec: DataSpec) -> tuple[dd.DataFrame, list[str]]:
 
 def csv_files(url: str) -> tuple[list[str], list[str]]:
     """The files a path or glob names, split into those with content and the empty ones."""
-    fs, _, paths = fsspec.core.get_fs_token_paths(url)
+    fs, _, paths = fsspec.core.get_fs_token_paths(url, storage_options=storage.options(url))
     if not paths:
         raise InputError(f"no file matches {url}")
     sizes = {path: fs.size(path) for path in paths}

@@ -20,13 +20,27 @@ def is_local(url: str) -> bool:
     return "://" not in url or url.startswith("file://")
 
 
+# Object stores throttle (503 SlowDown) and drop connections under load: botocore's standard mode retries both,
+# with exponential backoff and jitter, up to this many attempts per request.
+S3_OPTIONS = {"config_kwargs": {"retries": {"mode": "standard", "max_attempts": 10}}}
+
+
+def options(url: str) -> dict[str, Any]:
+    """fsspec options for url: retries with backoff on S3."""
+    return S3_OPTIONS if url.startswith(("s3://", "s3a://")) else {}
+
+
+def url_to_fs(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    return fsspec.core.url_to_fs(url, **options(url))
+
+
 def filesystem(url: str) -> fsspec.AbstractFileSystem:
-    return fsspec.core.url_to_fs(url)[0]
+    return url_to_fs(url)[0]
 
 
 def write_bytes(url: str, data: bytes) -> None:
     """Write a file so that readers see either nothing or all of it."""
-    fs, path = fsspec.core.url_to_fs(url)
+    fs, path = url_to_fs(url)
     parent = path.rsplit("/", 1)[0]
     fs.makedirs(parent, exist_ok=True)
     if isinstance(fs, LocalFileSystem):
@@ -44,7 +58,7 @@ def write_parquet(url: str, frame: pd.DataFrame) -> None:
 
 
 def read_parquet(url: str) -> pd.DataFrame:
-    fs, path = fsspec.core.url_to_fs(url)
+    fs, path = url_to_fs(url)
     with fs.open(path, "rb") as f:
         return pd.read_parquet(f)
 
@@ -54,6 +68,6 @@ def write_json(url: str, payload: dict[str, Any]) -> None:
 
 
 def read_json(url: str) -> dict[str, Any]:
-    fs, path = fsspec.core.url_to_fs(url)
+    fs, path = url_to_fs(url)
     with fs.open(path, "rb") as f:
         return json.load(f)

@@ -14,7 +14,10 @@ from manymodels.tuning import SeriesResult, TuneOutcome, tune_series
 
 def result_storage(url: str) -> WritableFileSystem:
     """Where tuning results are persisted and looked up by cache key, saved as a block so workers can load it."""
-    block = LocalFileSystem(basepath=url) if storage.is_local(url) else RemoteFileSystem(basepath=url)
+    if storage.is_local(url):
+        block = LocalFileSystem(basepath=url)
+    else:
+        block = RemoteFileSystem(basepath=url, settings=storage.options(url))
     block.save(f"manymodels-results-{digest(url)}", overwrite=True)
     return block
 

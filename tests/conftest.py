@@ -149,60 +149,34 @@ def wait_for_port(port: int, timeout: float = 60) -> None:
 
 
 @pytest.fixture
-def external_clusters(tmp_path):
-    """A Ray head and a Dask scheduler with one worker, started as separate processes without Prefect settings."""
-    env = base_env(tmp_path) | LOCAL_RAY_CLUSTER
-    ray_port, dask_port = free_port(), free_port()
-    ray_temp = tempfile.mkdtemp(prefix="ray-")  # short (socket paths) and private: no record in /tmp/ray
+def ray_head(tmp_path):
+    """A Ray head started with `ray start` as its own process, without Prefect or AWS settings; yields its address
+    and its temp folder (short, for socket paths, and private: no record in /tmp/ray)."""
+    port, temp = free_port(), tempfile.mkdtemp(prefix="ray-")
+    command = [BIN / "ray", "start", "--head", "--block", f"--port={port}", "--num-cpus=2", "--include-dashboard=false"]
+    head = start_group([*command, f"--temp-dir={temp}"], base_env(tmp_path) | LOCAL_RAY_CLUSTER)
+    try:
+        wait_for_port(port)
+        yield f"127.0.0.1:{port}", Path(temp)
+    finally:
+        terminate_group(head.pid)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+@pytest.fixture
+def external_clusters(ray_head, tmp_path):
+    """The Ray head, and a Dask scheduler with one worker started as separate processes without Prefect settings."""
+    env = base_env(tmp_path)
+    port = free_port()
+    scheduler = ["scheduler", "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", "127.0.0.1:0"]
+    worker = ["worker", f"tcp://127.0.0.1:{port}", "--nworkers", "1", "--nthreads", "1", "--host", "127.0.0.1"]
     groups = [
-        start_group(
-            [
-                BIN / "ray",
-                "start",
-                "--head",
-                "--block",
-                f"--port={ray_port}",
-                "--num-cpus=2",
-                "--include-dashboard=false",
-                f"--temp-dir={ray_temp}",
-            ],
-            env,
-        ),
-        start_group(
-            [
-                BIN / "dask",
-                "scheduler",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(dask_port),
-                "--dashboard-address",
-                "127.0.0.1:0",
-            ],
-            env,
-        ),
-        start_group(
-            [
-                BIN / "dask",
-                "worker",
-                f"tcp://127.0.0.1:{dask_port}",
-                "--nworkers",
-                "1",
-                "--nthreads",
-                "1",
-                "--host",
-                "127.0.0.1",
-                "--dashboard-address",
-                "127.0.0.1:0",
-            ],
-            env,
-        ),
+        start_group([BIN / "dask", *scheduler], env),
+        start_group([BIN / "dask", *worker, "--dashboard-address", "127.0.0.1:0"], env),
     ]
     try:
-        wait_for_port(ray_port)
-        wait_for_port(dask_port)
-        yield f"127.0.0.1:{ray_port}", f"tcp://127.0.0.1:{dask_port}"
+        wait_for_port(port)
+        yield ray_head[0], f"tcp://127.0.0.1:{port}"
     finally:
         for group in groups:
             terminate_group(group.pid)
-        shutil.rmtree(ray_temp, ignore_errors=True)

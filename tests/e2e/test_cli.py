@@ -2,7 +2,9 @@
 
 import json
 import subprocess
+import sys
 import urllib.request
+import uuid
 
 import pandas as pd
 import pytest
@@ -10,7 +12,7 @@ import pytest
 from manymodels import storage
 from manymodels.localserver import terminate_group
 from manymodels.publish import OUTPUT_FILES
-from tests.conftest import BIN, LOCAL_RAY_CLUSTER
+from tests.conftest import BIN, LOCAL_RAY_CLUSTER, base_env
 from tests.helpers import EXPECTED_REJECTIONS, GOOD_SERIES, HORIZON, messy_sales
 
 pytestmark = pytest.mark.e2e
@@ -104,20 +106,6 @@ def test_run_is_recorded_in_prefect_with_one_task_per_series(local_run, prefect_
     assert {t["state_type"] for t in tasks} == {"COMPLETED"}
 
 
-def test_input_and_output_on_s3(prefect_server, s3_env):
-    env = prefect_server.env | {"PREFECT_API_URL": prefect_server.api_url} | s3_env.env
-    data, out = f"s3://{s3_env.bucket}/e2e/sales.parquet", f"s3://{s3_env.bucket}/e2e/run"
-    storage.write_parquet(data, messy_sales())
-    done = manymodels("run", "--data", data, *COLUMNS, *TUNING, "--output", out, env=env)
-    assert done.returncode == 0, done.stderr[-3000:]
-    fs = storage.filesystem(out)
-    fs.invalidate_cache()
-    assert set(OUTPUT_FILES) <= {path.rsplit("/", 1)[1] for path in fs.ls(out, detail=False)}
-    counts = storage.read_json(f"{out}/summary.json")["counts"]
-    assert counts["series_forecast"] == GOOD_SERIES and counts["series_rejected"] == len(EXPECTED_REJECTIONS)
-    assert len(storage.read_parquet(f"{out}/forecasts.parquet")) == GOOD_SERIES * HORIZON
-
-
 @pytest.mark.parametrize(
     ("content", "extra", "problem"),
     [
@@ -178,3 +166,27 @@ def test_run_on_existing_ray_and_dask_clusters(prefect_server, external_clusters
     assert summary["counts"]["series_forecast"] == GOOD_SERIES
     run = api(prefect_server.api_url, f"/flow_runs/{summary['flow_run_id']}")
     assert run["state_type"] == "COMPLETED"
+
+
+SECRET_PROBE = """
+import os, sys, ray
+from flows.tune import ray_task_runner
+from manymodels.settings import ComputeSpec
+
+runner = ray_task_runner(ComputeSpec(ray_address=sys.argv[1]))
+ray.init(address=sys.argv[1], **runner.init_kwargs)
+print(ray.get(ray.remote(lambda: os.environ.get("AWS_SECRET_ACCESS_KEY")).remote()))
+"""
+
+
+def test_secrets_reach_remote_ray_workers_but_not_the_cluster_logs(ray_head, tmp_path):
+    ray_address, ray_temp = ray_head  # started without any AWS settings
+    secret = f"mm-secret-{uuid.uuid4().hex}"
+    env = base_env(tmp_path) | LOCAL_RAY_CLUSTER | {"AWS_SECRET_ACCESS_KEY": secret}
+    probe = subprocess.run(
+        [sys.executable, "-c", SECRET_PROBE, ray_address], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert probe.returncode == 0, probe.stderr[-3000:]
+    assert probe.stdout.strip().splitlines()[-1] == secret
+    logs = [p for p in ray_temp.rglob("*") if p.is_file() and "logs" in p.parts]
+    assert logs and [p.name for p in logs if secret in p.read_text("latin-1")] == []

@@ -1,0 +1,87 @@
+"""Input and output on S3. An endpoint that throttles and drops connections changes nothing in the outputs, and
+the credential the runs were given appears in no output, log, artifact or run parameter."""
+
+import json
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+
+from manymodels import storage
+from manymodels.publish import OUTPUT_FILES
+from tests.e2e.test_cli import COLUMNS, TUNING, manymodels
+from tests.faulty_s3 import FaultyProxy
+from tests.helpers import EXPECTED_REJECTIONS, GOOD_SERIES, HORIZON, messy_sales
+
+pytestmark = pytest.mark.e2e
+
+
+def everything_on_the_server(api_url: str) -> str:
+    """Logs, artifacts, flow and task runs (with parameters) and block documents (secrets included), as JSON."""
+    found = []
+    with httpx.Client(base_url=api_url, timeout=30) as client:
+        for kind, extra in [
+            ("logs", {}),
+            ("artifacts", {}),
+            ("flow_runs", {}),
+            ("task_runs", {}),
+            ("block_documents", {"include_secrets": True}),
+        ]:
+            offset = 0
+            while page := client.post(f"/{kind}/filter", json={"limit": 200, "offset": offset, **extra}).json():
+                found += page
+                offset += len(page)
+    return json.dumps(found)
+
+
+def ray_logs_since(started: float) -> list[Path]:
+    sessions = [s for s in Path("/tmp/ray").glob("session_2*") if s.stat().st_mtime >= started]
+    return [p for s in sessions for p in (s / "logs").rglob("*") if p.is_file()]
+
+
+def objects_under(url: str) -> dict[str, bytes]:
+    fs = storage.filesystem(url)
+    fs.invalidate_cache()
+    return {path: fs.cat_file(path) for path in fs.find(url)}
+
+
+def test_throttling_and_dropped_connections_change_nothing_and_no_secret_leaks(prefect_server, s3_env, monkeypatch):
+    started = time.time()
+    secret = f"mm-secret-{uuid.uuid4().hex}"
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)  # moto takes any secret; the runs are given this one
+    base = f"s3://{s3_env.bucket}/faults"
+    storage.write_bytes(f"{base}/sales.csv", messy_sales().to_csv(index=False).encode())
+    env = prefect_server.env | {"PREFECT_API_URL": prefect_server.api_url} | s3_env.env
+    env["AWS_SECRET_ACCESS_KEY"] = secret
+    args = ["run", "--data", f"{base}/sales.csv", *COLUMNS, *TUNING, "--output"]
+
+    healthy = manymodels(*args, f"{base}/healthy", env=env)
+    assert healthy.returncode == 0, healthy.stderr[-3000:]
+    assert {f"{base}/healthy/{name}".removeprefix("s3://") for name in OUTPUT_FILES} <= set(objects_under(base))
+    counts = storage.read_json(f"{base}/healthy/summary.json")["counts"]
+    assert counts["series_forecast"] == GOOD_SERIES and counts["series_rejected"] == len(EXPECTED_REJECTIONS)
+    assert len(storage.read_parquet(f"{base}/healthy/forecasts.parquet")) == GOOD_SERIES * HORIZON
+    with FaultyProxy(int(s3_env.endpoint.rsplit(":", 1)[1])) as proxy:
+        faulty = manymodels(*args, f"{base}/faulty", env=env | {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{proxy.port}"})
+    assert faulty.returncode == 0, faulty.stderr[-3000:]
+    assert proxy.counts["throttled"] > 0 and proxy.counts["dropped"] > 0, proxy.counts
+
+    for name in OUTPUT_FILES[:-1]:
+        pd.testing.assert_frame_equal(
+            storage.read_parquet(f"{base}/faulty/{name}"), storage.read_parquet(f"{base}/healthy/{name}")
+        )
+    summaries = [storage.read_json(f"{base}/{run}/summary.json") for run in ("healthy", "faulty")]
+    for summary in summaries:
+        summary.pop("flow_run_id"), summary.pop("step_seconds")
+    assert summaries[0] == summaries[1]
+
+    places = {
+        "command output": healthy.stdout + healthy.stderr + faulty.stdout + faulty.stderr,
+        "Prefect server": everything_on_the_server(prefect_server.api_url),
+        "run files": json.dumps({k: v.decode("latin-1") for k, v in objects_under(base).items()}),
+        "Ray session logs": "\n".join(p.read_text("latin-1") for p in ray_logs_since(started)),
+    }
+    assert [where for where, text in places.items() if secret in text] == []
