@@ -14,7 +14,7 @@ from tasks.tune import result_storage, tune_one
 # Handed to Ray workers, so remote nodes reach the same Prefect server and storage. Secrets go through a setup
 # hook (pickled into Ray's internal store), never runtime_env env_vars: Ray's runtime-env agent logs those.
 FORWARDED_ENV = ("PREFECT_API_URL", "PREFECT_LOGGING_EXTRA_LOGGERS", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION")
-FORWARDED_SECRETS = ("PREFECT_API_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+FORWARDED_SECRETS = ("PREFECT_API_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "PGPASSWORD")
 
 
 def ray_task_runner(compute: ComputeSpec) -> RayTaskRunner:

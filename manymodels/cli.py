@@ -38,6 +38,8 @@ def execute(spec: RunSpec) -> dict:
         fail(str(e))
     os.environ["PREFECT_API_URL"] = api_url
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "manymodels")  # our log lines reach the console and UI
+    if not spec.compute.ray_address:  # Ray's own switch (read on import) that keeps a local Ray on 127.0.0.1
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     from flows.forecast import forecast  # imports Prefect, which reads PREFECT_API_URL
 
     state = forecast(data=spec.data, output=spec.output, tuning=spec.tuning, compute=spec.compute, return_state=True)

@@ -1,6 +1,7 @@
 """Run parameters as frozen pydantic models: the CLI, the flow and deployments share them."""
 
 from typing import Literal
+from urllib.parse import urlsplit
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -77,6 +78,13 @@ class ComputeSpec(Frozen):
     optuna_storage: str | None = Field(
         None, description="RDB URL for the Optuna studies (e.g. postgresql://...); empty: journal files."
     )
+
+    @field_validator("optuna_storage")
+    @classmethod
+    def _no_password(cls, url: str | None) -> str | None:
+        if url and urlsplit(url).password:
+            raise ValueError("put the database password in PGPASSWORD or ~/.pgpass, not in the URL (runs show it)")
+        return url
 
 
 class RunSpec(Frozen):

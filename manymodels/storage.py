@@ -20,14 +20,12 @@ def is_local(url: str) -> bool:
     return "://" not in url or url.startswith("file://")
 
 
-# Object stores throttle (503 SlowDown) and drop connections under load: botocore's standard mode retries both,
-# with exponential backoff and jitter, up to this many attempts per request.
-S3_OPTIONS = {"config_kwargs": {"retries": {"mode": "standard", "max_attempts": 10}}}
-
-
 def options(url: str) -> dict[str, Any]:
-    """fsspec options for url: retries with backoff on S3."""
-    return S3_OPTIONS if url.startswith(("s3://", "s3a://")) else {}
+    """fsspec options for url. Object stores throttle (503 SlowDown) and drop connections under load: on S3,
+    botocore's standard mode retries both with exponential backoff and jitter, up to 10 attempts a request."""
+    if url.startswith(("s3://", "s3a://")):
+        return {"config_kwargs": {"retries": {"mode": "standard", "total_max_attempts": 10}}}
+    return {}
 
 
 def url_to_fs(url: str) -> tuple[fsspec.AbstractFileSystem, str]:

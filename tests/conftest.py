@@ -1,5 +1,6 @@
 """Real servers for the tests: a Prefect server, a moto S3 endpoint; each stopped by its pid."""
 
+import ipaddress
 import os
 import shutil
 import socket
@@ -135,6 +136,25 @@ def start_group(command: list, env: dict[str, str] | None = None) -> subprocess.
     return subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
+
+
+def listening_sockets() -> set[tuple[str, int]]:
+    """(address, port) of every TCP socket listening on this machine, IPv4 and IPv6, from /proc/net."""
+    found = set()
+    for table, family in (("/proc/net/tcp", socket.AF_INET), ("/proc/net/tcp6", socket.AF_INET6)):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            if state == "0A":  # LISTEN
+                address, port = local.split(":")
+                words = bytes.fromhex(address)  # 32-bit words in host (little-endian) order
+                packed = b"".join(words[i : i + 4][::-1] for i in range(0, len(words), 4))
+                found.add((socket.inet_ntop(family, packed), int(port, 16)))
+    return found
+
+
+def is_loopback(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    return (getattr(ip, "ipv4_mapped", None) or ip).is_loopback
 
 
 def wait_for_port(port: int, timeout: float = 60) -> None:

@@ -1,11 +1,9 @@
-"""Tuning survives a Ray worker or a whole Ray node dying mid-study: no series lost, every study ends with
-exactly its trials."""
+"""Tuning survives a whole Ray node dying mid-study (its workers die with it): no series lost, every study ends
+with exactly its trials."""
 
 import json
-import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -22,26 +20,6 @@ from tests.e2e.test_reruns import study_states
 pytestmark = pytest.mark.e2e
 
 SERIES, TRIALS, NODES = 6, 5, 3
-
-
-def processes() -> dict[int, tuple[int, int, bytes]]:
-    """pid -> (parent pid, process group, command line) of every process."""
-    found = {}
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-                found[int(proc.name)] = (int(stat[1]), int(stat[2]), (proc / "cmdline").read_bytes())
-            except OSError:
-                continue
-    return found
-
-
-def tune_workers(group: int) -> list[int]:
-    """Pids of the Ray workers running a tune task under this run's raylet (workers have their own groups)."""
-    table = processes()
-    raylets = {pid for pid, (_, pgid, cmd) in table.items() if pgid == group and b"raylet" in cmd.split(b"\0")[0]}
-    return [pid for pid, (ppid, _, cmd) in table.items() if ppid in raylets and cmd.startswith(b"ray::tune")]
 
 
 def start_run(tmp_path: Path, env: dict[str, str], seed: int, *extra: str) -> subprocess.Popen:
@@ -80,7 +58,7 @@ def studies_in_progress(out: Path) -> tuple[int, int]:
     return done, opened - done
 
 
-def finish(run: subprocess.Popen, tmp_path: Path) -> tuple[str, dict]:
+def finish(run: subprocess.Popen, tmp_path: Path) -> str:
     """Wait for the run; check that no series was lost and every study has exactly TRIALS complete trials."""
     try:
         run.wait(timeout=600)
@@ -93,23 +71,7 @@ def finish(run: subprocess.Popen, tmp_path: Path) -> tuple[str, dict]:
     assert summary["counts"]["series_forecast"] == SERIES and summary["counts"]["series_rejected"] == 0
     for studies in study_states(out).values():
         assert [s.count("COMPLETE") for s in studies] == [TRIALS]
-    return text, summary
-
-
-def test_a_worker_killed_mid_tuning_loses_no_series(prefect_server, tmp_path):
-    env = prefect_server.env | {"PREFECT_API_URL": prefect_server.api_url}
-    run = start_run(tmp_path, env, 0, "--workers", "2")
-    try:
-        deadline = time.monotonic() + 300
-        while not (busy := tune_workers(run.pid)) or studies_in_progress(tmp_path / "out")[1] < 1:
-            assert run.poll() is None and time.monotonic() < deadline, "tuning ended before the kill"
-            time.sleep(0.05)
-        os.kill(busy[0], signal.SIGKILL)
-    except BaseException:
-        terminate_group(run.pid)
-        raise
-    text, _ = finish(run, tmp_path)
-    assert "so the task will be retried" in text  # Ray saw the worker die mid-task and ran the task again
+    return text
 
 
 @pytest.fixture
@@ -158,5 +120,5 @@ def test_a_node_killed_mid_tuning_loses_no_series(prefect_server, ray_nodes, tmp
     except BaseException:
         terminate_group(run.pid)
         raise
-    text, summary = finish(run, tmp_path)
-    assert summary["tuning"]["resumed"] >= 1, text[-3000:]  # a study cut off with its node went on elsewhere
+    text = finish(run, tmp_path)
+    assert "the node it was running on is dead" in text  # Ray saw the node go and ran its task again

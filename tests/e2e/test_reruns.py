@@ -12,7 +12,7 @@ from optuna.storages import JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 
 from manymodels.localserver import terminate_group
-from tests.conftest import BIN, fresh_database
+from tests.conftest import BIN, fresh_database, is_loopback, listening_sockets
 from tests.e2e.test_cli import COLUMNS, manymodels
 from tests.helpers import GOOD_SERIES, HORIZON, messy_sales
 
@@ -104,13 +104,14 @@ def test_reruns_tune_only_what_changed(first_run):
     assert new[0].params["changepoint_prior_scale"] == pytest.approx(best_before["changepoint_prior_scale"])
 
 
-@pytest.mark.parametrize("study_storage", ["journal", "postgresql"])
-def test_a_killed_run_finishes_only_the_remaining_series(first_run, tmp_path, request, study_storage):
+def test_a_killed_run_finishes_only_the_remaining_series(first_run, tmp_path, postgres):
+    """With its studies in PostgreSQL (journal files, the default, survive the node kills of test_node_loss)."""
     work, env, forecasts = first_run
     out = tmp_path / "out"
-    database = fresh_database(request.getfixturevalue("postgres")) if study_storage == "postgresql" else None
-    extra = ["--optuna-storage", database] if database else []
+    database = fresh_database(postgres)
+    extra = ["--optuna-storage", database]
     command = [BIN / "manymodels", *map(str, run_args(work / "sales.parquet", out, workers=1)), *extra]
+    listening_before = listening_sockets()
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
@@ -120,6 +121,8 @@ def test_a_killed_run_finishes_only_the_remaining_series(first_run, tmp_path, re
         while not (results.exists() and any(results.iterdir())):
             assert process.poll() is None and time.monotonic() < deadline, "no series finished before the kill"
             time.sleep(0.1)
+        opened = listening_sockets() - listening_before  # the run's local Ray is up
+        assert opened and all(is_loopback(address) for address, _ in opened), opened
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
     finally:

@@ -13,7 +13,7 @@ from manymodels.publish import assemble_outputs
 from manymodels.settings import DataSpec, TuningSpec
 from manymodels.tuning import TuneOutcome, tune_series
 
-IDS = st.sampled_from(["1", "2", "Zürich", " x ", "a,b"])
+IDS = st.sampled_from(["1", "2", "Zürich", " x ", "a,b", "../../escaped"])
 TIMES = st.one_of(
     st.integers(0, 60).map(lambda d: str(pd.Timestamp("2023-01-01") + pd.Timedelta(days=d))[:10]),
     st.integers(0, 60 * 24).map(lambda h: (pd.Timestamp("2023-01-01") + pd.Timedelta(hours=h)).isoformat()),
@@ -73,10 +73,12 @@ def test_every_series_is_forecast_or_rejected_or_the_run_stops_with_one_clear_li
     try:
         ingested = ingest(data, str(work / "work"))
     except InputError as error:
+        assert sorted(p.name for p in work.iterdir()) == ["in.csv"]  # nothing written
         assert str(error) and "\n" not in str(error)
         event("the run stopped with its one-line error")
         return
     assert set(ingested.profiles["series_id"]) == set(table.dropna(subset=["store"])["store"].astype(str))
+    assert sorted(p.name for p in work.iterdir()) == ["in.csv", "work"]  # ids name no path
     outcome = TuneOutcome.empty()
     for series_id, url in ingested.series_urls().items():
         frame = storage.read_parquet(url)

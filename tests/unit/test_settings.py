@@ -1,7 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
-from manymodels.settings import DataSpec, RunSpec
+from manymodels.settings import ComputeSpec, DataSpec, RunSpec
 
 BASE = {"url": "x.csv", "id_cols": ["store"], "time_col": "date", "target_col": "sales"}
 
@@ -37,3 +37,9 @@ def test_run_spec_is_frozen_and_forbids_extra_fields():
         spec.output = "/tmp/y"
     with pytest.raises(ValidationError):
         RunSpec(data=BASE, output="/tmp/x", tuneing={})
+
+
+def test_a_database_password_in_the_study_storage_url_is_refused():
+    with pytest.raises(ValidationError, match="PGPASSWORD"):
+        ComputeSpec(optuna_storage="postgresql://me:hunter2@db/optuna")
+    assert ComputeSpec(optuna_storage="postgresql://me@db/optuna").optuna_storage == "postgresql://me@db/optuna"

@@ -2,8 +2,9 @@ from manymodels import storage
 
 
 def test_s3_filesystems_retry_with_backoff_and_local_ones_need_no_options():
-    fs = storage.filesystem("s3://bucket/run/summary.json")
-    assert fs.config_kwargs["retries"] == {"mode": "standard", "max_attempts": 10}
+    retries = {"mode": "standard", "total_max_attempts": 10}
+    assert storage.options("s3://bucket/run") == {"config_kwargs": {"retries": retries}}
+    assert storage.filesystem("s3://bucket/run/summary.json").config_kwargs["retries"] == retries
     assert storage.options("/tmp/run") == storage.options("file:///tmp/run") == {}
 
 
