@@ -26,14 +26,16 @@ def to_contract(raw: pd.DataFrame, spec: DataSpec, partition_info: dict | None =
     return frame
 
 
-def find_problems(raw: pd.DataFrame, spec: DataSpec) -> pd.DataFrame:
-    """One row per problem that stops the whole run: what it is, how many rows, an example value."""
+def find_problems(raw: pd.DataFrame, spec: DataSpec, contract: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per problem that stops the whole run: what it is, how many rows, an example value.
+
+    `contract` is raw as to_contract mapped it (mapped here when not given), so values are parsed once.
+    """
+    contract = to_contract(raw, spec) if contract is None else contract
     checks = {
-        f"target column {spec.target_col!r} is not numeric": _unparsed(
-            raw[spec.target_col], pd.to_numeric(raw[spec.target_col], errors="coerce")
-        ),
+        f"target column {spec.target_col!r} is not numeric": _unparsed(raw[spec.target_col], contract[TARGET]),
         f"time column {spec.time_col!r} has values that are not timestamps": _unparsed(
-            raw[spec.time_col], _parse_times(raw[spec.time_col])
+            raw[spec.time_col], contract[TIME]
         ),
         f"time column {spec.time_col!r} has missing values": raw[spec.time_col].isna(),
         **{f"id column {col!r} has missing values": raw[col].isna() for col in spec.id_cols},

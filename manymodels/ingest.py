@@ -132,8 +132,9 @@ def ingest(spec: DataSpec, work_url: str) -> Ingested:
     raw, empty_files = read_raw(spec)
     if empty_files:
         log.warning("skipped %d empty files: %s", len(empty_files), ", ".join(empty_files[:5]))
-    problems_lazy = raw.map_partitions(find_problems, spec, meta={"problem": str, "count": int, "example": str})
     contract = raw.map_partitions(to_contract, spec)
+    meta = {"problem": str, "count": int, "example": str}
+    problems_lazy = dd.map_partitions(find_problems, raw, spec, contract, meta=meta, align_dataframes=False)
     try:
         contract, problems_lazy = dask.persist(contract, problems_lazy)
         problems = (
