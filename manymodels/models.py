@@ -2,7 +2,9 @@
 
 import logging
 
+import cmdstanpy.utils.filesystem
 import numpy as np
+import orjson
 import pandas as pd
 
 # cmdstanpy installs an INFO console handler unless its logger already has one: give it a silent one.
@@ -12,9 +14,33 @@ for _name in ("cmdstanpy", "prophet"):
     _logger.setLevel(logging.WARNING)
     _logger.propagate = False
 
+_stanio_write = cmdstanpy.utils.filesystem.write_stan_json
+WARM_START = ("k", "m", "sigma_obs", "delta", "beta")
 
-def fit_prophet(history: pd.DataFrame, params: dict | None = None):
-    """Fit Prophet on a (ds, y) frame; params from prophet_space, or None for Prophet's defaults."""
+
+def write_stan_json(path: str, data: dict) -> None:
+    """Write Stan's input as stanio does, in C: stanio encodes Prophet's design matrix in pure Python, which
+    costs more CPU than the Stan optimisation itself. Anything orjson cannot write exactly goes to stanio."""
+    try:
+        payload = orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY)
+    except TypeError:
+        payload = b"null"
+    if b"null" in payload:  # orjson writes NaN and inf as null, where Stan needs them spelled out
+        _stanio_write(path, data)
+        return
+    with open(path, "wb") as f:
+        f.write(payload)
+
+
+cmdstanpy.utils.filesystem.write_stan_json = write_stan_json
+
+
+def fit_prophet(history: pd.DataFrame, params: dict | None = None, init: dict | None = None):
+    """Fit Prophet on a (ds, y) frame; params from prophet_space, or None for Prophet's defaults.
+
+    init: fitted parameters of an earlier model (fitted_init), where the optimiser starts instead of Prophet's
+    default guess; a vector of another shape falls back to the default.
+    """
     from prophet import Prophet  # heavy import, only where a fit happens
 
     if params is None:
@@ -32,7 +58,15 @@ def fit_prophet(history: pd.DataFrame, params: dict | None = None):
         )
         if params.get("monthly_order"):
             model.add_seasonality("monthly", period=30.5, fourier_order=params["monthly_order"])
-    return model.fit(history[["ds", "y"]])
+    return model.fit(history[["ds", "y"]], **({"init": init} if init else {}))
+
+
+def fitted_init(model) -> dict:
+    """A fitted model's parameters in the form fit_prophet's init takes (Prophet's documented recipe)."""
+    return {
+        name: model.params[name][0][0] if name in ("k", "m", "sigma_obs") else model.params[name][0]
+        for name in WARM_START
+    }
 
 
 def predict(model, dates: pd.Series | pd.DatetimeIndex, floor: float | None) -> np.ndarray:

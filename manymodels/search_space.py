@@ -36,6 +36,7 @@ LOG_UNIFORM = {
 }
 # Each order's upper bound is also capped by what the frequency and history allow (Seasonalities).
 FOURIER = {"yearly_order": (1, 20), "weekly_order": (1, 6), "monthly_order": (0, 10)}
+ORDERS = tuple(FOURIER)
 
 
 def describe_space() -> dict[str, object]:
@@ -48,11 +49,7 @@ def prophet_space(trial: optuna.Trial, seasonalities: Seasonalities) -> dict[str
     params: dict[str, object] = {"seasonality_mode": trial.suggest_categorical("seasonality_mode", MODES)}
     for name, (low, high) in LOG_UNIFORM.items():
         params[name] = trial.suggest_float(name, low, high, log=True)
-    for name, allowed in (
-        ("yearly_order", seasonalities.yearly),
-        ("weekly_order", seasonalities.weekly),
-        ("monthly_order", seasonalities.monthly),
-    ):
+    for name, allowed in zip(ORDERS, (seasonalities.yearly, seasonalities.weekly, seasonalities.monthly), strict=True):
         if allowed >= 1:
             params[name] = trial.suggest_int(name, FOURIER[name][0], allowed)
     return params

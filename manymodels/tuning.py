@@ -5,13 +5,14 @@ import time
 import zlib
 from dataclasses import dataclass, field
 
+import numpy as np
 import optuna
 import pandas as pd
 
 from manymodels.contract import SERIES_ID, TARGET, TIME
 from manymodels.metrics import METRICS, seasonal_mae
-from manymodels.models import fit_prophet, predict, seasonal_naive
-from manymodels.search_space import Seasonalities, prophet_space
+from manymodels.models import fit_prophet, fitted_init, predict, seasonal_naive
+from manymodels.search_space import ORDERS, Seasonalities, prophet_space
 from manymodels.settings import DataSpec, TuningSpec
 from manymodels.studies import StudyPlace, complete_trials, open_study, run_to
 
@@ -82,8 +83,17 @@ def tune_series(
     scale = seasonal_mae(train[TARGET].to_numpy(), data.period)
     seasonalities = Seasonalities.for_series(data.freq, train[TIME].iloc[-1] - train[TIME].iloc[0])
 
+    last_fit: dict[str, tuple[dict, dict]] = {}  # per seasonality mode: the last trial's params and fit
+
     def objective(trial: optuna.Trial) -> float:
-        model = fit_prophet(train, prophet_space(trial, seasonalities))
+        params = prophet_space(trial, seasonalities)
+        init = None
+        if before := last_fit.get(params["seasonality_mode"]):
+            init = before[1]
+            if any(before[0].get(order) != params.get(order) for order in ORDERS):
+                init = {**init, "beta": np.empty(0)}  # other seasonal terms: start those from Prophet's guess
+        model = fit_prophet(train, params, init)
+        last_fit[params["seasonality_mode"]] = (params, fitted_init(model))
         return objective_fn(valid[TARGET].to_numpy(), predict(model, valid[TIME], floor), scale)
 
     study, resumed = open_study(place or StudyPlace(storage=None, name=series_id), warm_start)

@@ -1,9 +1,12 @@
+import json
+
 import numpy as np
 import optuna
 import pandas as pd
 import pytest
+import stanio
 
-from manymodels.models import seasonal_naive
+from manymodels.models import fit_prophet, fitted_init, seasonal_naive, write_stan_json
 from manymodels.search_space import Seasonalities, prophet_space
 from manymodels.tuning import study_seed
 
@@ -55,3 +58,51 @@ def test_search_space_skips_seasonalities_the_data_cannot_carry():
 
 def test_study_seed_depends_on_seed_and_series_only():
     assert study_seed(0, "1-1") == study_seed(0, "1-1") != study_seed(1, "1-1") != study_seed(0, "1-2")
+
+
+def prophet_like_input() -> dict:
+    rng = np.random.default_rng(0)
+    return {
+        "T": 5,
+        "K": 2,
+        "tau": 0.05,
+        "y": rng.random(5).tolist(),
+        "X": rng.random((5, 2)).tolist(),
+        "s_a": [1.0, 0.0],
+        "delta": np.zeros(3),
+        "k": np.float64(0.2),
+    }
+
+
+def test_stan_json_matches_what_stanio_writes(tmp_path):
+    data = prophet_like_input()
+    write_stan_json(tmp_path / "ours.json", data)
+    stanio.write_stan_json(tmp_path / "stanio.json", data)
+    assert json.loads((tmp_path / "ours.json").read_text()) == json.loads((tmp_path / "stanio.json").read_text())
+
+
+def test_stan_json_spells_out_values_json_has_no_literal_for(tmp_path):
+    data = {**prophet_like_input(), "y": [1.0, float("nan"), float("inf")]}
+    write_stan_json(tmp_path / "ours.json", data)
+    assert '"y": [1.0, NaN, Infinity]' in (tmp_path / "ours.json").read_text()
+
+
+def test_prophet_takes_the_warm_start_rather_than_its_default_guess():
+    days = pd.date_range("2020-01-01", periods=400, freq="D")
+    rng = np.random.default_rng(1)
+    history = pd.DataFrame({"ds": days, "y": 10 + np.sin(np.arange(400) * 2 * np.pi / 7) + rng.normal(0, 0.1, 400)})
+    cold = fit_prophet(history)
+    init = fitted_init(cold)
+    guess = {
+        "k": 0.0,
+        "m": 0.0,
+        "sigma_obs": 1.0,
+        "delta": np.zeros_like(init["delta"]),
+        "beta": np.zeros_like(init["beta"]),
+    }
+    taken = cold.stan_backend.sanitize_custom_inits(guess, init)  # Prophet silently drops what it cannot use
+    assert {name: np.asarray(v).tolist() for name, v in taken.items()} == {
+        name: np.asarray(v).tolist() for name, v in init.items()
+    }
+    warm = fit_prophet(history, init=init)
+    np.testing.assert_allclose(warm.params["sigma_obs"], cold.params["sigma_obs"], rtol=1e-2)
