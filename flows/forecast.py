@@ -28,7 +28,7 @@ def forecast(
         outcome, todo = reuse_cached(plan_tuning(ingested, data, tuning, compute, output), results_url)
         if todo:  # Ray is started only when something is left to tune
             tune = tune_all.with_options(task_runner=ray_task_runner(compute))
-            outcome = outcome.merge(tune(todo, data, tuning, results_url))
+            outcome = outcome.merge(tune(todo, data, tuning, compute, results_url))
     with timed(seconds, "evaluate"):
         outputs = evaluate_run(ingested, outcome, data, tuning)
     summary = {"flow_run_id": str(runtime.flow_run.id), **outputs.summary, "step_seconds": seconds}

@@ -1,15 +1,18 @@
-"""The tuning step: one Prefect task per series on Ray."""
+"""The tuning step: batches of series as Prefect tasks on Ray, a bounded number in flight."""
 
 import os
+from collections import deque
 
+import ray
 from prefect import flow, get_run_logger
 from prefect.futures import as_completed
 from prefect_ray import RayTaskRunner
 
+from manymodels.batching import batches, in_flight, series_per_task
 from manymodels.caching import SeriesJob
 from manymodels.settings import ComputeSpec, DataSpec, TuningSpec
 from manymodels.tuning import TuneOutcome
-from tasks.tune import result_storage, tune_one
+from tasks.tune import stored_results, tune_batch
 
 # Handed to Ray workers, so remote nodes reach the same Prefect server and storage. Secrets go through a setup
 # hook (pickled into Ray's internal store), never runtime_env env_vars: Ray's runtime-env agent logs those.
@@ -33,21 +36,40 @@ def ray_task_runner(compute: ComputeSpec) -> RayTaskRunner:
     return RayTaskRunner(address=compute.ray_address, init_kwargs=init_kwargs)
 
 
+def cluster_cpus() -> int:
+    """CPUs of the Ray cluster now (an autoscaling cluster grows and shrinks)."""
+    return int(ray.cluster_resources().get("CPU", 1))
+
+
 @flow(name="tune-series", flow_run_name="tune-{tuning.trials}-trials")
-def tune_all(jobs: list[SeriesJob], data: DataSpec, tuning: TuningSpec, results_url: str) -> TuneOutcome:
-    """Tune every series on Ray, each result cached under its key; report what was tuned, resumed or cached."""
+def tune_all(
+    jobs: list[SeriesJob], data: DataSpec, tuning: TuningSpec, compute: ComputeSpec, results_url: str
+) -> TuneOutcome:
+    """Tune the series on Ray in batches, each result cached under its key; report what was tuned, resumed, cached."""
     logger = get_run_logger()
-    tune = tune_one.with_options(result_storage=result_storage(results_url))
-    futures = {tune.submit(job, data, tuning): job.series_id for job in jobs}
+    size = series_per_task(len(jobs), cluster_cpus(), compute.series_per_task)
+    pending = deque(batches(jobs, size))
+    n_tasks = len(pending)
+    logger.info("%d series in %d tasks of up to %d series", len(jobs), n_tasks, size)
+    running: dict = {}
     outcome = TuneOutcome.empty()
-    for done, future in enumerate(as_completed(list(futures)), start=1):
+    while pending or running:
+        while pending and len(running) < in_flight(cluster_cpus()):
+            batch = pending.popleft()
+            running[tune_batch.submit(batch, data, tuning, results_url)] = batch
+        future = next(as_completed(list(running)))
+        batch = running.pop(future)
         future.wait()  # takes the final state from Ray rather than the API, which may lag behind
-        state = future.state
-        if state.is_completed():
-            result = future.result()
-            outcome.add(result, "cached" if state.name == "Cached" else "resumed" if result.resumed else "tuned")
-        else:
-            outcome.failures[futures[future]] = state.message or state.type.value
-        if done % max(1, len(futures) // 10) == 0 or done == len(futures):
-            logger.info("tuned %d/%d series (%s, %d failed)", done, len(futures), outcome.counts, len(outcome.failures))
+        if future.state.is_completed():
+            outcome = outcome.merge(future.result())
+        else:  # what the task stored before it failed is kept
+            saved, lost = stored_results(batch, results_url, save=False)
+            message = future.state.message or future.state.type.value
+            outcome = outcome.merge(saved)
+            outcome.failures |= {job.series_id: message for job in lost}
+        finished = len(outcome.results) + len(outcome.failures)
+        if (n_tasks - len(pending) - len(running)) % max(1, n_tasks // 20) == 0 or finished == len(jobs):
+            logger.info(
+                "tuned %d/%d series (%s, %d failed)", finished, len(jobs), outcome.counts, len(outcome.failures)
+            )
     return outcome

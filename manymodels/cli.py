@@ -113,6 +113,7 @@ def run(
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster address; default: local Ray.")] = None,
     dask_address: Annotated[str | None, typer.Option(help="Dask scheduler address; default: LocalCluster.")] = None,
     workers: Annotated[int | None, typer.Option(help="Local Dask workers and Ray CPUs.")] = None,
+    series_per_task: Annotated[int | None, typer.Option(help="Series per Ray task; default: 4 tasks per CPU.")] = None,
     optuna_storage: Annotated[str | None, typer.Option(help="RDB URL for the studies; default: journal files.")] = None,
 ) -> None:
     """Forecast your own data."""
@@ -133,6 +134,7 @@ def run(
             "ray_address": ray_address,
             "dask_address": dask_address,
             "workers": workers,
+            "series_per_task": series_per_task,
             "optuna_storage": optuna_storage,
         },
         output=output,

@@ -75,6 +75,9 @@ class ComputeSpec(Frozen):
     ray_address: str | None = Field(None, description="Ray cluster address; empty starts a local Ray.")
     dask_address: str | None = Field(None, description="Dask scheduler address; empty starts a LocalCluster.")
     workers: int | None = Field(None, ge=1, description="Local worker processes for Dask and CPUs for Ray.")
+    series_per_task: int | None = Field(
+        None, ge=1, le=10_000, description="Series tuned by each Ray task; empty: about four tasks per CPU."
+    )
     optuna_storage: str | None = Field(
         None, description="RDB URL for the Optuna studies (e.g. postgresql://...); empty: journal files."
     )

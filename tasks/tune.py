@@ -1,6 +1,7 @@
-"""Prefect tasks that plan the tuning, reuse cached results and tune one series; tune_one runs in a Ray worker."""
+"""Prefect tasks that plan the tuning, reuse cached results and tune a batch of series; tune_batch runs on Ray."""
 
-from prefect import get_run_logger, task
+from prefect import get_run_logger, runtime, task
+from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.filesystems import LocalFileSystem, RemoteFileSystem, WritableFileSystem
 from prefect.results import ResultStore
@@ -9,17 +10,22 @@ from manymodels import storage
 from manymodels.caching import SeriesJob, default_study_storage, digest, plan_jobs, previous_best
 from manymodels.ingest import Ingested
 from manymodels.settings import ComputeSpec, DataSpec, TuningSpec
-from manymodels.tuning import SeriesResult, TuneOutcome, tune_series
+from manymodels.tuning import TuneOutcome, tune_series
 
 
-def result_storage(url: str) -> WritableFileSystem:
-    """Where tuning results are persisted and looked up by cache key, saved as a block so workers can load it."""
+def result_storage(url: str, save: bool = True) -> WritableFileSystem:
+    """Where tuning results are persisted by cache key; saved as a block for the UI unless save is False."""
     if storage.is_local(url):
         block = LocalFileSystem(basepath=url)
     else:
         block = RemoteFileSystem(basepath=url, settings=storage.options(url))
-    block.save(f"manymodels-results-{digest(url)}", overwrite=True)
+    if save:
+        block.save(f"manymodels-results-{digest(url)}", overwrite=True)
     return block
+
+
+def result_store(url: str, save: bool = True) -> ResultStore:
+    return ResultStore(result_storage=result_storage(url, save), cache_result_in_memory=False)
 
 
 @task(name="plan-tuning", cache_policy=NO_CACHE)
@@ -29,32 +35,65 @@ def plan_tuning(ingested: Ingested, data: DataSpec, tuning: TuningSpec, compute:
     return plan_jobs(ingested, data, tuning, study_storage, previous_best(output))
 
 
-@task(name="reuse-cached", cache_policy=NO_CACHE)
-def reuse_cached(jobs: list[SeriesJob], results_url: str) -> tuple[TuneOutcome, list[SeriesJob]]:
-    """Take the series whose result is cached under its key, so that only the others go to Ray."""
-    store = ResultStore(result_storage=result_storage(results_url), cache_result_in_memory=False)
+def stored_results(jobs: list[SeriesJob], results_url: str, save: bool = True) -> tuple[TuneOutcome, list[SeriesJob]]:
+    """The results stored under the jobs' cache keys, as cached, and the jobs that have none."""
+    store = result_store(results_url, save)
     reused, todo = TuneOutcome.empty(), []
     for job in jobs:
         if store.exists(job.cache_key):
             reused.add(store.read(job.cache_key).result, "cached")
         else:
             todo.append(job)
+    return reused, todo
+
+
+@task(name="reuse-cached", cache_policy=NO_CACHE)
+def reuse_cached(jobs: list[SeriesJob], results_url: str) -> tuple[TuneOutcome, list[SeriesJob]]:
+    """Take the series whose result is cached under its key, so that only the others go to Ray."""
+    reused, todo = stored_results(jobs, results_url)
     get_run_logger().info("%d of %d series taken from cache, %d to tune", len(reused.results), len(jobs), len(todo))
     return reused, todo
 
 
-def _job_key(context, parameters) -> str:
-    return parameters["job"].cache_key
+def _batch_name() -> str:
+    jobs = runtime.task_run.parameters["jobs"]
+    return f"tune-{jobs[0].series_id}" + (f"-and-{len(jobs) - 1}-more" if len(jobs) > 1 else "")
 
 
-@task(
-    name="tune",
-    task_run_name="tune-{job.series_id}",
-    retries=2,
-    retry_delay_seconds=[1, 5],
-    cache_key_fn=_job_key,
-    persist_result=True,
-)
-def tune_one(job: SeriesJob, data: DataSpec, tuning: TuningSpec) -> SeriesResult:
-    """Run (or resume) this series' Optuna study over Prophet and forecast its test window and future."""
-    return tune_series(storage.read_parquet(job.url), data, tuning, job.place, job.warm_start)
+@task(name="tune", task_run_name=_batch_name, retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+def tune_batch(jobs: list[SeriesJob], data: DataSpec, tuning: TuningSpec, results_url: str) -> TuneOutcome:
+    """Run (or resume) each series' Optuna study over Prophet and forecast; store each result under its cache key."""
+    logger = get_run_logger()
+    outcome, todo = stored_results(jobs, results_url, save=False)  # some finished in an earlier attempt
+    store = result_store(results_url, save=False)
+    for job in todo:
+        try:
+            result = tune_series(storage.read_parquet(job.url), data, tuning, job.place, job.warm_start)
+        except Exception as e:  # one series' failure is reported with the series, the others go on
+            outcome.failures[job.series_id] = f"{type(e).__name__}: {e}"
+            logger.warning("series %s failed: %s", job.series_id, outcome.failures[job.series_id])
+            continue
+        store.write(result, key=job.cache_key)
+        outcome.add(result, "resumed" if result.resumed else "tuned")
+        logger.info(
+            "series %s: %s %.4f after %d trials", job.series_id, tuning.metric, result.best_value, result.n_trials
+        )
+    logger.info("%d series tuned, %d failed: %s", len(outcome.results), len(outcome.failures), outcome.counts)
+    if len(jobs) > 1:
+        create_table_artifact(
+            [
+                {
+                    "series": r.series_id,
+                    tuning.metric: round(r.best_value, 4),
+                    "trials": r.n_trials,
+                    "seconds": round(r.seconds, 2),
+                }
+                for r in outcome.results
+            ]
+            + [
+                {"series": sid, tuning.metric: None, "trials": 0, "failed": why}
+                for sid, why in outcome.failures.items()
+            ],
+            description=f"Series tuned by this task ({len(jobs)})",
+        )
+    return outcome
