@@ -3,7 +3,7 @@ PY      := .venv/bin/python
 VENV    := .venv/.synced
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: setup demo test test-fast lint stop clean
+.PHONY: setup demo test test-fast lint bench stop clean
 
 setup: $(VENV)
 
@@ -25,6 +25,28 @@ test-fast: setup
 lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+
+# Every benchmark, then benchmarks/RESULTS.md from their results (hours on 2 cores); the tests run it tiny.
+BENCH          := $(PY) -m benchmarks.bench
+BENCH_OUT      ?= benchmarks/results
+BENCH_REPORT   ?= benchmarks/RESULTS.md
+BENCH_WORKLOADS ?= synthetic store-item
+BENCH_SERIES   ?= 200 500
+BENCH_TRIALS   ?= 5
+BENCH_RAYTUNE  ?= 10
+BENCH_TRIAL_COST ?= --series 10 --trials 10
+BENCH_INGEST   ?= --rows 50000000
+BENCH_SCALE    ?= --series 30000
+bench: setup
+	$(BENCH) clean --out $(BENCH_OUT)
+	$(BENCH) trial-cost $(BENCH_TRIAL_COST) --out $(BENCH_OUT)
+	$(BENCH) startup --out $(BENCH_OUT)
+	for workload in $(BENCH_WORKLOADS); do for n in $(BENCH_SERIES); do \
+		$(BENCH) throughput --workload $$workload --series $$n --trials $(BENCH_TRIALS) \
+			--raytune-series $(BENCH_RAYTUNE) --out $(BENCH_OUT) || exit 1; done; done
+	$(BENCH) ingest $(BENCH_INGEST) --out $(BENCH_OUT)
+	$(BENCH) scale $(BENCH_SCALE) --out $(BENCH_OUT)
+	$(BENCH) report --out $(BENCH_OUT) --to $(BENCH_REPORT)
 
 stop: setup
 	.venv/bin/manymodels stop

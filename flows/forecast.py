@@ -1,9 +1,11 @@
 """The forecast flow: ingest on Dask, tune on Ray, evaluate and publish."""
 
+import contextlib
+
 from prefect import flow, runtime
 from prefect.states import Failed
 
-from flows.tune import ray_task_runner, tune_all
+from flows.tune import ray_started, ray_task_runner, tune_all
 from manymodels import storage
 from manymodels.settings import ComputeSpec, DataSpec, TuningSpec
 from manymodels.timing import timed
@@ -18,19 +20,28 @@ def forecast(
 ) -> dict:
     """Tune and forecast one Prophet model per series, against baselines; write the outputs to `output`."""
     seconds: dict[str, float] = {}
-    with timed(seconds, "ingest"):
-        ingested = ingest_data(data, compute, storage.join(output, "_work"), return_state=True)
-        if ingested.is_failed():  # bad input: end the run with the task's one-line message
-            return Failed(message=ingested.message)
-        ingested = ingested.result()
-    with timed(seconds, "tune"):
-        results_url = storage.join(output, "_work", "results")
-        outcome, todo = reuse_cached(plan_tuning(ingested, data, tuning, compute, output), results_url)
-        if todo:  # Ray is started only when something is left to tune
-            tune = tune_all.with_options(task_runner=ray_task_runner(compute))
-            outcome = outcome.merge(tune(todo, data, tuning, compute, results_url))
-    with timed(seconds, "evaluate"):
+    started_at: dict[str, float] = {}  # when each step began, to line up with machine metrics
+    with contextlib.ExitStack() as ray_session:
+        with timed(seconds, "ingest", started_at):
+            ingesting = ingest_data.submit(data, compute, storage.join(output, "_work"))
+            ray_session.enter_context(ray_started(compute))  # Ray starts, and its workers warm up, while ingest runs
+            ingesting.wait()
+            if ingesting.state.is_failed():  # bad input: end the run with the task's one-line message
+                return Failed(message=ingesting.state.message)
+            ingested = ingesting.result()
+        with timed(seconds, "tune", started_at):
+            results_url = storage.join(output, "_work", "results")
+            outcome, todo = reuse_cached(plan_tuning(ingested, data, tuning, compute, output), results_url)
+            if todo:
+                tune = tune_all.with_options(task_runner=ray_task_runner(compute))
+                outcome = outcome.merge(tune(todo, data, tuning, compute, results_url))
+    with timed(seconds, "evaluate", started_at):
         outputs = evaluate_run(ingested, outcome, data, tuning)
-    summary = {"flow_run_id": str(runtime.flow_run.id), **outputs.summary, "step_seconds": seconds}
+    summary = {
+        "flow_run_id": str(runtime.flow_run.id),
+        **outputs.summary,
+        "step_seconds": seconds,
+        "step_started_at": started_at,
+    }
     publish(outputs, summary, output)
     return summary

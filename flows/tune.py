@@ -1,14 +1,16 @@
 """The tuning step: batches of series as Prefect tasks on Ray, a bounded number in flight."""
 
+import contextlib
 import os
 from collections import deque
+from collections.abc import Iterator
 
 import ray
 from prefect import flow, get_run_logger
 from prefect.futures import as_completed
 from prefect_ray import RayTaskRunner
 
-from manymodels.batching import batches, in_flight, series_per_task
+from manymodels.batching import in_flight, series_per_task
 from manymodels.caching import SeriesJob
 from manymodels.settings import ComputeSpec, DataSpec, TuningSpec
 from manymodels.tuning import TuneOutcome
@@ -20,8 +22,8 @@ FORWARDED_ENV = ("PREFECT_API_URL", "PREFECT_LOGGING_EXTRA_LOGGERS", "AWS_ENDPOI
 FORWARDED_SECRETS = ("PREFECT_API_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "PGPASSWORD")
 
 
-def ray_task_runner(compute: ComputeSpec) -> RayTaskRunner:
-    """A RayTaskRunner on the cluster at compute.ray_address, or on a local Ray bound to this machine."""
+def ray_init_kwargs(compute: ComputeSpec) -> dict:
+    """ray.init arguments: a cluster at compute.ray_address, or a local Ray bound to this machine."""
     runtime_env: dict = {"env_vars": {name: os.environ[name] for name in FORWARDED_ENV if name in os.environ}}
     if secrets := {name: os.environ[name] for name in FORWARDED_SECRETS if name in os.environ}:
 
@@ -33,7 +35,38 @@ def ray_task_runner(compute: ComputeSpec) -> RayTaskRunner:
     if not compute.ray_address:
         # "local": a new instance, never the last `ray start` cluster of this machine (which may be long dead).
         init_kwargs |= {"address": "local", "num_cpus": compute.workers, "include_dashboard": False}
-    return RayTaskRunner(address=compute.ray_address, init_kwargs=init_kwargs)
+    return init_kwargs
+
+
+def ray_task_runner(compute: ComputeSpec) -> RayTaskRunner:
+    """A RayTaskRunner on Ray as ray_init_kwargs describes it (or on the Ray this process already started)."""
+    return RayTaskRunner(address=compute.ray_address, init_kwargs=ray_init_kwargs(compute))
+
+
+@ray.remote(num_cpus=1)
+def _import_tuning() -> None:
+    import prefect.task_engine  # noqa: F401
+    import prophet  # noqa: F401
+
+    import tasks.tune  # noqa: F401
+
+
+@contextlib.contextmanager
+def ray_started(compute: ComputeSpec) -> Iterator[None]:
+    """Start (or connect to) Ray and have its workers import the tuning code; disconnect on leaving.
+
+    Entered while ingest runs, so that tuning starts at full speed: the tuning flow's RayTaskRunner finds Ray up.
+    """
+    if compute.ray_address:
+        ray.init(compute.ray_address, **ray_init_kwargs(compute))
+    else:
+        ray.init(**ray_init_kwargs(compute))
+    try:
+        for _ in range(cluster_cpus()):
+            _import_tuning.remote()
+        yield
+    finally:
+        ray.shutdown()
 
 
 def cluster_cpus() -> int:
@@ -47,15 +80,14 @@ def tune_all(
 ) -> TuneOutcome:
     """Tune the series on Ray in batches, each result cached under its key; report what was tuned, resumed, cached."""
     logger = get_run_logger()
-    size = series_per_task(len(jobs), cluster_cpus(), compute.series_per_task)
-    pending = deque(batches(jobs, size))
-    n_tasks = len(pending)
-    logger.info("%d series in %d tasks of up to %d series", len(jobs), n_tasks, size)
+    pending = deque(jobs)
+    logger.info("%d series to tune, in batches that shrink as the run nears its end", len(jobs))
     running: dict = {}
     outcome = TuneOutcome.empty()
     while pending or running:
-        while pending and len(running) < in_flight(cluster_cpus()):
-            batch = pending.popleft()
+        while pending and len(running) < in_flight(cpus := cluster_cpus()):
+            size = series_per_task(len(pending), cpus, compute.series_per_task)
+            batch = [pending.popleft() for _ in range(min(size, len(pending)))]
             running[tune_batch.submit(batch, data, tuning, results_url)] = batch
         future = next(as_completed(list(running)))
         batch = running.pop(future)
@@ -68,7 +100,7 @@ def tune_all(
             outcome = outcome.merge(saved)
             outcome.failures |= {job.series_id: message for job in lost}
         finished = len(outcome.results) + len(outcome.failures)
-        if (n_tasks - len(pending) - len(running)) % max(1, n_tasks // 20) == 0 or finished == len(jobs):
+        if finished * 20 // len(jobs) > (finished - len(batch)) * 20 // len(jobs):  # every 5%
             logger.info(
                 "tuned %d/%d series (%s, %d failed)", finished, len(jobs), outcome.counts, len(outcome.failures)
             )

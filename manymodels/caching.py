@@ -1,21 +1,26 @@
 """Keys of what a series' tuning depends on, the per-series jobs built from them, and the run manifest."""
 
+from __future__ import annotations
+
 import functools
 import hashlib
 import importlib.metadata
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from manymodels import localserver, storage
 from manymodels.contract import SERIES_ID
-from manymodels.ingest import Ingested
 from manymodels.search_space import FOURIER, describe_space
 from manymodels.settings import DataSpec, TuningSpec
 from manymodels.studies import StudyPlace, is_database
+
+if TYPE_CHECKING:  # the ingest module imports Dask, which Ray workers have no use for
+    from manymodels.ingest import Ingested
 
 PACKAGES = ("prefect", "prefect-ray", "ray", "dask", "distributed", "optuna", "prophet", "pandas", "numpy", "s3fs")
 

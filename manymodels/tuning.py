@@ -61,6 +61,25 @@ class TuneOutcome:
         )
 
 
+class WarmStarts:
+    """Each trial's fit starts from the last fit of the same seasonality mode (its seasonal terms only when the
+    Fourier orders match): neighbouring trials' optima are close, so the optimiser has less far to go."""
+
+    def __init__(self) -> None:
+        self.last: dict[str, tuple[dict, dict]] = {}  # seasonality mode -> (params, fitted init)
+
+    def init_for(self, params: dict) -> dict | None:
+        before = self.last.get(params["seasonality_mode"])
+        if before is None:
+            return None
+        if any(before[0].get(order) != params.get(order) for order in ORDERS):
+            return {**before[1], "beta": np.empty(0)}  # another shape: Prophet takes its own guess for those
+        return before[1]
+
+    def remember(self, params: dict, model) -> None:
+        self.last[params["seasonality_mode"]] = (params, fitted_init(model))
+
+
 def study_seed(seed: int, series_id: str) -> int:
     """A per-series sampler seed that does not depend on the order series are processed in."""
     return (seed * 1_000_003 + zlib.crc32(series_id.encode())) % 2**32
@@ -83,17 +102,12 @@ def tune_series(
     scale = seasonal_mae(train[TARGET].to_numpy(), data.period)
     seasonalities = Seasonalities.for_series(data.freq, train[TIME].iloc[-1] - train[TIME].iloc[0])
 
-    last_fit: dict[str, tuple[dict, dict]] = {}  # per seasonality mode: the last trial's params and fit
+    warm = WarmStarts()
 
     def objective(trial: optuna.Trial) -> float:
         params = prophet_space(trial, seasonalities)
-        init = None
-        if before := last_fit.get(params["seasonality_mode"]):
-            init = before[1]
-            if any(before[0].get(order) != params.get(order) for order in ORDERS):
-                init = {**init, "beta": np.empty(0)}  # other seasonal terms: start those from Prophet's guess
-        model = fit_prophet(train, params, init)
-        last_fit[params["seasonality_mode"]] = (params, fitted_init(model))
+        model = fit_prophet(train, params, warm.init_for(params))
+        warm.remember(params, model)
         return objective_fn(valid[TARGET].to_numpy(), predict(model, valid[TIME], floor), scale)
 
     study, resumed = open_study(place or StudyPlace(storage=None, name=series_id), warm_start)

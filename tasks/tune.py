@@ -1,5 +1,9 @@
 """Prefect tasks that plan the tuning, reuse cached results and tune a batch of series; tune_batch runs on Ray."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from prefect import get_run_logger, runtime, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
@@ -8,9 +12,11 @@ from prefect.results import ResultStore
 
 from manymodels import storage
 from manymodels.caching import SeriesJob, default_study_storage, digest, plan_jobs, previous_best
-from manymodels.ingest import Ingested
 from manymodels.settings import ComputeSpec, DataSpec, TuningSpec
 from manymodels.tuning import TuneOutcome, tune_series
+
+if TYPE_CHECKING:  # the ingest module imports Dask, which Ray workers have no use for
+    from manymodels.ingest import Ingested
 
 
 def result_storage(url: str, save: bool = True) -> WritableFileSystem:

@@ -68,7 +68,7 @@ def test_run_writes_every_output_and_accounts_for_every_series(local_run):
     assert reasons.keys() == EXPECTED_REJECTIONS.keys()
     assert all(EXPECTED_REJECTIONS[s] in reasons[s] for s in reasons)
     assert summary["trials"] == GOOD_SERIES * TRIALS and summary["prophet_fits"] == GOOD_SERIES * (TRIALS + 3)
-    assert set(summary["step_seconds"]) == {"ingest", "tune", "evaluate"}
+    assert set(summary["step_seconds"]) == set(summary["step_started_at"]) == {"ingest", "tune", "evaluate"}
     assert set(summary["metrics"]) == {"prophet_tuned", "prophet_default", "seasonal_naive"}
     assert set(summary["metrics_by"]["store"]["1"]["prophet_tuned"]) == {"smape", "mase", "wape", "rmse", "bias"}
     assert set(summary["tuning_vs_baselines"]) == {"prophet_default", "seasonal_naive"}

@@ -1,0 +1,138 @@
+"""RESULTS.md from the benchmark results: one table per kind of benchmark, each with the command that ran it."""
+
+TARGETS = {
+    "manymodels_vs_bare_loop": ("≥ 0.95", lambda v: v >= 0.95),
+    "manymodels_vs_ray_tune": ("≥ 2", lambda v: v >= 2),
+    "cpu_share": ("≥ 0.95", lambda v: v >= 0.95),
+    "prophet_defaults_vs_manymodels": ("≥ 2", lambda v: v >= 2),
+    "cold_no_samples_vs_manymodels": ("≥ 1.3", lambda v: v >= 1.3),
+    "fixed_cost": ("< 10 s", lambda v: v < 10),
+    "peak_memory_gib": ("< 4 GiB", lambda v: v < 4),
+}
+
+
+def verdict(name: str, value: float) -> str:
+    target, met = TARGETS[name]
+    return f"{target}: {'met' if met(value) else '**not met**'}"
+
+
+def _commands(results: dict) -> list[str]:
+    return ["", "Produced by:", "", *[f"- `{r['command']}` ({r['date']}, {r['cores']} cores)" for r in results], ""]
+
+
+def throughput(results: list[dict]) -> list[str]:
+    lines = [
+        "## Throughput: the same tuning three ways",
+        "",
+        "Prophet fits per core-second (trials plus the 3 final fits per series; Ray Tune runs trials only, on the "
+        "first series of the workload). Wall is the tuning step alone; for manymodels that is the flow's `tune` step "
+        "as the CLI runs it (Ray start, planning, cache look-up, tasks), with the Prefect server already up.",
+        "",
+        "| workload | series | trials | way | series tuned | wall s | CPU busy | fits/core-s | mean best valid sMAPE |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        for way, run in r["runs"].items():
+            lines.append(
+                f"| {r['workload']} | {r['series']} | {r['trials']} | {way} | {run['series']} | {run['wall']:.1f} | "
+                f"{run['cpu_share']:.0%} | {run['fits_per_core_second']:.2f} | {run['mean_best_value']:.2f} |"
+            )
+    lines += [
+        "",
+        "| workload | series | manymodels / bare loop | manymodels / Ray Tune | manymodels CPU busy |",
+        "|---|---:|---|---|---|",
+    ]
+    for r in results:
+        ratios, cpu = r["ratios"], r["runs"]["manymodels"]["cpu_share"]
+        rt = ratios.get("manymodels_vs_ray_tune")
+        lines.append(
+            f"| {r['workload']} | {r['series']} | {ratios['manymodels_vs_bare_loop']:.3f} "
+            f"({verdict('manymodels_vs_bare_loop', ratios['manymodels_vs_bare_loop'])}) | "
+            + (f"{rt:.1f} ({verdict('manymodels_vs_ray_tune', rt)})" if rt else "not run")
+            + f" | {cpu:.1%} ({verdict('cpu_share', cpu)}) |"
+        )
+    return lines + _commands(results)
+
+
+def trial_cost(r: dict) -> list[str]:
+    lines = [
+        "## Cost of one trial",
+        "",
+        f"{r['series']} {r['workload']} series × {r['trials']} trials, the same proposed parameters for every variant, "
+        "CPU of this process and its Stan child processes, on one core.",
+        "",
+        "| variant | CPU s per trial | × manymodels | mean valid sMAPE | mean best valid sMAPE |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    base = r["variants"]["manymodels"]["cpu_per_trial"]
+    for name, v in r["variants"].items():
+        lines.append(
+            f"| {name} | {v['cpu_per_trial']:.4f} | {v['cpu_per_trial'] / base:.2f} | {v['mean_valid_smape']:.2f} | "
+            f"{v['mean_best_valid_smape']:.2f} |"
+        )
+    lines += [
+        "",
+        *[f"- {name}: {value:.2f} ({verdict(name, value)})" for name, value in r["ratios"].items() if name in TARGETS],
+    ]
+    return lines + _commands([r])
+
+
+def startup(r: dict) -> list[str]:
+    return [
+        "## Fixed cost of a run",
+        "",
+        f"One series, one trial, through the whole flow: {r['command_wall']:.1f} s, of which its fits take "
+        f"{r['fits_seconds']:.1f} s: a fixed cost of **{r['fixed_cost']:.1f} s** "
+        f"({verdict('fixed_cost', r['fixed_cost'])}). "
+        "Steps: " + ", ".join(f"{k} {v:.1f} s" for k, v in r["step_seconds"].items()) + ".",
+        *_commands([r]),
+    ]
+
+
+def scale(r: dict) -> list[str]:
+    run = r["manymodels"]
+    return [
+        f"## Scale: {r['series']:,} series",
+        "",
+        f"{r['series']:,} synthetic series of {r['days']} days, {r['trials']} trial, through the whole flow. "
+        f"Whole command {run['command_wall']:.0f} s; steps "
+        + ", ".join(f"{k} {v:.0f} s" for k, v in run["step_seconds"].items())
+        + f". {run['series']:,} series forecast. Peak memory in use on the machine above the start: "
+        f"{r['peak_memory_gib']:.2f} GiB. Tuning CPU busy {run['cpu_share']:.0%}.",
+        "",
+        f"Against the bare loop on {r['bare_loop_sample']['series']} of the same series: manymodels' tuning step "
+        f"ran at "
+        f"{r['tune_vs_bare_loop_throughput']:.3f} of its throughput, an overhead of "
+        f"{r['overhead_per_series_seconds'] * 1000:.0f} ms of wall time per series on {r['cores']} cores.",
+        *_commands([r]),
+    ]
+
+
+def ingest(r: dict) -> list[str]:
+    return [
+        f"## Ingest: {r['rows']:,} rows",
+        "",
+        f"{r['rows']:,} rows ({r['series']:,} series) through the Dask step alone (local cluster, {r['cores']} "
+        f"workers): {r['seconds']:.0f} s, **{r['rows_per_second']:,.0f} rows/s**, CPU busy {r['cpu_share']:.0%}. "
+        f"Peak memory in use on the machine above the start: **{r['peak_memory_gib']:.2f} GiB** "
+        f"({verdict('peak_memory_gib', r['peak_memory_gib'])}).",
+        *_commands([r]),
+    ]
+
+
+def render(results: dict[str, dict]) -> str:
+    lines = [
+        "# Benchmark results",
+        "",
+        "Written by `make bench` (`python -m benchmarks.bench report`) from `benchmarks/results/*.json`; "
+        "one run each on a 2-core machine. These machines are noisy: read the ratios, not the seconds.",
+        "",
+    ]
+    through = [r for name, r in results.items() if name.startswith("throughput-")]
+    if through:
+        lines += throughput(through)
+    for prefix, section in (("startup", startup), ("trial-cost", trial_cost), ("scale-", scale), ("ingest-", ingest)):
+        for name, r in results.items():
+            if name.startswith(prefix):
+                lines += section(r)
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,137 @@
+"""The same tuning work three ways: the bare process-pool loop, manymodels as users run it, and Ray Tune."""
+
+import functools
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import pandas as pd
+
+from benchmarks.machine import Machine
+from benchmarks.workloads import DATA_SPEC
+from manymodels.settings import DataSpec, TuningSpec
+from manymodels.tuning import tune_series
+
+BIN = Path(sys.executable).parent
+
+
+def run_manymodels(data: Path, output: Path, trials: int, cpus: int, env: dict, machine: Machine) -> dict:
+    """The forecast flow through the CLI, against the running Prefect server; figures for its tuning step."""
+    command = [
+        BIN / "manymodels", "run", "--data", data, "--output", output, "--id-cols", ",".join(DATA_SPEC["id_cols"]),
+        "--time-col", DATA_SPEC["time_col"], "--target-col", DATA_SPEC["target_col"],
+        "--horizon", DATA_SPEC["horizon"], "--trials", trials, "--workers", cpus,
+    ]  # fmt: skip
+    started = time.time()
+    done = subprocess.run(list(map(str, command)), env=env, capture_output=True, text=True)
+    ended = time.time()
+    if done.returncode:
+        raise RuntimeError(f"manymodels run failed: {done.stderr[-2000:]}")
+    summary = json.loads((output / "summary.json").read_text())
+    tune_start = summary["step_started_at"]["tune"]
+    tune_seconds = summary["step_seconds"]["tune"]
+    return {
+        "wall": tune_seconds,
+        "command_wall": ended - started,
+        "step_seconds": summary["step_seconds"],
+        "cpu_share": machine.cpu_share(tune_start, tune_start + tune_seconds),
+        "fits": summary["prophet_fits"],
+        "series": summary["counts"]["series_forecast"],
+        "mean_best_value": _mean_best(output),
+    }
+
+
+def _mean_best(output: Path) -> float:
+    return float(pd.read_parquet(output / "best_params.parquet")["best_value"].mean())
+
+
+def prepared_series(output: Path) -> list[pd.DataFrame]:
+    """The per-series frames the manymodels run prepared (the same split for every runner), in memory."""
+    profiles = pd.read_parquet(output / "_work" / "profiles.parquet")
+    keys = profiles.loc[profiles["status"] == "ok", "key"]
+    return [pd.read_parquet(output / "_work" / "series" / f"{key}.parquet") for key in sorted(keys)]
+
+
+def _tune(frame: pd.DataFrame, trials: int) -> tuple[int, float]:
+    result = tune_series(frame, DataSpec(url="-", **DATA_SPEC), TuningSpec(trials=trials))
+    return result.n_fits, result.best_value
+
+
+def run_bare_loop(frames: list[pd.DataFrame], trials: int, cpus: int, machine: Machine) -> dict:
+    """The limit: a ProcessPoolExecutor over the series, one in-memory Optuna study each, nothing else."""
+    started = time.time()
+    with ProcessPoolExecutor(cpus) as pool:
+        results = list(pool.map(_tune, frames, [trials] * len(frames)))
+    ended = time.time()
+    return {
+        "wall": ended - started,
+        "cpu_share": machine.cpu_share(started, ended),
+        "fits": sum(n for n, _ in results),
+        "series": len(results),
+        "mean_best_value": sum(v for _, v in results) / len(results),
+    }
+
+
+def _suggest(trial, seasonalities) -> None:
+    """OptunaSearch's define-by-run space: our search space, suggested on Optuna's own trial."""
+    from manymodels.search_space import prophet_space
+
+    prophet_space(trial, seasonalities)
+
+
+def run_ray_tune(frames: list[pd.DataFrame], trials: int, cpus: int, machine: Machine) -> dict:
+    """The seed recipe: a Ray Tune Tuner with OptunaSearch per series, over the same space, split and metric."""
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    import ray
+    from ray import tune
+    from ray.tune.search.optuna import OptunaSearch
+
+    from manymodels.metrics import METRICS, seasonal_mae
+    from manymodels.models import fit_prophet, predict
+    from manymodels.search_space import Seasonalities
+
+    period = DataSpec(url="-", **DATA_SPEC).period
+
+    def trainable(config: dict, train: pd.DataFrame, valid: pd.DataFrame) -> None:
+        yhat = predict(fit_prophet(train, config), valid["ds"], 0.0)
+        scale = seasonal_mae(train["y"].to_numpy(), period)
+        tune.report({"loss": METRICS["smape"](valid["y"].to_numpy(), yhat, scale)})
+
+    ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False)
+    best = []
+    started = time.time()
+    try:
+        with tempfile.TemporaryDirectory() as storage:
+            for frame in frames:
+                train, valid = frame[frame["split"] == "train"], frame[frame["split"] == "valid"]
+                seasonalities = Seasonalities.for_series("D", train["ds"].iloc[-1] - train["ds"].iloc[0])
+                tuner = tune.Tuner(
+                    tune.with_parameters(trainable, train=train, valid=valid),
+                    tune_config=tune.TuneConfig(
+                        search_alg=OptunaSearch(
+                            space=functools.partial(_suggest, seasonalities=seasonalities),
+                            metric="loss",
+                            mode="min",
+                            seed=0,
+                        ),
+                        num_samples=trials,
+                    ),
+                    run_config=tune.RunConfig(storage_path=storage, verbose=0),
+                )
+                best.append(tuner.fit().get_best_result(metric="loss", mode="min").metrics["loss"])
+    finally:
+        ended = time.time()
+        ray.shutdown()
+    return {
+        "wall": ended - started,
+        "cpu_share": machine.cpu_share(started, ended),
+        "fits": trials * len(frames),
+        "series": len(frames),
+        "mean_best_value": sum(best) / len(best),
+    }

@@ -1,0 +1,95 @@
+"""What one tuning trial costs: Prophet's defaults, cold starts, and manymodels' warm-started trials."""
+
+import contextlib
+import resource
+from collections.abc import Callable, Iterator
+
+import cmdstanpy.utils.filesystem
+import numpy as np
+import optuna
+import pandas as pd
+
+from manymodels import models
+from manymodels.metrics import smape
+from manymodels.models import fit_prophet, predict
+from manymodels.search_space import Seasonalities, prophet_space
+from manymodels.tuning import WarmStarts
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (Stan runs as a child process)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@contextlib.contextmanager
+def stock_stan_writer() -> Iterator[None]:
+    """cmdstanpy's own JSON writer, as a plain Prophet install has it."""
+    cmdstanpy.utils.filesystem.write_stan_json = models._stanio_write
+    try:
+        yield
+    finally:
+        cmdstanpy.utils.filesystem.write_stan_json = models.write_stan_json
+
+
+def _prophet_defaults(train: pd.DataFrame, valid: pd.DataFrame, params: dict, warm: WarmStarts) -> np.ndarray:
+    from prophet import Prophet
+
+    return Prophet().fit(train[["ds", "y"]]).predict(valid[["ds"]])["yhat"].to_numpy()  # 1,000 samples
+
+
+def _cold(train: pd.DataFrame, valid: pd.DataFrame, params: dict, warm: WarmStarts) -> np.ndarray:
+    return predict(fit_prophet(train, params), valid["ds"], 0.0)
+
+
+def _warm(train: pd.DataFrame, valid: pd.DataFrame, params: dict, warm: WarmStarts) -> np.ndarray:
+    model = fit_prophet(train, params, warm.init_for(params))
+    warm.remember(params, model)
+    return predict(model, valid["ds"], 0.0)
+
+
+VARIANTS: dict[str, tuple[Callable, bool]] = {  # trial, with cmdstanpy's own JSON writer
+    "prophet_defaults": (_prophet_defaults, True),
+    "cold_no_samples_stock_writer": (_cold, True),
+    "cold_no_samples": (_cold, False),
+    "manymodels": (_warm, False),
+}
+
+
+def trial_params(train: pd.DataFrame, valid: pd.DataFrame, trials: int, seed: int) -> list[dict]:
+    """The parameters TPE proposes for this series, as a study on its validation window runs them."""
+    seasonalities = Seasonalities.for_series("D", train["ds"].iloc[-1] - train["ds"].iloc[0])
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed))
+    proposed = []
+    for _ in range(trials):
+        trial = study.ask()
+        proposed.append(prophet_space(trial, seasonalities))
+        study.tell(trial, smape(valid["y"].to_numpy(), _cold(train, valid, proposed[-1], WarmStarts())))
+    return proposed
+
+
+def compare_trial_costs(frames: list[pd.DataFrame], trials: int) -> dict[str, dict]:
+    """Run every variant over the same series and the same proposed parameters, one after another on one core."""
+    plans = []
+    for number, frame in enumerate(frames):
+        train, valid = frame[frame["split"] == "train"], frame[frame["split"] == "valid"]
+        plans.append((train, valid, trial_params(train, valid, trials, number)))
+    out = {}
+    for name, (trial, stock) in VARIANTS.items():
+        errors, best, spent = [], [], 0.0
+        with stock_stan_writer() if stock else contextlib.nullcontext():
+            for train, valid, proposed in plans:
+                warm, values = WarmStarts(), []
+                for params in proposed:
+                    before = cpu_seconds()
+                    yhat = np.maximum(trial(train, valid, params, warm), 0.0)
+                    spent += cpu_seconds() - before
+                    values.append(smape(valid["y"].to_numpy(), yhat))
+                errors += values
+                best.append(min(values))
+        out[name] = {
+            "cpu_per_trial": spent / len(errors),
+            "mean_valid_smape": float(np.mean(errors)),
+            "mean_best_valid_smape": float(np.mean(best)),
+        }
+    return out

@@ -1,0 +1,61 @@
+"""`make bench` at toy sizes: every benchmark runs and reports; the numbers themselves belong to RESULTS.md."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_make_bench_runs_every_benchmark_and_writes_the_report(prefect_server, tmp_path):
+    out, report = tmp_path / "results", tmp_path / "RESULTS.md"
+    settings = {
+        "BENCH_OUT": out,
+        "BENCH_REPORT": report,
+        "BENCH_WORKLOADS": "synthetic",
+        "BENCH_SERIES": 2,
+        "BENCH_TRIALS": 2,
+        "BENCH_RAYTUNE": 1,
+        "BENCH_TRIAL_COST": "--series 1 --trials 2 --workload synthetic",
+        "BENCH_INGEST": "--rows 60000 --days 400 --series-per-file 50",
+        "BENCH_SCALE": "--series 4 --days 150 --sample 2",
+    }
+    env = prefect_server.env | {"PREFECT_API_URL": prefect_server.api_url}
+    done = subprocess.run(
+        ["make", "--no-print-directory", "bench", *(f"{k}={v}" for k, v in settings.items())],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
+    assert set(results) == {"trial-cost", "startup", "throughput-synthetic-2", "ingest-60000", "scale-4"}
+
+    runs = results["throughput-synthetic-2"]["runs"]
+    assert set(runs) == {"manymodels", "bare_loop", "ray_tune"}
+    # the same series, trials, space, split and seed: manymodels and the bare loop find the same optima
+    assert runs["manymodels"]["fits"] == runs["bare_loop"]["fits"] == 2 * (2 + 3)
+    assert runs["manymodels"]["mean_best_value"] == pytest.approx(runs["bare_loop"]["mean_best_value"])
+    assert runs["ray_tune"]["fits"] == 2 and runs["ray_tune"]["series"] == 1
+    assert all(0 < run["cpu_share"] <= 1 for run in runs.values())
+
+    variants = results["trial-cost"]["variants"]
+    assert set(variants) == {"prophet_defaults", "cold_no_samples_stock_writer", "cold_no_samples", "manymodels"}
+    assert all(
+        v["cpu_per_trial"] > 0 and v["mean_valid_smape"] >= v["mean_best_valid_smape"] for v in variants.values()
+    )
+
+    ingest = results["ingest-60000"]
+    assert ingest["rows"] == 150 * 400 and ingest["series"] == ingest["accepted"] == 150
+    assert results["scale-4"]["manymodels"]["series"] == 4 and results["scale-4"]["peak_memory_gib"] > 0
+
+    text = report.read_text()
+    for heading in ("## Throughput", "## Cost of one trial", "## Fixed cost", "## Scale", "## Ingest"):
+        assert heading in text
+    assert "python -m benchmarks.bench throughput --workload synthetic --series 2" in text
