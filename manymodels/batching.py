@@ -4,7 +4,6 @@ import math
 
 TASKS_PER_CPU = 2  # of the series left: batches shrink as the run nears its end, so the last ones end together
 MAX_SERIES_PER_TASK = 100  # bounds the work a lost node takes down with it
-IN_FLIGHT_PER_CPU = 2  # one running, one queued behind it
 
 
 def series_per_task(remaining: int, cpus: int, requested: int | None = None) -> int:
@@ -15,5 +14,6 @@ def series_per_task(remaining: int, cpus: int, requested: int | None = None) -> 
 
 
 def in_flight(cpus: int) -> int:
-    """Tasks submitted but not finished at any time: Ray's queue stays short and the driver's memory bounded."""
-    return IN_FLIGHT_PER_CPU * max(cpus, 1)
+    """Tasks submitted but not finished at any time: one per CPU. Ray does not start queued tasks in the order they
+    were submitted, and a large early batch started last would leave the other cores idle at the end."""
+    return max(cpus, 1)
