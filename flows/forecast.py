@@ -31,10 +31,11 @@ def forecast(
             ingested = ingesting.result()
         with timed(seconds, "tune", started_at):
             results_url = storage.join(output, "_work", "results")
-            outcome, todo = reuse_cached(plan_tuning(ingested, data, tuning, compute, output), results_url)
-            if todo:
+            jobs = plan_tuning(ingested, data, tuning, compute, output)
+            outcome, todo_url = reuse_cached(jobs, results_url, storage.join(output, "_work", "todo.json"))
+            if todo_url:
                 tune = tune_all.with_options(task_runner=ray_task_runner(compute))
-                outcome = outcome.merge(tune(todo, data, tuning, compute, results_url))
+                outcome = outcome.merge(tune(todo_url, data, tuning, compute, results_url))
     with timed(seconds, "evaluate", started_at):
         outputs = evaluate_run(ingested, outcome, data, tuning)
     summary = {

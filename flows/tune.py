@@ -11,7 +11,7 @@ from prefect.futures import as_completed
 from prefect_ray import RayTaskRunner
 
 from manymodels.batching import in_flight, series_per_task
-from manymodels.caching import SeriesJob
+from manymodels.caching import read_jobs
 from manymodels.settings import ComputeSpec, DataSpec, TuningSpec
 from manymodels.tuning import TuneOutcome
 from tasks.tune import stored_results, tune_batch
@@ -75,11 +75,10 @@ def cluster_cpus() -> int:
 
 
 @flow(name="tune-series", flow_run_name="tune-{tuning.trials}-trials")
-def tune_all(
-    jobs: list[SeriesJob], data: DataSpec, tuning: TuningSpec, compute: ComputeSpec, results_url: str
-) -> TuneOutcome:
+def tune_all(jobs_url: str, data: DataSpec, tuning: TuningSpec, compute: ComputeSpec, results_url: str) -> TuneOutcome:
     """Tune the series on Ray in batches, each result cached under its key; report what was tuned, resumed, cached."""
     logger = get_run_logger()
+    jobs = read_jobs(jobs_url)
     pending = deque(jobs)
     logger.info("%d series to tune, in batches that shrink as the run nears its end", len(jobs))
     running: dict = {}

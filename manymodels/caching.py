@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import importlib.metadata
@@ -45,6 +46,16 @@ class SeriesJob:
     place: StudyPlace
     cache_key: str
     warm_start: dict | None = None
+
+
+def write_jobs(url: str, jobs: list[SeriesJob]) -> None:
+    """Save jobs for the tuning flow: a flow run's parameters are capped in size (512 KiB by default), which a
+    list of tens of thousands of jobs would break."""
+    storage.write_json(url, {"jobs": [dataclasses.asdict(job) for job in jobs]})
+
+
+def read_jobs(url: str) -> list[SeriesJob]:
+    return [SeriesJob(**job | {"place": StudyPlace(**job["place"])}) for job in storage.read_json(url)["jobs"]]
 
 
 def default_study_storage(work_url: str) -> str:

@@ -11,7 +11,7 @@ from prefect.filesystems import LocalFileSystem, RemoteFileSystem, WritableFileS
 from prefect.results import ResultStore
 
 from manymodels import storage
-from manymodels.caching import SeriesJob, default_study_storage, digest, plan_jobs, previous_best
+from manymodels.caching import SeriesJob, default_study_storage, digest, plan_jobs, previous_best, write_jobs
 from manymodels.settings import ComputeSpec, DataSpec, TuningSpec
 from manymodels.tuning import TuneOutcome, tune_series
 
@@ -54,11 +54,14 @@ def stored_results(jobs: list[SeriesJob], results_url: str, save: bool = True) -
 
 
 @task(name="reuse-cached", cache_policy=NO_CACHE)
-def reuse_cached(jobs: list[SeriesJob], results_url: str) -> tuple[TuneOutcome, list[SeriesJob]]:
-    """Take the series whose result is cached under its key, so that only the others go to Ray."""
+def reuse_cached(jobs: list[SeriesJob], results_url: str, todo_url: str) -> tuple[TuneOutcome, str | None]:
+    """Take the series whose result is cached under its key; save the others' jobs at todo_url, for Ray."""
     reused, todo = stored_results(jobs, results_url)
     get_run_logger().info("%d of %d series taken from cache, %d to tune", len(reused.results), len(jobs), len(todo))
-    return reused, todo
+    if not todo:
+        return reused, None
+    write_jobs(todo_url, todo)
+    return reused, todo_url
 
 
 def _batch_name() -> str:

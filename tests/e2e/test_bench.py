@@ -21,7 +21,7 @@ def test_make_bench_runs_every_benchmark_and_writes_the_report(prefect_server, t
         "BENCH_TRIALS": 2,
         "BENCH_RAYTUNE": 1,
         "BENCH_TRIAL_COST": "--series 1 --trials 2 --workload synthetic",
-        "BENCH_INGEST": "--rows 60000 --days 400 --series-per-file 50",
+        "BENCH_INGEST": "--rows 8000 --days 400 --series-per-file 10",
         "BENCH_SCALE": "--series 4 --days 150 --sample 2",
     }
     env = prefect_server.env | {"PREFECT_API_URL": prefect_server.api_url}
@@ -35,7 +35,7 @@ def test_make_bench_runs_every_benchmark_and_writes_the_report(prefect_server, t
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     results = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
-    assert set(results) == {"trial-cost", "startup", "throughput-synthetic-2", "ingest-60000", "scale-4"}
+    assert set(results) == {"trial-cost", "startup", "throughput-synthetic-2", "ingest-8000", "scale-4"}
 
     runs = results["throughput-synthetic-2"]["runs"]
     assert set(runs) == {"manymodels", "bare_loop", "ray_tune"}
@@ -51,8 +51,8 @@ def test_make_bench_runs_every_benchmark_and_writes_the_report(prefect_server, t
         v["cpu_per_trial"] > 0 and v["mean_valid_smape"] >= v["mean_best_valid_smape"] for v in variants.values()
     )
 
-    ingest = results["ingest-60000"]
-    assert ingest["rows"] == 150 * 400 and ingest["series"] == ingest["accepted"] == 150
+    ingest = results["ingest-8000"]
+    assert ingest["rows"] == 20 * 400 and ingest["series"] == ingest["accepted"] == 20
     assert results["scale-4"]["manymodels"]["series"] == 4 and results["scale-4"]["peak_memory_gib"] > 0
 
     text = report.read_text()

@@ -99,3 +99,15 @@ def test_a_cached_result_counts_no_fits_and_outcomes_merge_by_adding():
     merged = reused.merge(tuned)
     assert [(r.series_id, r.n_fits) for r in merged.results] == [("a", 0), ("b", 6)]
     assert merged.counts == {"tuned": 1, "resumed": 0, "cached": 1} and merged.failures == {"c": "boom"}
+
+
+def test_jobs_saved_for_the_tuning_flow_come_back_equal(tmp_path):
+    from manymodels.caching import SeriesJob, read_jobs, write_jobs
+    from manymodels.studies import StudyPlace
+
+    jobs = [
+        SeriesJob("1-1", "s/a.parquet", StudyPlace("o/a.journal", "1-1:k"), "tune-a", {"weekly_order": 3}),
+        SeriesJob("1-2", "s/b.parquet", StudyPlace(None, "1-2:k"), "tune-b"),
+    ]
+    write_jobs(str(tmp_path / "todo.json"), jobs)
+    assert read_jobs(str(tmp_path / "todo.json")) == jobs
