@@ -58,8 +58,10 @@ def ray_started(compute: ComputeSpec) -> Iterator[None]:
     Entered while ingest runs, so that tuning starts at full speed: the tuning flow's RayTaskRunner finds Ray up.
     """
     if compute.ray_address:
+        get_run_logger().info("connecting to the Ray cluster at %s", compute.ray_address)
         ray.init(compute.ray_address, **ray_init_kwargs(compute))
     else:
+        get_run_logger().info("starting a local Ray")
         ray.init(**ray_init_kwargs(compute))
     try:
         for _ in range(cluster_cpus()):

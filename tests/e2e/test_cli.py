@@ -160,7 +160,7 @@ def test_run_on_existing_ray_and_dask_clusters(prefect_server, external_clusters
     done = manymodels("run", *args, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     log = done.stdout + done.stderr
-    assert f"Connecting to an existing Ray instance at {ray_address}" in log
+    assert f"connecting to the Ray cluster at {ray_address}" in log and "starting a local Ray" not in log
     assert "starting a local Dask cluster" not in log and "ingested" in log
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["counts"]["series_forecast"] == GOOD_SERIES
