@@ -1,6 +1,7 @@
 """The forecast flow: ingest on Dask, tune on Ray, evaluate and publish."""
 
 import contextlib
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 
 from prefect import flow, runtime
 from prefect.states import Failed
@@ -23,8 +24,13 @@ def forecast(
     started_at: dict[str, float] = {}  # when each step began, to line up with machine metrics
     with contextlib.ExitStack() as ray_session:
         with timed(seconds, "ingest", started_at):
-            ingesting = ingest_data.submit(data, compute, storage.join(output, "_work"))
-            ray_session.enter_context(ray_started(compute))  # Ray starts, and its workers warm up, while ingest runs
+            input_valid: Future[bool] = Future()
+            ingesting = ingest_data.submit(data, compute, storage.join(output, "_work"), input_valid)
+            wait([input_valid, ingesting.wrapped_future], return_when=FIRST_COMPLETED)
+            if (
+                input_valid.done() and input_valid.result()
+            ):  # Ray starts, and its workers warm up, while the valid input is split
+                ray_session.enter_context(ray_started(compute))
             ingesting.wait()
             if ingesting.state.is_failed():  # bad input: end the run with the task's one-line message
                 return Failed(message=ingesting.state.message)

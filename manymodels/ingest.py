@@ -3,7 +3,7 @@
 import contextlib
 import difflib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import dask
@@ -127,8 +127,9 @@ def csv_files(url: str) -> tuple[list[str], list[str]]:
     return full, [named[p] for p in paths if not sizes[p]]
 
 
-def ingest(spec: DataSpec, work_url: str) -> Ingested:
-    """Validate the input, then regularise, profile, split and write each series to work_url/series/."""
+def ingest(spec: DataSpec, work_url: str, on_valid: Callable[[], None] = lambda: None) -> Ingested:
+    """Validate the input (then call on_valid), regularise, profile, split and write each series to
+    work_url/series/."""
     raw, empty_files = read_raw(spec)
     if empty_files:
         log.warning("skipped %d empty files: %s", len(empty_files), ", ".join(empty_files[:5]))
@@ -152,6 +153,7 @@ def ingest(spec: DataSpec, work_url: str) -> Ingested:
         problem, row = next(blocking.iterrows())
         where = "" if PATH in raw.columns else f"{spec.url}: "
         raise InputError(f"{where}{problem}: {row['count']} rows, e.g. {row['example']}")
+    on_valid()
     series_dir = storage.join(work_url, "series")
     n_parts = max(contract.npartitions, 2 * len(default_client().nthreads()))
     profiles = (

@@ -1,5 +1,7 @@
 """Prefect task around the Dask ingest step."""
 
+from concurrent.futures import Future
+
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed
@@ -10,10 +12,13 @@ from manymodels.settings import ComputeSpec, DataSpec
 
 
 @task(name="ingest", cache_policy=NO_CACHE)
-def ingest_data(data: DataSpec, compute: ComputeSpec, work_url: str) -> Ingested:
+def ingest_data(data: DataSpec, compute: ComputeSpec, work_url: str, input_valid: Future) -> Ingested:
     """Read, validate, regularise and split the input on Dask; write one file per series."""
-    try:
+    try:  # input_valid tells the flow as soon as the input passes validation
         with dask_client(compute):
-            return ingest(data, work_url)
+            return ingest(data, work_url, on_valid=lambda: input_valid.set_result(True))
     except InputError as e:  # bad input: one clear line, no traceback
         return Failed(message=str(e))
+    finally:
+        if not input_valid.done():
+            input_valid.set_result(False)

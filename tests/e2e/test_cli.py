@@ -58,7 +58,8 @@ def local_run(prefect_server, tmp_path_factory):
 
 
 def test_run_writes_every_output_and_accounts_for_every_series(local_run):
-    out, _ = local_run
+    out, done = local_run
+    assert "starting a local Ray" in done.stderr + done.stdout  # the line bad input must not reach
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith("_")) == sorted(OUTPUT_FILES)
     summary = json.loads((out / "summary.json").read_text())
     counts = summary["counts"]
@@ -127,6 +128,7 @@ def test_bad_input_exits_non_zero_with_one_line_and_writes_nothing(prefect_serve
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("error: ") and problem in last
     assert "Traceback" not in done.stderr + done.stdout
+    assert "Ray" not in done.stderr + done.stdout  # input that fails validation never starts Ray
     assert not any((tmp_path / "out" / name).exists() for name in OUTPUT_FILES)
 
 
