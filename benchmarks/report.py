@@ -5,7 +5,7 @@ TARGETS = {
     "manymodels_vs_ray_tune": ("≥ 2", lambda v: v >= 2),
     "cpu_share": ("≥ 0.95", lambda v: v >= 0.95),
     "prophet_defaults_vs_manymodels": ("≥ 2", lambda v: v >= 2),
-    "cold_no_samples_stock_writer_vs_manymodels": ("≥ 1.3", lambda v: v >= 1.3),
+    "prophet_no_samples_vs_manymodels": ("≥ 1.3", lambda v: v >= 1.3),
     "fixed_cost": ("< 10 s", lambda v: v < 10),
     "peak_memory_gib": ("< 4 GiB", lambda v: v < 4),
 }

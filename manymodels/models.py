@@ -35,30 +35,37 @@ def write_stan_json(path: str, data: dict) -> None:
 cmdstanpy.utils.filesystem.write_stan_json = write_stan_json
 
 
+def new_prophet(params: dict | None = None, model_class: type | None = None):
+    """An unfitted Prophet without uncertainty sampling; params from prophet_space, or None for Prophet's defaults.
+
+    model_class: QuickProphet unless given (the benchmarks compare it with Prophet itself).
+    """
+    if model_class is None:
+        from manymodels.quick_prophet import QuickProphet as model_class  # heavy import, only where a fit happens
+    if params is None:
+        return model_class(uncertainty_samples=0)
+    model = model_class(
+        seasonality_mode=params["seasonality_mode"],
+        changepoint_prior_scale=params["changepoint_prior_scale"],
+        seasonality_prior_scale=params["seasonality_prior_scale"],
+        holidays_prior_scale=params["holidays_prior_scale"],
+        yearly_seasonality=params.get("yearly_order") or False,
+        weekly_seasonality=params.get("weekly_order") or False,
+        daily_seasonality=False,
+        uncertainty_samples=0,
+    )
+    if params.get("monthly_order"):
+        model.add_seasonality("monthly", period=30.5, fourier_order=params["monthly_order"])
+    return model
+
+
 def fit_prophet(history: pd.DataFrame, params: dict | None = None, init: dict | None = None):
     """Fit Prophet on a (ds, y) frame; params from prophet_space, or None for Prophet's defaults.
 
     init: fitted parameters of an earlier model (fitted_init), where the optimiser starts instead of Prophet's
     default guess; a vector of another shape falls back to the default.
     """
-    from prophet import Prophet  # heavy import, only where a fit happens
-
-    if params is None:
-        model = Prophet(uncertainty_samples=0)
-    else:
-        model = Prophet(
-            seasonality_mode=params["seasonality_mode"],
-            changepoint_prior_scale=params["changepoint_prior_scale"],
-            seasonality_prior_scale=params["seasonality_prior_scale"],
-            holidays_prior_scale=params["holidays_prior_scale"],
-            yearly_seasonality=params.get("yearly_order") or False,
-            weekly_seasonality=params.get("weekly_order") or False,
-            daily_seasonality=False,
-            uncertainty_samples=0,
-        )
-        if params.get("monthly_order"):
-            model.add_seasonality("monthly", period=30.5, fourier_order=params["monthly_order"])
-    return model.fit(history[["ds", "y"]], **({"init": init} if init else {}))
+    return new_prophet(params).fit(history[["ds", "y"]], **({"init": init} if init else {}))
 
 
 def fitted_init(model) -> dict:
@@ -71,7 +78,9 @@ def fitted_init(model) -> dict:
 
 def predict(model, dates: pd.Series | pd.DatetimeIndex, floor: float | None) -> np.ndarray:
     """Point forecasts at dates, clipped at floor (0 for non-negative data)."""
-    yhat = model.predict(pd.DataFrame({"ds": dates}))["yhat"].to_numpy()
+    from manymodels.quick_prophet import point_forecast
+
+    yhat = point_forecast(model, dates)
     return yhat if floor is None else np.maximum(yhat, floor)
 
 

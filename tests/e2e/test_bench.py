@@ -46,7 +46,7 @@ def test_make_bench_runs_every_benchmark_and_writes_the_report(prefect_server, t
     assert all(0 < run["cpu_share"] <= 1 for run in runs.values())
 
     variants = results["trial-cost"]["variants"]
-    assert set(variants) == {"prophet_defaults", "cold_no_samples_stock_writer", "cold_no_samples", "manymodels"}
+    assert set(variants) == {"prophet_defaults", "prophet_no_samples", "cold_no_samples", "manymodels"}
     assert all(
         v["cpu_per_trial"] > 0 and v["mean_valid_smape"] >= v["mean_best_valid_smape"] for v in variants.values()
     )

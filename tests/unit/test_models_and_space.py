@@ -106,3 +106,62 @@ def test_prophet_takes_the_warm_start_rather_than_its_default_guess():
     }
     warm = fit_prophet(history, init=init)
     np.testing.assert_allclose(warm.params["sigma_obs"], cold.params["sigma_obs"], rtol=1e-2)
+
+
+def weekly_history(n: int = 400) -> pd.DataFrame:
+    days = pd.date_range("2020-01-01", periods=n, freq="D")
+    rng = np.random.default_rng(2)
+    return pd.DataFrame(
+        {"ds": days, "y": 20 + 0.01 * np.arange(n) + 3 * np.sin(np.arange(n) * 2 * np.pi / 7) + rng.normal(0, 1, n)}
+    )
+
+
+@pytest.mark.parametrize("mode", ["additive", "multiplicative"])
+def test_quick_prophet_fits_and_forecasts_as_prophet_does(mode):
+    from prophet import Prophet
+
+    from manymodels.quick_prophet import QuickProphet, point_forecast
+
+    params = {
+        "seasonality_mode": mode,
+        "changepoint_prior_scale": 0.1,
+        "seasonality_prior_scale": 5.0,
+        "yearly_seasonality": 4,
+        "weekly_seasonality": 3,
+    }
+    history, future = weekly_history(), pd.date_range("2021-02-04", periods=30, freq="D")
+    stock, quick = (cls(uncertainty_samples=0, daily_seasonality=False, **params) for cls in (Prophet, QuickProphet))
+    for model in (stock, quick):
+        model.add_seasonality("monthly", period=30.5, fourier_order=2)
+        model.fit(history)
+    for name, value in stock.params.items():
+        np.testing.assert_array_equal(quick.params[name], value)
+    expected = stock.predict(pd.DataFrame({"ds": future}))["yhat"].to_numpy()
+    np.testing.assert_allclose(point_forecast(quick, future), expected, rtol=1e-12)
+    np.testing.assert_allclose(point_forecast(quick, pd.Series(future)), expected, rtol=1e-12)
+
+
+def test_quick_prophet_keeps_each_fit_its_own_component_layout():
+    from manymodels.quick_prophet import QuickProphet
+
+    history = weekly_history()
+    first = QuickProphet(uncertainty_samples=0, yearly_seasonality=False, weekly_seasonality=3).fit(history)
+    second = QuickProphet(uncertainty_samples=0, yearly_seasonality=False, weekly_seasonality=3).fit(history)
+    other = QuickProphet(uncertainty_samples=0, yearly_seasonality=2, weekly_seasonality=False).fit(history)
+    assert first.train_component_cols.equals(second.train_component_cols)
+    assert first.train_component_cols is not second.train_component_cols
+    assert first.component_modes == second.component_modes and first.component_modes is not second.component_modes
+    assert list(other.train_component_cols.index) == [0, 1, 2, 3]
+    assert "yearly" in other.train_component_cols and "weekly" not in other.train_component_cols
+
+
+def test_quick_forecast_falls_back_to_prophet_for_what_it_does_not_compute():
+    from manymodels.quick_prophet import QuickProphet, point_forecast
+
+    history = weekly_history().assign(promo=lambda f: (f.index % 10 == 0).astype(float))
+    model = QuickProphet(uncertainty_samples=0, yearly_seasonality=False)
+    model.add_regressor("promo")
+    model.fit(history)
+    future = pd.DataFrame({"ds": pd.date_range("2021-02-04", periods=10, freq="D"), "promo": 1.0})
+    with pytest.raises(ValueError, match="promo"):  # Prophet's own predict, which needs the regressor's values
+        point_forecast(model, future["ds"])
