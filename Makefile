@@ -10,7 +10,7 @@ setup: $(VENV)
 # Install exactly what uv.lock pins (uv is bootstrapped with pip if missing).
 $(VENV): pyproject.toml uv.lock
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	python3 -m uv sync --frozen --extra dev --python 3.11
+	python3 -m uv sync --frozen --extra dev --python 3.11 --compile-bytecode
 	@touch $@
 
 demo: setup
