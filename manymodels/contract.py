@@ -58,7 +58,7 @@ def _parse_times(values: pd.Series) -> pd.Series:
     retry = values.notna() & parsed.isna()
     if retry.any():
         parsed = parsed.where(~retry, pd.to_datetime(values[retry], errors="coerce", utc=True, format="ISO8601"))
-    return parsed.dt.tz_localize(None)
+    return parsed.dt.tz_localize(None).astype("datetime64[us]")  # one unit in every partition, whatever parsed
 
 
 def _where(problem: str, bad: pd.DataFrame) -> str:

@@ -6,7 +6,6 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-import dask
 import dask.dataframe as dd
 import fsspec
 import pandas as pd
@@ -72,7 +71,7 @@ def dask_client(compute: ComputeSpec) -> Iterator[Client]:
             threads_per_worker=1,
             host="127.0.0.1",
             dashboard_address="127.0.0.1:0",
-            silence_logs=logging.ERROR,
+            silence_logs=logging.CRITICAL,  # closing, it logs heartbeat tracebacks; failures reach us as task errors
         ) as cluster,
         Client(cluster) as client,
     ):
@@ -127,24 +126,51 @@ def csv_files(url: str) -> tuple[list[str], list[str]]:
     return full, [named[p] for p in paths if not sizes[p]]
 
 
+class SpillError(RuntimeError):
+    """Writing the work area failed: not the input's fault, so not reported as an InputError."""
+
+
 def ingest(spec: DataSpec, work_url: str, on_valid: Callable[[], None] = lambda: None) -> Ingested:
     """Validate the input (then call on_valid), regularise, profile, split and write each series to
     work_url/series/."""
     raw, empty_files = read_raw(spec)
     if empty_files:
         log.warning("skipped %d empty files: %s", len(empty_files), ", ".join(empty_files[:5]))
-    contract = raw.map_partitions(to_contract, spec)
-    meta = {"problem": str, "count": int, "example": str}
-    problems_lazy = dd.map_partitions(find_problems, raw, spec, contract, meta=meta, align_dataframes=False)
+    contract_url = storage.join(work_url, "contract")
+    remove_tree(contract_url)  # parts a killed run left must not be read as this input's
     try:
-        contract, problems_lazy = dask.persist(contract, problems_lazy)
-        problems = (
-            problems_lazy.compute()
-            .groupby("problem", sort=False)
-            .agg(count=("count", "sum"), example=("example", "first"))
+        n_rows = check_and_spill(raw, spec, contract_url)
+        on_valid()
+        series_dir = storage.join(work_url, "series")
+        contract = dd.read_parquet(contract_url, storage_options=storage.options(contract_url))
+        n_parts = max(contract.npartitions, 2 * len(default_client().nthreads()))
+        profiles = (
+            contract.shuffle(SERIES_ID, npartitions=n_parts)
+            .map_partitions(prepare_partition, spec, series_dir, meta=profile_schema(spec))
+            .compute()
+            .sort_values(SERIES_ID, ignore_index=True)
         )
+    finally:
+        remove_tree(contract_url)
+    storage.write_parquet(storage.join(work_url, "profiles.parquet"), profiles)
+    log.info("ingested %d rows into %d series (%d rejected)", n_rows, len(profiles), (profiles.status != "ok").sum())
+    return Ingested(profiles=profiles, series_dir=series_dir, n_rows=n_rows, empty_files=empty_files)
+
+
+def check_and_spill(raw: dd.DataFrame, spec: DataSpec, contract_url: str) -> int:
+    """Check the input against the contract and write it, mapped onto the contract, to contract_url in the same
+    pass: the input is parsed once, and not held in memory until the shuffle. The number of rows if it passes.
+
+    Raises InputError naming the first problem that stops the run, with how many rows have it and an example.
+    """
+    meta = {"problem": str, "count": int, "example": str}
+    try:
+        problems = raw.map_partitions(check_partition, spec, contract_url, meta=meta).compute()
+    except SpillError:
+        raise
     except Exception as e:
         raise unreadable(spec, e) from None
+    problems = problems.groupby("problem", sort=False).agg(count=("count", "sum"), example=("example", "first"))
     n_rows = int(problems.loc["rows", "count"]) if "rows" in problems.index else 0
     if n_rows == 0:
         raise InputError(f"no rows in {spec.url}")
@@ -153,18 +179,28 @@ def ingest(spec: DataSpec, work_url: str, on_valid: Callable[[], None] = lambda:
         problem, row = next(blocking.iterrows())
         where = "" if PATH in raw.columns else f"{spec.url}: "
         raise InputError(f"{where}{problem}: {row['count']} rows, e.g. {row['example']}")
-    on_valid()
-    series_dir = storage.join(work_url, "series")
-    n_parts = max(contract.npartitions, 2 * len(default_client().nthreads()))
-    profiles = (
-        contract.shuffle(SERIES_ID, npartitions=n_parts)
-        .map_partitions(prepare_partition, spec, series_dir, meta=profile_schema(spec))
-        .compute()
-        .sort_values(SERIES_ID, ignore_index=True)
-    )
-    storage.write_parquet(storage.join(work_url, "profiles.parquet"), profiles)
-    log.info("ingested %d rows into %d series (%d rejected)", n_rows, len(profiles), (profiles.status != "ok").sum())
-    return Ingested(profiles=profiles, series_dir=series_dir, n_rows=n_rows, empty_files=empty_files)
+    return n_rows
+
+
+def check_partition(raw: pd.DataFrame, spec: DataSpec, contract_url: str, partition_info=None) -> pd.DataFrame:
+    """The problems of one partition of the input; the partition, mapped onto the contract, goes to contract_url."""
+    contract = to_contract(raw, spec, partition_info)
+    number = (partition_info or {}).get("number") or 0
+    try:
+        storage.write_parquet(storage.join(contract_url, f"part-{number:06d}.parquet"), contract)
+    except Exception as e:
+        raise SpillError(f"cannot write {contract_url}: {_first_line(e)}") from e
+    return find_problems(raw, spec, contract)
+
+
+def remove_tree(url: str) -> None:
+    """Remove url and everything under it; on a local disk, also its parent if that is left empty."""
+    fs, path = storage.url_to_fs(url)
+    if fs.exists(path):
+        fs.rm(path, recursive=True)
+    parent = path.rsplit("/", 1)[0]
+    if storage.is_local(url) and fs.isdir(parent) and not fs.ls(parent):
+        fs.rmdir(parent)
 
 
 def prepare_partition(part: pd.DataFrame, spec: DataSpec, series_dir: str) -> pd.DataFrame:
