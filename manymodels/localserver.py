@@ -80,6 +80,8 @@ def terminate_group(pid: int, grace: float = 10) -> bool:
         return False
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):  # our own child: reap it, or its zombie keeps the group alive
+            os.waitpid(pid, os.WNOHANG)
         try:
             os.killpg(pid, 0)
         except ProcessLookupError:
