@@ -14,7 +14,7 @@ from manymodels.batching import in_flight, series_per_task
 from manymodels.caching import read_jobs
 from manymodels.settings import ComputeSpec, DataSpec, TuningSpec
 from manymodels.tuning import TuneOutcome
-from tasks.tune import stored_results, tune_batch
+from tasks.tune import result_store, stored_results, tune_batch
 
 # Handed to Ray workers, so remote nodes reach the same Prefect server and storage. Secrets go through a setup
 # hook (pickled into Ray's internal store), never runtime_env env_vars: Ray's runtime-env agent logs those.
@@ -96,7 +96,7 @@ def tune_all(jobs_url: str, data: DataSpec, tuning: TuningSpec, compute: Compute
         if future.state.is_completed():
             outcome = outcome.merge(future.result())
         else:  # what the task stored before it failed is kept
-            saved, lost = stored_results(batch, results_url, save=False)
+            saved, lost = stored_results(batch, result_store(results_url, save=False), this_run=True)
             message = future.state.message or future.state.type.value
             outcome = outcome.merge(saved)
             outcome.failures |= {job.series_id: message for job in lost}

@@ -48,8 +48,9 @@ class TuneOutcome:
     def empty(cls) -> "TuneOutcome":
         return cls(results=[], failures={}, counts={"tuned": 0, "resumed": 0, "cached": 0})
 
-    def add(self, result: SeriesResult, how: str) -> None:
-        """Record a series' result, obtained as `how`: tuned, resumed or cached."""
+    def add(self, result: SeriesResult, how: str | None = None) -> None:
+        """Record a series' result, obtained as `how`: cached, or (when None) tuned or resumed as the result says."""
+        how = how or ("resumed" if result.resumed else "tuned")
         self.results.append(dataclasses.replace(result, n_fits=0) if how == "cached" else result)
         self.counts[how] += 1
 

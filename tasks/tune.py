@@ -41,22 +41,24 @@ def plan_tuning(ingested: Ingested, data: DataSpec, tuning: TuningSpec, compute:
     return plan_jobs(ingested, data, tuning, study_storage, previous_best(output))
 
 
-def stored_results(jobs: list[SeriesJob], results_url: str, save: bool = True) -> tuple[TuneOutcome, list[SeriesJob]]:
-    """The results stored under the jobs' cache keys, as cached, and the jobs that have none."""
-    store = result_store(results_url, save)
-    reused, todo = TuneOutcome.empty(), []
+def stored_results(
+    jobs: list[SeriesJob], store: ResultStore, this_run: bool = False
+) -> tuple[TuneOutcome, list[SeriesJob]]:
+    """The results stored under the jobs' cache keys, and the jobs that have none. Results stored in this run (by an
+    earlier attempt of a task) count as tuned or resumed, as they were; others as cached."""
+    found, todo = TuneOutcome.empty(), []
     for job in jobs:
         if store.exists(job.cache_key):
-            reused.add(store.read(job.cache_key).result, "cached")
+            found.add(store.read(job.cache_key).result, None if this_run else "cached")
         else:
             todo.append(job)
-    return reused, todo
+    return found, todo
 
 
 @task(name="reuse-cached", cache_policy=NO_CACHE)
 def reuse_cached(jobs: list[SeriesJob], results_url: str, todo_url: str) -> tuple[TuneOutcome, str | None]:
     """Take the series whose result is cached under its key; save the others' jobs at todo_url, for Ray."""
-    reused, todo = stored_results(jobs, results_url)
+    reused, todo = stored_results(jobs, result_store(results_url))
     get_run_logger().info("%d of %d series taken from cache, %d to tune", len(reused.results), len(jobs), len(todo))
     if not todo:
         return reused, None
@@ -73,8 +75,8 @@ def _batch_name() -> str:
 def tune_batch(jobs: list[SeriesJob], data: DataSpec, tuning: TuningSpec, results_url: str) -> TuneOutcome:
     """Run (or resume) each series' Optuna study over Prophet and forecast; store each result under its cache key."""
     logger = get_run_logger()
-    outcome, todo = stored_results(jobs, results_url, save=False)  # some finished in an earlier attempt
     store = result_store(results_url, save=False)
+    outcome, todo = stored_results(jobs, store, this_run=True)  # some finished in an earlier attempt
     for job in todo:
         try:
             result = tune_series(storage.read_parquet(job.url), data, tuning, job.place, job.warm_start)
@@ -83,7 +85,7 @@ def tune_batch(jobs: list[SeriesJob], data: DataSpec, tuning: TuningSpec, result
             logger.warning("series %s failed: %s", job.series_id, outcome.failures[job.series_id])
             continue
         store.write(result, key=job.cache_key)
-        outcome.add(result, "resumed" if result.resumed else "tuned")
+        outcome.add(result)
         logger.info(
             "series %s: %s %.4f after %d trials", job.series_id, tuning.metric, result.best_value, result.n_trials
         )

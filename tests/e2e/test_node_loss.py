@@ -69,6 +69,8 @@ def finish(run: subprocess.Popen, tmp_path: Path) -> None:
     out = tmp_path / "out"
     summary = json.loads((out / "summary.json").read_text())
     assert summary["counts"]["series_forecast"] == SERIES and summary["counts"]["series_rejected"] == 0
+    # nothing was cached before this run: what a killed batch finished before its retry counts as tuned here
+    assert summary["tuning"]["cached"] == 0 and sum(summary["tuning"].values()) == SERIES
     for studies in study_states(out).values():
         assert [s.count("COMPLETE") for s in studies] == [TRIALS]
 

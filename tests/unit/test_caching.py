@@ -79,14 +79,14 @@ def test_previous_best_parameters_come_back_typed(tmp_path):
 
 
 def test_a_cached_result_counts_no_fits_and_outcomes_merge_by_adding():
-    def result(series_id: str) -> SeriesResult:
+    def result(series_id: str, resumed: bool = False) -> SeriesResult:
         return SeriesResult(
             series_id,
             {},
             1.0,
             3,
             n_fits=6,
-            resumed=False,
+            resumed=resumed,
             seconds=1.0,
             backtest=pd.DataFrame(),
             forecast=pd.DataFrame(),
@@ -94,11 +94,12 @@ def test_a_cached_result_counts_no_fits_and_outcomes_merge_by_adding():
 
     reused, tuned = TuneOutcome.empty(), TuneOutcome.empty()
     reused.add(result("a"), "cached")
-    tuned.add(result("b"), "tuned")
+    tuned.add(result("b"))
+    tuned.add(result("d", resumed=True))  # tuned or resumed, as the result says
     tuned.failures["c"] = "boom"
     merged = reused.merge(tuned)
-    assert [(r.series_id, r.n_fits) for r in merged.results] == [("a", 0), ("b", 6)]
-    assert merged.counts == {"tuned": 1, "resumed": 0, "cached": 1} and merged.failures == {"c": "boom"}
+    assert [(r.series_id, r.n_fits) for r in merged.results] == [("a", 0), ("b", 6), ("d", 6)]
+    assert merged.counts == {"tuned": 1, "resumed": 1, "cached": 1} and merged.failures == {"c": "boom"}
 
 
 def test_jobs_saved_for_the_tuning_flow_come_back_equal(tmp_path):
