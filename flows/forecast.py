@@ -27,9 +27,8 @@ def forecast(
             input_valid: Future[bool] = Future()
             ingesting = ingest_data.submit(data, compute, storage.join(output, "_work"), input_valid)
             wait([input_valid, ingesting.wrapped_future], return_when=FIRST_COMPLETED)
-            if (
-                input_valid.done() and input_valid.result()
-            ):  # Ray starts, and its workers warm up, while the valid input is split
+            # Ray starts, and its workers warm up, while the valid input is split
+            if input_valid.done() and input_valid.result():
                 ray_session.enter_context(ray_started(compute))
             ingesting.wait()
             if ingesting.state.is_failed():  # bad input: end the run with the task's one-line message
