@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import ray
 from prefect import flow, get_run_logger
 from prefect.futures import as_completed
+from prefect.logging.handlers import APILogHandler
 from prefect_ray import RayTaskRunner
 
 from manymodels.batching import in_flight, series_per_task
@@ -38,9 +39,25 @@ def ray_init_kwargs(compute: ComputeSpec) -> dict:
     return init_kwargs
 
 
+class LoggedRayTaskRunner(RayTaskRunner):
+    """A RayTaskRunner whose tasks' logs reach their task runs in the UI.
+
+    A task's log lines wait in a batch that Prefect sends every two seconds; prefect-ray returns without sending it,
+    so the lines of a short task, or of the last tasks before Ray shuts down, were lost. Here each task sends its
+    batch before returning its state.
+    """
+
+    @staticmethod
+    def _run_prefect_task(*upstream_ray_obj_refs, **kwargs):
+        try:
+            return RayTaskRunner._run_prefect_task(*upstream_ray_obj_refs, **kwargs)
+        finally:
+            APILogHandler().flush()
+
+
 def ray_task_runner(compute: ComputeSpec) -> RayTaskRunner:
-    """A RayTaskRunner on Ray as ray_init_kwargs describes it (or on the Ray this process already started)."""
-    return RayTaskRunner(address=compute.ray_address, init_kwargs=ray_init_kwargs(compute))
+    """A task runner on Ray as ray_init_kwargs describes it (or on the Ray this process already started)."""
+    return LoggedRayTaskRunner(address=compute.ray_address, init_kwargs=ray_init_kwargs(compute))
 
 
 @ray.remote(num_cpus=1)

@@ -105,6 +105,11 @@ def test_run_is_recorded_in_prefect_with_one_task_per_series(local_run, prefect_
     names = sorted(t["name"] for t in tasks)
     assert names == sorted(f"tune-1-{i}" for i in range(1, GOOD_SERIES + 1))
     assert {t["state_type"] for t in tasks} == {"COMPLETED"}
+    logs = api(prefect_server.api_url, "/logs/filter", {"logs": {"task_run_id": {"any_": [t["id"] for t in tasks]}}})
+    lines = {(log["task_run_id"], log["message"].split(":")[0]) for log in logs}
+    for t in tasks:  # logged in a Ray worker, shown under the task run
+        assert (t["id"], f"series {t['name'].removeprefix('tune-')}") in lines
+        assert (t["id"], "Finished in state Completed()") in lines
 
 
 @pytest.mark.parametrize(
