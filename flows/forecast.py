@@ -8,6 +8,7 @@ from prefect.states import Failed
 
 from flows.tune import ray_started, ray_task_runner, tune_all
 from manymodels import storage
+from manymodels.cost import NodeClock
 from manymodels.settings import ComputeSpec, DataSpec, TuningSpec
 from manymodels.timing import timed
 from tasks.evaluate import evaluate_run, publish
@@ -22,6 +23,7 @@ def forecast(
     """Tune and forecast one Prophet model per series, against baselines; write the outputs to `output`."""
     seconds: dict[str, float] = {}
     started_at: dict[str, float] = {}  # when each step began, to line up with machine metrics
+    nodes = NodeClock()  # the Ray nodes the run held, for the cost estimate
     with contextlib.ExitStack() as ray_session:
         with timed(seconds, "ingest", started_at):
             input_valid: Future[bool] = Future()
@@ -29,7 +31,7 @@ def forecast(
             wait([input_valid, ingesting.wrapped_future], return_when=FIRST_COMPLETED)
             # Ray starts, and its workers warm up, while the valid input is split
             if input_valid.done() and input_valid.result():
-                ray_session.enter_context(ray_started(compute))
+                nodes = ray_session.enter_context(ray_started(compute))
             ingesting.wait()
             if ingesting.state.is_failed():  # bad input: end the run with the task's one-line message
                 return Failed(message=ingesting.state.message)
@@ -42,12 +44,12 @@ def forecast(
                 tune = tune_all.with_options(task_runner=ray_task_runner(compute))
                 outcome = outcome.merge(tune(todo_url, data, tuning, compute, results_url))
     with timed(seconds, "evaluate", started_at):
-        outputs = evaluate_run(ingested, outcome, data, tuning)
+        outputs = evaluate_run(ingested, outcome, data, tuning, nodes)
     summary = {
         "flow_run_id": str(runtime.flow_run.id),
         **outputs.summary,
         "step_seconds": seconds,
         "step_started_at": started_at,
     }
-    publish(outputs, summary, output)
+    publish(outputs, summary, output, data.id_cols)
     return summary

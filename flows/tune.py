@@ -2,17 +2,21 @@
 
 import contextlib
 import os
+import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 
 import ray
 from prefect import flow, get_run_logger
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.futures import as_completed
 from prefect.logging.handlers import APILogHandler
 from prefect_ray import RayTaskRunner
 
 from manymodels.batching import in_flight, series_per_task
 from manymodels.caching import read_jobs
+from manymodels.cost import NodeClock
 from manymodels.settings import ComputeSpec, DataSpec, TuningSpec
 from manymodels.tuning import TuneOutcome
 from tasks.tune import result_store, stored_results, tune_batch
@@ -69,10 +73,11 @@ def _import_tuning() -> None:
 
 
 @contextlib.contextmanager
-def ray_started(compute: ComputeSpec) -> Iterator[None]:
+def ray_started(compute: ComputeSpec, sample_seconds: float = 10) -> Iterator[NodeClock]:
     """Start (or connect to) Ray and have its workers import the tuning code; disconnect on leaving.
 
     Entered while ingest runs, so that tuning starts at full speed: the tuning flow's RayTaskRunner finds Ray up.
+    Yields the clock of the cluster's nodes, sampled every sample_seconds, for the cost estimate.
     """
     if compute.ray_address:
         get_run_logger().info("connecting to the Ray cluster at %s", compute.ray_address)
@@ -80,11 +85,24 @@ def ray_started(compute: ComputeSpec) -> Iterator[None]:
     else:
         get_run_logger().info("starting a local Ray")
         ray.init(**ray_init_kwargs(compute))
+    clock, stop = NodeClock(), threading.Event()
+
+    def sample() -> None:
+        while True:
+            clock.observe(ray.nodes(), time.time())
+            if stop.wait(sample_seconds):
+                return
+
+    sampler = threading.Thread(target=sample, name="ray-node-clock", daemon=True)
+    sampler.start()
     try:
         for _ in range(cluster_cpus()):
             _import_tuning.remote()
-        yield
+        yield clock
     finally:
+        stop.set()
+        sampler.join()
+        clock.observe(ray.nodes(), time.time())
         ray.shutdown()
 
 
@@ -102,6 +120,7 @@ def tune_all(jobs_url: str, data: DataSpec, tuning: TuningSpec, compute: Compute
     logger.info("%d series to tune, in batches that shrink as the run nears its end", len(jobs))
     running: dict = {}
     outcome = TuneOutcome.empty()
+    progress = create_progress_artifact(0.0, key="tuning-progress", description=f"Series tuned, of {len(jobs)}")
     while pending or running:
         while pending and len(running) < in_flight(cpus := cluster_cpus()):
             size = series_per_task(len(pending), cpus, compute.series_per_task)
@@ -118,6 +137,8 @@ def tune_all(jobs_url: str, data: DataSpec, tuning: TuningSpec, compute: Compute
             outcome = outcome.merge(saved)
             outcome.failures |= {job.series_id: message for job in lost}
         finished = len(outcome.results) + len(outcome.failures)
+        done = f"{finished} of {len(jobs)} series done, {len(outcome.failures)} failed"
+        update_progress_artifact(progress, 100 * finished / len(jobs), description=done)
         if finished * 20 // len(jobs) > (finished - len(batch)) * 20 // len(jobs):  # every 5%
             logger.info(
                 "tuned %d/%d series (%s, %d failed)", finished, len(jobs), outcome.counts, len(outcome.failures)

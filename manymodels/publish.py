@@ -4,9 +4,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from manymodels import storage
+from manymodels import plots, storage
 from manymodels.caching import manifest
 from manymodels.contract import SERIES_ID
+from manymodels.cost import NodeClock, PriceTable, estimate
 from manymodels.evaluation import aggregate, series_metrics, tuning_wins
 from manymodels.ingest import Ingested
 from manymodels.settings import DataSpec, TuningSpec
@@ -24,8 +25,11 @@ class RunOutputs:
     summary: dict
 
 
-def assemble_outputs(ingested: Ingested, outcome: TuneOutcome, data: DataSpec, tuning: TuningSpec) -> RunOutputs:
-    """Outputs and summary body; every input series is either forecast or listed as rejected."""
+def assemble_outputs(
+    ingested: Ingested, outcome: TuneOutcome, data: DataSpec, tuning: TuningSpec, nodes: NodeClock
+) -> RunOutputs:
+    """Outputs and summary body; every input series is either forecast or listed as rejected. The cost estimate
+    prices the time the run held each of its Ray nodes."""
     id_cols, results, failures = data.id_cols, outcome.results, outcome.failures
     ids = ingested.profiles[[*id_cols, SERIES_ID]]
 
@@ -64,6 +68,7 @@ def assemble_outputs(ingested: Ingested, outcome: TuneOutcome, data: DataSpec, t
         "metrics": aggregate(metrics) if len(metrics) else {},
         "metrics_by": {col: aggregate(metrics, by=col) for col in id_cols} if len(metrics) else {},
         "tuning_vs_baselines": tuning_wins(metrics) if len(metrics) else {},
+        "cost": estimate(nodes.node_seconds(prices := PriceTable.load()), counts["series_forecast"], prices),
         "manifest": manifest(ingested.profiles, data, tuning),
     }
     return RunOutputs(
@@ -73,6 +78,24 @@ def assemble_outputs(ingested: Ingested, outcome: TuneOutcome, data: DataSpec, t
         best_params=best_params,
         summary=summary,
     )
+
+
+def write_plots(outputs: RunOutputs, output: str) -> dict[str, str]:
+    """Render the run's plots to output/plots/; their names and URLs (none if no series was forecast)."""
+    if outputs.metrics.empty:
+        return {}
+    pngs = {
+        "forecasts against actuals": (
+            "forecasts.png",
+            plots.forecasts_against_actuals(outputs.backtest, plots.sample_series(outputs.metrics)),
+        ),
+        "errors per model": ("errors.png", plots.error_distribution(outputs.metrics)),
+    }
+    urls = {}
+    for name, (file, png) in pngs.items():
+        storage.write_bytes(url := storage.join(output, "plots", file), png)
+        urls[name] = storage.link(url)
+    return urls
 
 
 def write_outputs(outputs: RunOutputs, summary: dict, output: str) -> None:

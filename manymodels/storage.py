@@ -20,6 +20,15 @@ def is_local(url: str) -> bool:
     return "://" not in url or url.startswith("file://")
 
 
+def link(url: str) -> str:
+    """A URL a person can open: file:// for a local path, the URL itself otherwise."""
+    if "://" in url:
+        return url
+    from pathlib import Path
+
+    return Path(url).resolve().as_uri()
+
+
 def options(url: str) -> dict[str, Any]:
     """fsspec options for url. Object stores throttle (503 SlowDown) and drop connections under load: on S3,
     botocore's standard mode retries both with exponential backoff and jitter, up to 10 attempts a request."""

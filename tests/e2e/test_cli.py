@@ -60,7 +60,7 @@ def local_run(prefect_server, tmp_path_factory):
 def test_run_writes_every_output_and_accounts_for_every_series(local_run):
     out, done = local_run
     assert "starting a local Ray" in done.stderr + done.stdout  # the line bad input must not reach
-    assert sorted(p.name for p in out.iterdir() if not p.name.startswith("_")) == sorted(OUTPUT_FILES)
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith("_")) == sorted([*OUTPUT_FILES, "plots"])
     summary = json.loads((out / "summary.json").read_text())
     counts = summary["counts"]
     assert counts["series_in"] == counts["series_forecast"] + counts["series_rejected"] == GOOD_SERIES + 4
@@ -73,6 +73,10 @@ def test_run_writes_every_output_and_accounts_for_every_series(local_run):
     assert set(summary["metrics"]) == {"prophet_tuned", "prophet_default", "seasonal_naive"}
     assert set(summary["metrics_by"]["store"]["1"]["prophet_tuned"]) == {"smape", "mase", "wape", "rmse", "bias"}
     assert set(summary["tuning_vs_baselines"]) == {"prophet_default", "seasonal_naive"}
+    cost = summary["cost"]
+    assert cost["node_seconds"]["c7i.large"] > 0 and 0 < cost["spot_usd"] < cost["on_demand_usd"]
+    for url in summary["plots"].values():
+        assert (out / "plots" / url.rsplit("/", 1)[1]).read_bytes().startswith(b"\x89PNG")
 
 
 def test_tables_have_the_documented_shape(local_run):
@@ -107,6 +111,17 @@ def test_run_is_recorded_in_prefect_with_one_task_per_series(local_run, prefect_
     assert {t["state_type"] for t in tasks} == {"COMPLETED"}
     logs = api(prefect_server.api_url, "/logs/filter", {"logs": {"task_run_id": {"any_": [t["id"] for t in tasks]}}})
     lines = {(log["task_run_id"], log["message"].split(":")[0]) for log in logs}
+    artifacts = api(prefect_server.api_url, "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [run_id]}}})
+    by_key = {a["key"]: a for a in artifacts if a["key"]}
+    assert f"**{GOOD_SERIES}** series forecast of {GOOD_SERIES + 4}" in by_key["forecast-summary"]["data"]
+    assert "| 9-2 | constant target" in by_key["forecast-summary"]["data"]
+    assert len(json.loads(by_key["best-and-worst-series"]["data"])) == GOOD_SERIES
+    assert {a["data"].split("](")[0] for a in artifacts if "](file://" in a["data"] and not a["key"]} == {
+        "[forecasts against actuals",
+        "[errors per model",
+    }
+    progress = api(prefect_server.api_url, "/artifacts/filter", {"artifacts": {"key": {"any_": ["tuning-progress"]}}})
+    assert [p["data"] for p in progress if p["flow_run_id"] == children[0]["id"]] == [100]
     for t in tasks:  # logged in a Ray worker, shown under the task run
         assert (t["id"], f"series {t['name'].removeprefix('tune-')}") in lines
         assert (t["id"], "Finished in state Completed()") in lines

@@ -1,0 +1,52 @@
+"""Plots of a run, as PNG bytes: forecasts against actuals for sample series, and the errors per model."""
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on servers and workers
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from manymodels.contract import SERIES_ID, TARGET, TIME  # noqa: E402
+
+
+def forecasts_against_actuals(backtest: pd.DataFrame, series: list[str]) -> bytes:
+    """One panel per series: the test window's actuals and every model's forecast."""
+    fig, axes = plt.subplots(len(series), 1, figsize=(10, 2.6 * len(series)), squeeze=False, sharex=False)
+    for ax, sid in zip(axes[:, 0], series, strict=True):
+        window = backtest[backtest[SERIES_ID] == sid]
+        actuals = window.drop_duplicates(TIME).sort_values(TIME)
+        ax.plot(actuals[TIME], actuals[TARGET], color="black", linewidth=2, label="actual")
+        for model, g in window.groupby("model", observed=True):
+            ax.plot(g[TIME], g["yhat"], linewidth=1.2, label=str(model))
+        ax.set_title(f"series {sid}", fontsize=10, loc="left")
+    axes[0, 0].legend(loc="upper right", fontsize=8, ncol=4)
+    return _png(fig)
+
+
+def error_distribution(metrics: pd.DataFrame, metric: str = "smape") -> bytes:
+    """A box per model of the per-series error."""
+    models = sorted(metrics["model"].unique())
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.boxplot([metrics.loc[metrics["model"] == m, metric].dropna() for m in models], tick_labels=models)
+    ax.set_ylabel(f"{metric} per series")
+    ax.set_title(f"{metric} on the test window, {metrics[SERIES_ID].nunique()} series", fontsize=10)
+    return _png(fig)
+
+
+def sample_series(metrics: pd.DataFrame, n: int = 4, model: str = "prophet_tuned", metric: str = "smape") -> list[str]:
+    """Series spread across the error range of one model: best, worst and evenly between."""
+    ranked = metrics[metrics["model"] == model].sort_values(metric)[SERIES_ID].tolist()
+    if len(ranked) <= n:
+        return ranked
+    return [ranked[round(i * (len(ranked) - 1) / (n - 1))] for i in range(n)]
+
+
+def _png(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png", dpi=90)
+    plt.close(fig)
+    return buffer.getvalue()

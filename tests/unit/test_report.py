@@ -1,0 +1,84 @@
+"""What the UI shows of a run: the markdown summary, the best and worst series, the plots."""
+
+import pandas as pd
+
+from manymodels import plots
+from manymodels.report import best_and_worst, summary_markdown
+
+MODELS = ["prophet_default", "prophet_tuned", "seasonal_naive"]
+
+
+def metrics_of(n: int) -> pd.DataFrame:
+    rows = [
+        {"store": str(i // 3), "item": str(i % 3), "series_id": f"s{i}", "model": m, "smape": 10.0 * i + k}
+        for i in range(n)
+        for k, m in enumerate(MODELS)
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_best_and_worst_rank_by_tuned_error_and_never_list_a_series_twice():
+    rows = best_and_worst(metrics_of(12), ["store", "item"], n=3)
+    assert [(r["rank"], r["series_id"]) for r in rows] == [
+        ("best", "s0"), ("best", "s1"), ("best", "s2"), ("worst", "s11"), ("worst", "s10"), ("worst", "s9"),
+    ]  # fmt: skip
+    assert rows[0] == {
+        "rank": "best", "series_id": "s0", "store": "0", "item": "0",
+        "prophet_default smape": 0.0, "prophet_tuned smape": 1.0, "seasonal_naive smape": 2.0,
+    }  # fmt: skip
+    few = best_and_worst(metrics_of(4), ["store", "item"], n=3)
+    assert [r["series_id"] for r in few] == ["s0", "s1", "s2", "s3"]
+
+
+SUMMARY = {
+    "counts": {"series_in": 5, "series_forecast": 3, "series_rejected": 2, "rows_in": 1234, "rows_duplicated": 1,
+               "periods_filled": 7},
+    "tuning": {"tuned": 2, "resumed": 0, "cached": 1},
+    "trials": 20,
+    "prophet_fits": 26,
+    "metrics": {"prophet_tuned": {"smape": 9.5, "mase": None}, "seasonal_naive": {"smape": 15.25, "mase": 1.0}},
+    "tuning_vs_baselines": {"seasonal_naive": {"metric": "smape", "tuned_mean": 9.5, "baseline_mean": 15.25,
+                                               "share_series_better": 2 / 3}},
+    "cost": {"prices_read_on": "2026-11-22", "region": "us-east-1", "node_seconds": {"c7i.large": 60.0},
+             "on_demand_usd": 0.0015, "on_demand_usd_per_series": 0.0005, "spot_usd": 0.0006,
+             "spot_usd_per_series": 0.0002},
+    "step_seconds": {"ingest": 1.25, "tune": 30.0, "evaluate": 0.5},
+    "rejected": [{"series_id": "9-1", "reason": "too short"}, {"series_id": "9-2", "reason": "constant target"}],
+}  # fmt: skip
+
+
+def test_summary_markdown_carries_counts_metrics_cost_steps_rejections_and_plot_links():
+    text = summary_markdown(SUMMARY, "s3://bucket/run", {"errors per model": "s3://bucket/run/plots/errors.png"})
+    assert "**3** series forecast of 5 (2 rejected); 1,234 rows in" in text
+    assert "| prophet_tuned | 9.500 | - |" in text and "| seasonal_naive | 15.250 | 1.000 |" in text
+    assert "beat **seasonal_naive** on 67% of series (mean smape 9.50 against 15.25)" in text
+    assert "On demand **$0.0015** ($0.000500 per series), on spot **$0.0006**" in text
+    assert "read on 2026-11-22" in text and "ingest 1.2, tune 30.0, evaluate 0.5" in text
+    assert "| 9-1 | too short |" in text and "| 9-2 | constant target |" in text
+    assert "- [errors per model](s3://bucket/run/plots/errors.png)" in text
+
+
+def test_summary_markdown_of_a_run_that_forecast_nothing():
+    empty = SUMMARY | {"metrics": {}, "tuning_vs_baselines": {}, "rejected": []}
+    text = summary_markdown(empty, "out", {})
+    assert "No series was forecast." in text and "Rejected" not in text and "Plots" not in text
+
+
+def test_sample_series_spread_over_the_error_range():
+    metrics = metrics_of(10)
+    assert plots.sample_series(metrics, n=4) == ["s0", "s3", "s6", "s9"]
+    assert plots.sample_series(metrics_of(2), n=4) == ["s0", "s1"]
+
+
+def test_plots_render_to_png():
+    dates = pd.date_range("2024-01-01", periods=7)
+    backtest = pd.DataFrame(
+        [
+            {"series_id": sid, "ds": d, "y": float(i), "model": m, "yhat": float(i) + k}
+            for sid in ("s0", "s1")
+            for i, d in enumerate(dates)
+            for k, m in enumerate(MODELS)
+        ]
+    )
+    for png in (plots.forecasts_against_actuals(backtest, ["s0", "s1"]), plots.error_distribution(metrics_of(5))):
+        assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5000
