@@ -3,7 +3,7 @@ PY      := .venv/bin/python
 VENV    := .venv/.synced
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: setup demo test test-fast lint bench stop clean
+.PHONY: setup chromium demo serve test test-fast lint bench stop clean
 
 setup: $(VENV)
 
@@ -13,10 +13,14 @@ $(VENV): pyproject.toml uv.lock
 	python3 -m uv sync --frozen --extra dev --python 3.11 --compile-bytecode
 	@touch $@
 
+# Debian's Chromium, for the screenshots of the Prefect UI (manymodels screenshot, and its test).
+chromium:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium)
+
 demo: setup
 	.venv/bin/manymodels demo
 
-test: setup
+test: setup chromium
 	$(PY) -m pytest -q
 
 test-fast: setup
@@ -47,6 +51,10 @@ bench: setup
 	$(BENCH) ingest $(BENCH_INGEST) --out $(BENCH_OUT)
 	$(BENCH) scale $(BENCH_SCALE) --out $(BENCH_OUT)
 	$(BENCH) report --out $(BENCH_OUT) --to $(BENCH_REPORT)
+
+# The local Prefect server, the deployments of deployments/prefect.yaml and a worker, left running for the UI.
+serve: setup
+	.venv/bin/manymodels serve
 
 stop: setup
 	.venv/bin/manymodels stop

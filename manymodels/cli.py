@@ -1,7 +1,8 @@
-"""The manymodels command line: demo, run, and the local Prefect server."""
+"""The manymodels command line: demo, run, and the local Prefect server with its deployments and worker."""
 
 import os
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,6 +13,7 @@ from rich.table import Table
 from manymodels import localserver, storage
 from manymodels.settings import Metric, RunSpec
 
+REPOSITORY = Path(__file__).resolve().parents[1]  # where flows/ and deployments/ are
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console(soft_wrap=True)
 
@@ -36,10 +38,7 @@ def execute(spec: RunSpec) -> dict:
         api_url = localserver.ensure_server()
     except RuntimeError as e:
         fail(str(e))
-    os.environ["PREFECT_API_URL"] = api_url
-    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "manymodels")  # our log lines reach the console and UI
-    if not spec.compute.ray_address:  # Ray's own switch (read on import) that keeps a local Ray on 127.0.0.1
-        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    os.environ.update(localserver.run_env(api_url, local_ray=not spec.compute.ray_address))
     from flows.forecast import forecast  # imports Prefect, which reads PREFECT_API_URL
 
     state = forecast(data=spec.data, output=spec.output, tuning=spec.tuning, compute=spec.compute, return_state=True)
@@ -72,6 +71,15 @@ def show(summary: dict) -> None:
     console.print("step seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items()))
 
 
+def write_demo_data(series: int = 40, seed: int = 0) -> str:
+    """Write the synthetic store x item sales under the manymodels home; return its path."""
+    from manymodels.synthetic import make_retail_sales
+
+    data_url = str(localserver.home() / "demo" / f"sales-{series}-{seed}.parquet")
+    storage.write_parquet(data_url, make_retail_sales(series, seed=seed))
+    return data_url
+
+
 @app.command()
 def demo(
     series: Annotated[int, typer.Option(help="Synthetic store x item series.")] = 40,
@@ -81,12 +89,8 @@ def demo(
     seed: int = 0,
 ) -> None:
     """Forecast the built-in synthetic retail data set end to end."""
-    from manymodels.synthetic import make_retail_sales
-
-    data_url = str(localserver.home() / "demo" / f"sales-{series}-{seed}.parquet")
-    storage.write_parquet(data_url, make_retail_sales(series, seed=seed))
     data = {
-        "url": data_url,
+        "url": write_demo_data(series, seed),
         "id_cols": ["store", "item"],
         "time_col": "date",
         "target_col": "sales",
@@ -152,8 +156,38 @@ def server() -> None:
 
 
 @app.command()
+def serve(
+    limit: Annotated[int, typer.Option(help="Flow runs the worker runs at once (each uses every core).")] = 1,
+) -> None:
+    """Start the local Prefect server, deploy deployments/prefect.yaml to a process work pool and start its worker."""
+    write_demo_data()  # what the deployments' default parameters read
+    try:
+        api_url = localserver.serve(REPOSITORY, limit=limit)
+    except RuntimeError as e:
+        fail(str(e))
+    typer.echo(f"serving the deployments of deployments/prefect.yaml; worker log: {localserver.home() / 'worker.log'}")
+    typer.echo(f"run one: prefect deployment run forecast/adhoc --watch   (with PREFECT_API_URL={api_url})")
+    typer.echo(f"Prefect UI: {api_url.removesuffix('/api')}")
+
+
+@app.command()
+def screenshot(
+    flow_run_id: Annotated[str, typer.Argument(help="The flow run to picture (its id is in summary.json).")],
+    to: Annotated[Path, typer.Option(help="Folder for flow-run.png and summary.png.")] = Path("screenshots"),
+) -> None:
+    """Take headless Chromium screenshots of a flow run's page and summary in the Prefect UI."""
+    from manymodels.screenshot import flow_run_pictures
+
+    try:
+        pictures = flow_run_pictures(localserver.ensure_server(), flow_run_id, to)
+    except RuntimeError as e:
+        fail(str(e))
+    typer.echo("\n".join(str(to / name) for name in pictures))
+
+
+@app.command()
 def stop() -> None:
-    """Stop the local Prefect server that manymodels started."""
+    """Stop the worker and the local Prefect server that manymodels started."""
     typer.echo("stopped the Prefect server" if localserver.stop_server() else "no Prefect server was started here")
 
 

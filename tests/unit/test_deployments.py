@@ -1,4 +1,4 @@
-"""Every deployment's entrypoint loads and its default parameters validate against the flow's signature."""
+"""Every deployment's entrypoint loads, and its default parameters and each schedule's validate against the flow."""
 
 from pathlib import Path
 
@@ -13,9 +13,20 @@ DEPLOYMENTS = yaml.safe_load((ROOT / "deployments" / "prefect.yaml").read_text()
 @pytest.mark.parametrize("deployment", DEPLOYMENTS, ids=[d["name"] for d in DEPLOYMENTS])
 def test_deployment_entrypoint_loads_and_parameters_validate(deployment):
     flow = load_flow_from_entrypoint(str(ROOT / deployment["entrypoint"]))
-    assert flow.name == "forecast" and flow.description
+    assert flow.name == "forecast" and flow.description and deployment["work_pool"]["name"] == "manymodels-process"
     validated = flow.validate_parameters(deployment["parameters"])
     assert validated["data"].horizon == deployment["parameters"]["data"]["horizon"]
+    for schedule in deployment.get("schedules", []):
+        bound = flow.validate_parameters(deployment["parameters"] | schedule["parameters"])
+        assert bound["tuning"].trials == schedule["parameters"]["tuning"]["trials"]
+
+
+def test_the_nightly_deployment_runs_at_night_in_a_named_time_zone():
+    from prefect.client.schemas.schedules import CronSchedule
+
+    (schedule,) = next(d for d in DEPLOYMENTS if d["name"] == "nightly")["schedules"]
+    cron = CronSchedule(cron=schedule["cron"], timezone=schedule["timezone"])
+    assert cron.timezone == "America/New_York" and cron.cron.split()[1] in {"0", "1", "2", "3", "4"}
 
 
 def test_invalid_parameters_are_refused_by_the_flow():
