@@ -170,14 +170,16 @@ def wait_for_port(port: int, timeout: float = 60) -> None:
 
 @pytest.fixture
 def ray_head(tmp_path):
-    """A Ray head started with `ray start` as its own process, without Prefect or AWS settings; yields its address
-    and its temp folder (short, for socket paths, and private: no record in /tmp/ray)."""
-    port, temp = free_port(), tempfile.mkdtemp(prefix="ray-")
+    """A Ray head started with `ray start` as its own process, without Prefect or AWS settings; yields its address,
+    its temp folder (short, for socket paths, and private: no record in /tmp/ray) and its Ray Client address."""
+    port, client_port, temp = free_port(), free_port(), tempfile.mkdtemp(prefix="ray-")
     command = [BIN / "ray", "start", "--head", "--block", f"--port={port}", "--num-cpus=2", "--include-dashboard=false"]
-    head = start_group([*command, f"--temp-dir={temp}"], base_env(tmp_path) | LOCAL_RAY_CLUSTER)
+    command += [f"--ray-client-server-port={client_port}", f"--temp-dir={temp}"]
+    head = start_group(command, base_env(tmp_path) | LOCAL_RAY_CLUSTER)
     try:
         wait_for_port(port)
-        yield f"127.0.0.1:{port}", Path(temp)
+        wait_for_port(client_port)
+        yield f"127.0.0.1:{port}", Path(temp), f"ray://127.0.0.1:{client_port}"
     finally:
         terminate_group(head.pid)
         shutil.rmtree(temp, ignore_errors=True)
@@ -185,7 +187,8 @@ def ray_head(tmp_path):
 
 @pytest.fixture
 def external_clusters(ray_head, tmp_path):
-    """The Ray head, and a Dask scheduler with one worker started as separate processes without Prefect settings."""
+    """The Ray head (as ray_head yields it), and a Dask scheduler with one worker started as separate processes
+    without Prefect settings."""
     env = base_env(tmp_path)
     port = free_port()
     scheduler = ["scheduler", "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", "127.0.0.1:0"]
@@ -196,7 +199,7 @@ def external_clusters(ray_head, tmp_path):
     ]
     try:
         wait_for_port(port)
-        yield ray_head[0], f"tcp://127.0.0.1:{port}"
+        yield ray_head, f"tcp://127.0.0.1:{port}"
     finally:
         for group in groups:
             terminate_group(group.pid)

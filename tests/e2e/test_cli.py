@@ -173,14 +173,17 @@ def test_demo_reuses_the_local_server(prefect_server, tmp_path):
     assert storage.read_json(str(tmp_path / "demo" / "summary.json"))["counts"]["series_forecast"] == 3
 
 
-def test_run_on_existing_ray_and_dask_clusters(prefect_server, external_clusters, tmp_path):
-    ray_address, dask_address = external_clusters
+@pytest.mark.parametrize("ray_via", ["gcs", "ray-client"])
+def test_run_on_existing_ray_and_dask_clusters(prefect_server, external_clusters, tmp_path, ray_via):
+    (gcs_address, ray_temp, client_address), dask_address = external_clusters
+    ray_address = gcs_address if ray_via == "gcs" else client_address
     messy_sales().to_parquet(tmp_path / "sales.parquet")
     env = prefect_server.env | {"PREFECT_API_URL": prefect_server.api_url} | LOCAL_RAY_CLUSTER
     addresses = ["--ray-address", ray_address, "--dask-address", dask_address]
     args = ["--data", tmp_path / "sales.parquet", *COLUMNS, *TUNING, *addresses, "--output", tmp_path / "out"]
     done = manymodels("run", *args, env=env)
-    assert done.returncode == 0, done.stderr[-3000:]
+    client_errors = [p.read_text()[-2000:] for p in ray_temp.glob("session_latest/logs/ray_client_server*.err")]
+    assert done.returncode == 0, done.stderr[-3000:] + "\n".join(client_errors)
     log = done.stdout + done.stderr
     assert f"connecting to the Ray cluster at {ray_address}" in log and "starting a local Ray" not in log
     assert "starting a local Dask cluster" not in log and "ingested" in log
@@ -202,7 +205,7 @@ print(ray.get(ray.remote(lambda: os.environ.get("AWS_SECRET_ACCESS_KEY")).remote
 
 
 def test_secrets_reach_remote_ray_workers_but_not_the_cluster_logs(ray_head, tmp_path):
-    ray_address, ray_temp = ray_head  # started without any AWS settings
+    ray_address, ray_temp, _ = ray_head  # started without any AWS settings
     secret = f"mm-secret-{uuid.uuid4().hex}"
     env = base_env(tmp_path) | LOCAL_RAY_CLUSTER | {"AWS_SECRET_ACCESS_KEY": secret}
     probe = subprocess.run(
