@@ -68,6 +68,7 @@ def ray_task_runner(compute: ComputeSpec) -> RayTaskRunner:
 def _import_tuning() -> None:
     import prefect.task_engine  # noqa: F401
     import prophet  # noqa: F401
+    import statsforecast.models  # noqa: F401
 
     import tasks.tune  # noqa: F401
 

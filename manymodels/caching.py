@@ -72,6 +72,7 @@ def plan_jobs(
     config = [
         data.freq,
         data.horizon,
+        data.folds,
         data.period,
         data.fill,
         data.duplicates,
@@ -89,7 +90,7 @@ def plan_jobs(
                 series_id=row.series_id,
                 url=urls[row.series_id],
                 place=StudyPlace(storage=where, name=f"{row.series_id}:{study_key}"),
-                cache_key=f"tune-{row.key}-{digest(study_key, tuning.trials)}",
+                cache_key=f"tune-{row.key}-{digest(study_key, tuning.trials, data.levels)}",
                 warm_start=previous.get(row.series_id),
             )
         )

@@ -62,11 +62,18 @@ def show(summary: dict) -> None:
     for model, values in summary["metrics"].items():
         table.add_row(model, *(f"{values[m]:.3f}" if values[m] is not None else "-" for m in metric_names))
     console.print(table)
-    for baseline, win in summary["tuning_vs_baselines"].items():
+    if champions := summary["champions"]:
+        console.print("champions: " + ", ".join(f"{model} {n}" for model, n in champions.items()))
+    for other, win in summary["champion_vs_models"].items():
         console.print(
-            f"tuned Prophet beat {baseline} on {win['share_series_better']:.0%} of series "
-            f"(mean sMAPE {win['tuned_mean']:.2f} against {win['baseline_mean']:.2f})"
+            f"the champion beat {other} on {win['share_series_better']:.0%} of series "
+            f"(mean {win['metric']} {win['champion_mean']:.2f} against {win['model_mean']:.2f})"
         )
+    if owa := summary["owa"]:
+        console.print("OWA against Naive2: " + ", ".join(f"{model} {value:.3f}" for model, value in owa.items()))
+    if intervals := summary["intervals"]:
+        coverage = ", ".join(f"{level}% {share:.0%}" for level, share in intervals["coverage"].items())
+        console.print(f"interval coverage: {coverage}; pinball loss {intervals['pinball']:.3f}")
     seconds = summary["step_seconds"]
     console.print("step seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items()))
 

@@ -1,11 +1,12 @@
-"""Accuracy per series and model on the test window, its aggregates, and how tuning fared against baselines."""
+"""Accuracy per series and model on the test window, its aggregates, OWA, intervals, and how the champion fared."""
 
 import numpy as np
 import pandas as pd
 
+from manymodels.challengers import NAIVE2
 from manymodels.contract import SERIES_ID, TARGET
-from manymodels.metrics import METRICS, evaluate
-from manymodels.tuning import TUNED
+from manymodels.metrics import METRICS, coverage, evaluate, interval_pinball, owa
+from manymodels.tuning import CHAMPION
 
 
 def series_metrics(backtest: pd.DataFrame, profiles: pd.DataFrame, id_cols: list[str]) -> pd.DataFrame:
@@ -30,21 +31,53 @@ def aggregate(metrics: pd.DataFrame, by: str | None = None) -> dict:
     return {str(value): _rounded(group.droplevel(0).to_dict(orient="index")) for value, group in means.groupby(level=0)}
 
 
-def tuning_wins(metrics: pd.DataFrame, metric: str = "smape") -> dict:
-    """For each baseline: the share of series where tuned Prophet had the lower error, and by how much."""
+def champion_wins(metrics: pd.DataFrame, metric: str = "smape") -> dict:
+    """For each other model: the share of series where the champion had the lower error, and by how much."""
     table = metrics.pivot(index=SERIES_ID, columns="model", values=metric)
     out = {}
-    for baseline in (m for m in table.columns if m != TUNED):
-        diff = table[baseline] - table[TUNED]
-        out[baseline] = {
+    for other in (m for m in table.columns if m != CHAMPION):
+        diff = table[other] - table[CHAMPION]
+        out[other] = {
             "metric": metric,
-            "tuned_mean": round(float(table[TUNED].mean()), 4),
-            "baseline_mean": round(float(table[baseline].mean()), 4),
+            "champion_mean": round(float(table[CHAMPION].mean()), 4),
+            "model_mean": round(float(table[other].mean()), 4),
             "share_series_better": round(float((diff > 0).mean()), 4),
             "mean_improvement": round(float(diff.mean()), 4),
-            "relative_improvement": round(float(diff.mean() / table[baseline].mean()), 4),
+            "relative_improvement": round(float(diff.mean() / table[other].mean()), 4),
         }
     return out
+
+
+def owa_by_model(metrics: pd.DataFrame) -> dict[str, float]:
+    """M4's OWA of each model against Naive2, from the mean sMAPE and MASE over the series."""
+    means = metrics.groupby("model", observed=True)[["smape", "mase"]].mean()
+    if NAIVE2 not in means.index:
+        return {}
+    base = means.loc[NAIVE2]
+    return {
+        str(model): round(owa(row["smape"], row["mase"], base["smape"], base["mase"]), 4)
+        for model, row in means.iterrows()
+        if model != NAIVE2
+    }
+
+
+def interval_scores(backtest: pd.DataFrame, levels: list[int]) -> dict:
+    """Coverage of each interval level and the mean pinball loss of the champion's bounds on the test window."""
+    champion = backtest[backtest["model"] == CHAMPION]
+    if champion.empty or not levels:
+        return {}
+
+    def bounds(rows: pd.DataFrame) -> dict[str, np.ndarray]:
+        return {f"{side}-{level}": rows[f"{side}_{level}"].to_numpy() for level in levels for side in ("lo", "hi")}
+
+    y, every = champion[TARGET].to_numpy(), bounds(champion)
+    per_series = [
+        interval_pinball(g[TARGET].to_numpy(), bounds(g), levels) for _, g in champion.groupby(SERIES_ID, observed=True)
+    ]
+    return {
+        "coverage": {str(lv): round(coverage(y, every[f"lo-{lv}"], every[f"hi-{lv}"]), 4) for lv in levels},
+        "pinball": round(float(np.mean(per_series)), 4),
+    }
 
 
 def _rounded(table: dict) -> dict:

@@ -48,3 +48,29 @@ def seasonal_mae(history: np.ndarray, period: int) -> float:
 def evaluate(y: np.ndarray, yhat: np.ndarray, scale: float) -> dict[str, float]:
     """Every metric of METRICS for one forecast."""
     return {name: fn(y, yhat, scale) for name, fn in METRICS.items()}
+
+
+def coverage(y: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float:
+    """Share of actuals inside their prediction interval."""
+    return float(np.mean((lo <= y) & (y <= hi)))
+
+
+def pinball(y: np.ndarray, quantile_forecast: np.ndarray, tau: float) -> float:
+    """Mean pinball (quantile) loss of a forecast of the tau-quantile."""
+    diff = y - quantile_forecast
+    return float(np.mean(np.maximum(tau * diff, (tau - 1) * diff)))
+
+
+def interval_pinball(y: np.ndarray, intervals: dict[str, np.ndarray], levels: list[int]) -> float:
+    """Mean pinball loss over the bounds of every interval: the level-l bounds are the (100-l)/200 and (100+l)/200
+    quantiles."""
+    losses = []
+    for level in levels:
+        losses.append(pinball(y, intervals[f"lo-{level}"], (100 - level) / 200))
+        losses.append(pinball(y, intervals[f"hi-{level}"], (100 + level) / 200))
+    return float(np.mean(losses))
+
+
+def owa(smape_model: float, mase_model: float, smape_naive2: float, mase_naive2: float) -> float:
+    """M4's overall weighted average: the mean of sMAPE and MASE, each relative to Naive2's (below 1 beats it)."""
+    return 0.5 * (smape_model / smape_naive2 + mase_model / mase_naive2)

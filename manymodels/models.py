@@ -88,3 +88,27 @@ def seasonal_naive(history: np.ndarray, horizon: int, period: int) -> np.ndarray
     """Repeat the last full season of history over the horizon."""
     season = history[-period:] if len(history) >= period else history[-1:]
     return np.resize(season, horizon).astype(float)
+
+
+def prophet_intervals(
+    history: pd.DataFrame,
+    params: dict | None,
+    dates,
+    levels: list[int],
+    floor: float | None,
+    samples: int = 500,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """Point forecast and prediction intervals ({'mean', 'lo-80', 'hi-80', ...}) of Prophet fitted on history,
+    the intervals from the quantiles of its predictive samples (trend changes and noise)."""
+    model = new_prophet(params)
+    model.uncertainty_samples = samples
+    model.fit(history[["ds", "y"]])
+    out = {"mean": predict(model, dates, floor)}
+    if levels:
+        np.random.seed(seed)  # Prophet draws its samples from numpy's global generator
+        draws = model.predictive_samples(pd.DataFrame({"ds": pd.to_datetime(np.asarray(dates))}))["yhat"]
+        for level in levels:
+            lo, hi = np.quantile(draws, [(100 - level) / 200, (100 + level) / 200], axis=1)
+            out[f"lo-{level}"], out[f"hi-{level}"] = (b if floor is None else np.maximum(b, floor) for b in (lo, hi))
+    return out

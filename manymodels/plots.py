@@ -1,4 +1,4 @@
-"""Plots of a run, as PNG bytes: forecasts against actuals for sample series, and the errors per model."""
+"""Plots of a run, as PNG bytes: the champion against actuals for sample series, and the errors per model."""
 
 import io
 
@@ -12,15 +12,23 @@ import pandas as pd  # noqa: E402
 from manymodels.contract import SERIES_ID, TARGET, TIME  # noqa: E402
 
 
-def forecasts_against_actuals(backtest: pd.DataFrame, series: list[str]) -> bytes:
-    """One panel per series: the test window's actuals and every model's forecast."""
+def forecasts_against_actuals(backtest: pd.DataFrame, series: list[str], baseline: str = "seasonal_naive") -> bytes:
+    """One panel per series: the test window's actuals, the champion with its narrowest interval, a baseline."""
     fig, axes = plt.subplots(len(series), 1, figsize=(10, 2.6 * len(series)), squeeze=False, sharex=False)
     for ax, sid in zip(axes[:, 0], series, strict=True):
         window = backtest[backtest[SERIES_ID] == sid]
         actuals = window.drop_duplicates(TIME).sort_values(TIME)
         ax.plot(actuals[TIME], actuals[TARGET], color="black", linewidth=2, label="actual")
-        for model, g in window.groupby("model", observed=True):
-            ax.plot(g[TIME], g["yhat"], linewidth=1.2, label=str(model))
+        champion = window[window["model"] == "champion"]
+        ax.plot(champion[TIME], champion["yhat"], color="tab:blue", linewidth=1.5, label="champion")
+        bands = sorted(c for c in champion.columns if c.startswith("lo_") and champion[c].notna().any())
+        if bands:
+            level = bands[0].removeprefix("lo_")
+            ax.fill_between(
+                champion[TIME], champion[f"lo_{level}"], champion[f"hi_{level}"], alpha=0.2, label=f"{level}% interval"
+            )
+        base = window[window["model"] == baseline]
+        ax.plot(base[TIME], base["yhat"], color="tab:orange", linewidth=1, linestyle="--", label=baseline)
         ax.set_title(f"series {sid}", fontsize=10, loc="left")
     axes[0, 0].legend(loc="upper right", fontsize=8, ncol=4)
     return _png(fig)
@@ -36,7 +44,7 @@ def error_distribution(metrics: pd.DataFrame, metric: str = "smape") -> bytes:
     return _png(fig)
 
 
-def sample_series(metrics: pd.DataFrame, n: int = 4, model: str = "prophet_tuned", metric: str = "smape") -> list[str]:
+def sample_series(metrics: pd.DataFrame, n: int = 4, model: str = "champion", metric: str = "smape") -> list[str]:
     """Series spread across the error range of one model: best, worst and evenly between."""
     ranked = metrics[metrics["model"] == model].sort_values(metric)[SERIES_ID].tolist()
     if len(ranked) <= n:

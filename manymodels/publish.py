@@ -1,5 +1,6 @@
 """Assemble the run's five outputs from the per-series results and write them to the run location."""
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -8,7 +9,7 @@ from manymodels import plots, storage
 from manymodels.caching import manifest
 from manymodels.contract import SERIES_ID
 from manymodels.cost import NodeClock, PriceTable, estimate
-from manymodels.evaluation import aggregate, series_metrics, tuning_wins
+from manymodels.evaluation import aggregate, champion_wins, interval_scores, owa_by_model, series_metrics
 from manymodels.ingest import Ingested
 from manymodels.settings import DataSpec, TuningSpec
 from manymodels.tuning import TuneOutcome
@@ -43,7 +44,13 @@ def assemble_outputs(
     metrics = series_metrics(backtest, ingested.profiles, id_cols)
     best_params = with_ids(
         {
-            r.series_id: pd.DataFrame([r.best_params | {"best_value": r.best_value, "n_trials": r.n_trials}])
+            r.series_id: pd.DataFrame(
+                [
+                    r.best_params
+                    | {"best_value": r.best_value, "n_trials": r.n_trials, "champion": r.champion}
+                    | {f"folds_{model}": value for model, value in r.fold_errors.items()}
+                ]
+            )
             for r in results
         }
     )
@@ -67,7 +74,10 @@ def assemble_outputs(
         "prophet_fits": int(sum(r.n_fits for r in results)),
         "metrics": aggregate(metrics) if len(metrics) else {},
         "metrics_by": {col: aggregate(metrics, by=col) for col in id_cols} if len(metrics) else {},
-        "tuning_vs_baselines": tuning_wins(metrics) if len(metrics) else {},
+        "champions": dict(Counter(r.champion for r in results).most_common()),
+        "champion_vs_models": champion_wins(metrics, tuning.metric) if len(metrics) else {},
+        "owa": owa_by_model(metrics) if len(metrics) else {},
+        "intervals": interval_scores(backtest, data.levels) if len(metrics) else {},
         "cost": estimate(nodes.node_seconds(prices := PriceTable.load()), counts["series_forecast"], prices),
         "manifest": manifest(ingested.profiles, data, tuning),
     }

@@ -3,12 +3,12 @@
 import pandas as pd
 
 from manymodels.contract import SERIES_ID
-from manymodels.tuning import TUNED
+from manymodels.tuning import CHAMPION
 
 
 def best_and_worst(metrics: pd.DataFrame, id_cols: list[str], n: int = 5, metric: str = "smape") -> list[dict]:
-    """The n series with the lowest and the n with the highest error of tuned Prophet, with the baselines' error."""
-    table = metrics.pivot(index=SERIES_ID, columns="model", values=metric).sort_values(TUNED)
+    """The n series with the lowest and the n with the highest error of the champion, with every model's error."""
+    table = metrics.pivot(index=SERIES_ID, columns="model", values=metric).sort_values(CHAMPION)
     ids = metrics.drop_duplicates(SERIES_ID).set_index(SERIES_ID)[id_cols]
     picked = [("best", sid) for sid in table.index[:n]]
     picked += [("worst", sid) for sid in table.index[max(n, len(table) - n) :][::-1]]
@@ -38,11 +38,19 @@ def summary_markdown(summary: dict, output: str, plots: dict[str, str]) -> str:
         lines += ["| model | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
         lines += [f"| {model} | " + " | ".join(_num(v[m]) for m in names) + " |" for model, v in metrics.items()]
         lines.append("")
-        for baseline, win in summary["tuning_vs_baselines"].items():
+        if champions := summary.get("champions"):
+            lines.append("Champions (lowest error over the rolling-origin folds): " + _pairs(champions) + ".")
+            lines.append("")
+        for other, win in summary["champion_vs_models"].items():
             lines.append(
-                f"- tuned Prophet beat **{baseline}** on {win['share_series_better']:.0%} of series "
-                f"(mean {win['metric']} {win['tuned_mean']:.2f} against {win['baseline_mean']:.2f})"
+                f"- the champion beat **{other}** on {win['share_series_better']:.0%} of series "
+                f"(mean {win['metric']} {win['champion_mean']:.2f} against {win['model_mean']:.2f})"
             )
+        if owa := summary.get("owa"):
+            lines += ["", "OWA against Naive2 (below 1 beats it): " + _pairs({m: f"{v:.3f}" for m, v in owa.items()})]
+        if intervals := summary.get("intervals"):
+            coverage = ", ".join(f"{level}% interval {share:.0%}" for level, share in intervals["coverage"].items())
+            lines += ["", f"Coverage of the champion's intervals: {coverage}; pinball loss {intervals['pinball']:.3f}."]
     else:
         lines.append("No series was forecast.")
     if cost := summary.get("cost"):

@@ -24,6 +24,16 @@ class DataSpec(Frozen):
     target_col: str = Field(description="Numeric column to forecast.")
     freq: str = Field("D", description="Pandas frequency alias of the series, e.g. D, W, MS.")
     horizon: int = Field(28, ge=1, le=10_000, description="Points forecast; also the test and validation window.")
+    folds: int = Field(
+        2,
+        ge=2,
+        le=10,
+        description="Rolling-origin folds of length horizon before the test window, on which Prophet "
+        "is tuned and the champion model chosen.",
+    )
+    levels: list[int] = Field(
+        [80, 95], max_length=5, description="Prediction interval levels (percent) of the champion's forecast."
+    )
     season_length: int | None = Field(
         None, ge=1, description="Seasonal period for seasonal naive and MASE; inferred from freq when empty."
     )
@@ -47,6 +57,13 @@ class DataSpec(Frozen):
             raise ValueError(f"unknown frequency {freq!r} (use a pandas alias such as D, W, MS)") from None
         return freq
 
+    @field_validator("levels")
+    @classmethod
+    def _percent(cls, levels: list[int]) -> list[int]:
+        if any(not 0 < level < 100 for level in levels):
+            raise ValueError("interval levels are percentages between 0 and 100, e.g. [80, 95]")
+        return sorted(set(levels))
+
     @property
     def period(self) -> int:
         """Seasonal period used by seasonal naive and MASE."""
@@ -57,8 +74,8 @@ class DataSpec(Frozen):
 
     @property
     def min_length(self) -> int:
-        """Shortest series that leaves a training window of two seasons (at least two horizons)."""
-        return 2 * self.horizon + max(2 * self.period, 2 * self.horizon)
+        """Shortest series that leaves, before its folds and test window, two seasons (at least two horizons)."""
+        return (self.folds + 1) * self.horizon + max(2 * self.period, 2 * self.horizon)
 
 
 class TuningSpec(Frozen):

@@ -51,19 +51,27 @@ def complete_trials(study: optuna.Study) -> int:
     return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
 
 
-def run_to(study: optuna.Study, objective: Callable[[optuna.Trial], float], trials: int, seed: int) -> int:
-    """Run trials until `trials` are COMPLETE; return how many were started here.
+def finished_trials(study: optuna.Study) -> int:
+    """Trials that count against the budget: complete, or pruned after their first fold."""
+    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
 
-    The sampler is re-seeded from the count of complete trials before each one, so a study that was interrupted
-    and resumed asks the same questions as one that never was.
+
+def run_to(study: optuna.Study, objective: Callable[[optuna.Trial], float], trials: int, seed: int) -> int:
+    """Run trials until `trials` are finished (complete or pruned); return how many were started here.
+
+    The sampler is re-seeded from the count of finished trials before each one, so a study that was interrupted
+    and resumed asks the same questions as one that never was. Hopeless trials are pruned by the median rule.
     """
+    study.pruner = optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=0)
     started = failed = 0
-    while (done := complete_trials(study)) < trials and failed <= trials:
+    while (done := finished_trials(study)) < trials and failed <= trials:
         study.sampler = optuna.samplers.TPESampler(seed=(seed + done) % 2**32)
         trial = study.ask()
         started += 1
         try:
             study.tell(trial, objective(trial))
+        except optuna.TrialPruned:
+            study.tell(trial, state=TrialState.PRUNED)
         except FAILURES:
             study.tell(trial, state=TrialState.FAIL)
             failed += 1

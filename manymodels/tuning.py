@@ -3,22 +3,25 @@
 import dataclasses
 import time
 import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 import optuna
 import pandas as pd
 
+from manymodels.challengers import CHALLENGERS, NAIVE2, challenger_forecast, naive2
 from manymodels.contract import SERIES_ID, TARGET, TIME
 from manymodels.metrics import METRICS, seasonal_mae
-from manymodels.models import fit_prophet, fitted_init, predict, seasonal_naive
+from manymodels.models import fit_prophet, fitted_init, predict, prophet_intervals
 from manymodels.search_space import ORDERS, Seasonalities, prophet_space
 from manymodels.settings import DataSpec, TuningSpec
-from manymodels.studies import StudyPlace, complete_trials, open_study, run_to
+from manymodels.studies import StudyPlace, complete_trials, finished_trials, open_study, run_to
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-TUNED, DEFAULT, SNAIVE = "prophet_tuned", "prophet_default", "seasonal_naive"
+TUNED, DEFAULT, CHAMPION = "prophet_tuned", "prophet_default", "champion"
+MODELS = (TUNED, DEFAULT, *CHALLENGERS)  # the candidates for champion, in order of preference on a tie
 
 
 @dataclass
@@ -28,12 +31,14 @@ class SeriesResult:
     series_id: str
     best_params: dict
     best_value: float
-    n_trials: int  # complete trials in the study
+    n_trials: int  # finished (complete or pruned) trials in the study
     n_fits: int  # Prophet fits performed by this call
     resumed: bool  # the study already had trials when this call started
     seconds: float
-    backtest: pd.DataFrame = field(repr=False)  # ds, y, model, yhat on the test window
-    forecast: pd.DataFrame = field(repr=False)  # ds, model, yhat after the last observation
+    champion: str  # the model with the lowest mean error over the rolling-origin folds
+    fold_errors: dict[str, float]  # each candidate's mean error over the folds
+    backtest: pd.DataFrame = field(repr=False)  # ds, y, model, yhat on the test window; the champion's bounds
+    forecast: pd.DataFrame = field(repr=False)  # ds, model (the champion), yhat and bounds after the last point
 
 
 @dataclass
@@ -86,6 +91,11 @@ def study_seed(seed: int, series_id: str) -> int:
     return (seed * 1_000_003 + zlib.crc32(series_id.encode())) % 2**32
 
 
+def rolling_folds(n_known: int, horizon: int, folds: int) -> list[tuple[int, int]]:
+    """(training end, window end) of each rolling-origin fold: the last `folds` windows of `horizon` points."""
+    return [(n_known - (folds - k) * horizon, n_known - (folds - k - 1) * horizon) for k in range(folds)]
+
+
 def tune_series(
     frame: pd.DataFrame,
     data: DataSpec,
@@ -93,56 +103,104 @@ def tune_series(
     place: StudyPlace | None = None,
     warm_start: dict | None = None,
 ) -> SeriesResult:
-    """Tune Prophet on the validation window, then forecast the test window and the future."""
+    """Tune Prophet on rolling-origin folds; choose the champion among it and the challengers on the same folds;
+    forecast the test window with every model, and the future with the champion, with intervals."""
     started = time.perf_counter()
     series_id = str(frame[SERIES_ID].iloc[0])
-    train, valid, test = (frame[frame["split"] == s] for s in ("train", "valid", "test"))
-    known = frame[frame["split"] != "test"]
+    known, test = frame[frame["split"] != "test"], frame[frame["split"] == "test"]
+    y, dates = known[TARGET].to_numpy(), known[TIME]
+    folds = rolling_folds(len(known), data.horizon, data.folds)
     floor = 0.0 if frame[TARGET].min() >= 0 else None
-    objective_fn = METRICS[tuning.metric]
-    scale = seasonal_mae(train[TARGET].to_numpy(), data.period)
-    seasonalities = Seasonalities.for_series(data.freq, train[TIME].iloc[-1] - train[TIME].iloc[0])
+    error = METRICS[tuning.metric]
+    scale = seasonal_mae(y[: folds[0][0]], data.period)
+    seasonalities = Seasonalities.for_series(data.freq, dates.iloc[folds[0][0] - 1] - dates.iloc[0])
+    fits = Counter()
+
+    def prophet(params: dict | None, init: dict | None = None):
+        def forecast(history: pd.DataFrame, at: pd.Series) -> tuple[np.ndarray, object]:
+            fits["prophet"] += 1
+            model = fit_prophet(history, params, init)
+            return predict(model, at, floor), model
+
+        return forecast
 
     warm = WarmStarts()
 
     def objective(trial: optuna.Trial) -> float:
         params = prophet_space(trial, seasonalities)
-        model = fit_prophet(train, params, warm.init_for(params))
-        warm.remember(params, model)
-        return objective_fn(valid[TARGET].to_numpy(), predict(model, valid[TIME], floor), scale)
+        errors = []
+        for step, (cut, end) in enumerate(folds):
+            yhat, model = prophet(params, warm.init_for(params))(known.iloc[:cut], dates.iloc[cut:end])
+            warm.remember(params, model)
+            errors.append(error(y[cut:end], yhat, scale))
+            if step == 0:
+                trial.report(errors[0], 0)
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
+        return float(np.mean(errors))
 
     study, resumed = open_study(place or StudyPlace(storage=None, name=series_id), warm_start)
-    n_started = run_to(study, objective, tuning.trials, study_seed(tuning.seed, series_id))
-    n_complete = complete_trials(study)
-    if not n_complete:
+    run_to(study, objective, tuning.trials, study_seed(tuning.seed, series_id))
+    if not complete_trials(study):
         raise RuntimeError(f"no Optuna trial completed for series {series_id}")
     best = study.best_trial
     # Refit on a search space restricted to the best trial, so optional seasonalities come out exactly.
     best_params = prophet_space(optuna.trial.FixedTrial(best.params), seasonalities)
 
+    def point(model: str, history: pd.DataFrame, at: pd.Series) -> np.ndarray:
+        if model in (TUNED, DEFAULT):
+            return prophet(best_params if model == TUNED else None)(history, at)[0]
+        return challenger(model, history, at)["mean"]
+
+    def challenger(model: str, history: pd.DataFrame, at: pd.Series, levels=()) -> dict[str, np.ndarray]:
+        out = challenger_forecast(model, history[TARGET].to_numpy(), len(at), data.period, levels)
+        return out if floor is None else {k: np.maximum(v, floor) for k, v in out.items()}
+
+    fold_errors = {TUNED: float(best.value)}
+    for model in (DEFAULT, *CHALLENGERS):
+        fold_errors[model] = float(
+            np.mean(
+                [error(y[cut:end], point(model, known.iloc[:cut], dates.iloc[cut:end]), scale) for cut, end in folds]
+            )
+        )
+    champion = min(fold_errors, key=lambda m: (np.nan_to_num(fold_errors[m], nan=np.inf), MODELS.index(m)))
+
+    def with_intervals(history: pd.DataFrame, at: pd.Series) -> dict[str, np.ndarray]:
+        if champion in (TUNED, DEFAULT):
+            fits["prophet"] += 1
+            params = best_params if champion == TUNED else None
+            return prophet_intervals(history, params, at, data.levels, floor, seed=study_seed(tuning.seed, series_id))
+        return challenger(champion, history, at, data.levels)
+
     actual = test[TARGET].to_numpy()
-    backtest = {
-        TUNED: predict(fit_prophet(known, best_params), test[TIME], floor),
-        DEFAULT: predict(fit_prophet(known), test[TIME], floor),
-        SNAIVE: seasonal_naive(known[TARGET].to_numpy(), len(test), data.period),
-    }
+    test_forecasts = {m: point(m, known, test[TIME]) for m in MODELS if m != champion}
+    test_forecasts[NAIVE2] = naive2(y, len(test), data.period)
+    champion_test = with_intervals(known, test[TIME])
+    test_forecasts[champion] = champion_test["mean"]
     future = pd.date_range(frame[TIME].iloc[-1], periods=data.horizon + 1, freq=data.freq)[1:]
+    champion_future = with_intervals(frame, pd.Series(future))
+    backtest = [
+        pd.DataFrame({TIME: test[TIME].to_numpy(), TARGET: actual, "model": m, "yhat": yhat})
+        for m, yhat in test_forecasts.items()
+    ]
+    backtest.append(
+        pd.DataFrame({TIME: test[TIME].to_numpy(), TARGET: actual, "model": CHAMPION} | _bands(champion_test))
+    )
     return SeriesResult(
         series_id=series_id,
         best_params=best_params,
         best_value=float(best.value),
-        n_trials=n_complete,
-        n_fits=n_started + 3,
+        n_trials=finished_trials(study),
+        n_fits=fits["prophet"],
         resumed=resumed,
         seconds=time.perf_counter() - started,
-        backtest=pd.concat(
-            [
-                pd.DataFrame({TIME: test[TIME].to_numpy(), TARGET: actual, "model": m, "yhat": yhat})
-                for m, yhat in backtest.items()
-            ],
-            ignore_index=True,
-        ),
-        forecast=pd.DataFrame(
-            {TIME: future, "model": TUNED, "yhat": predict(fit_prophet(frame, best_params), future, floor)}
-        ),
+        champion=champion,
+        fold_errors=fold_errors,
+        backtest=pd.concat(backtest, ignore_index=True),
+        forecast=pd.DataFrame({TIME: future, "model": champion} | _bands(champion_future)),
     )
+
+
+def _bands(forecast: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A forecast's point and bounds as columns: yhat, lo_80, hi_80, ..."""
+    return {"yhat": forecast["mean"]} | {k.replace("-", "_"): v for k, v in forecast.items() if k != "mean"}

@@ -18,6 +18,7 @@ from tests.helpers import EXPECTED_REJECTIONS, GOOD_SERIES, HORIZON, messy_sales
 pytestmark = pytest.mark.e2e
 
 TRIALS = 3
+MODELS = ["prophet_tuned", "prophet_default", "naive", "seasonal_naive", "auto_ets", "auto_theta", "naive2"]
 COLUMNS = ["--id-cols", "store,item", "--time-col", "date", "--target-col", "sales", "--freq", "D"]
 TUNING = ["--horizon", str(HORIZON), "--trials", str(TRIALS), "--workers", "2"]
 
@@ -68,11 +69,17 @@ def test_run_writes_every_output_and_accounts_for_every_series(local_run):
     reasons = {r["series_id"]: r["reason"] for r in summary["rejected"]}
     assert reasons.keys() == EXPECTED_REJECTIONS.keys()
     assert all(EXPECTED_REJECTIONS[s] in reasons[s] for s in reasons)
-    assert summary["trials"] == GOOD_SERIES * TRIALS and summary["prophet_fits"] == GOOD_SERIES * (TRIALS + 3)
+    champions = pd.read_parquet(out / "best_params.parquet")["champion"]
+    # per series: trials on 2 folds, default Prophet on 2 folds, both on the test window, a Prophet champion's future
+    fits = sum(2 * TRIALS + 4 + (c in ("prophet_tuned", "prophet_default")) for c in champions)
+    assert summary["trials"] == GOOD_SERIES * TRIALS and summary["prophet_fits"] == fits
+    assert summary["champions"] == champions.value_counts().to_dict()
     assert set(summary["step_seconds"]) == set(summary["step_started_at"]) == {"ingest", "tune", "evaluate"}
-    assert set(summary["metrics"]) == {"prophet_tuned", "prophet_default", "seasonal_naive"}
+    assert set(summary["metrics"]) == set(MODELS) | {"champion"}
+    assert set(summary["owa"]) == set(MODELS) - {"naive2"} | {"champion"}
+    assert set(summary["intervals"]["coverage"]) == {"80", "95"} and summary["intervals"]["pinball"] > 0
     assert set(summary["metrics_by"]["store"]["1"]["prophet_tuned"]) == {"smape", "mase", "wape", "rmse", "bias"}
-    assert set(summary["tuning_vs_baselines"]) == {"prophet_default", "seasonal_naive"}
+    assert set(summary["champion_vs_models"]) == set(MODELS)
     cost = summary["cost"]
     assert cost["node_seconds"]["c7i.large"] > 0 and 0 < cost["spot_usd"] < cost["on_demand_usd"]
     for url in summary["plots"].values():
@@ -82,14 +89,18 @@ def test_run_writes_every_output_and_accounts_for_every_series(local_run):
 def test_tables_have_the_documented_shape(local_run):
     out, _ = local_run
     forecasts = pd.read_parquet(out / "forecasts.parquet")
-    assert list(forecasts.columns) == ["store", "item", "series_id", "ds", "model", "yhat"]
+    bounds = ["lo_80", "hi_80", "lo_95", "hi_95"]
+    assert list(forecasts.columns) == ["store", "item", "series_id", "ds", "model", "yhat", *bounds]
+    assert (forecasts["lo_95"] <= forecasts["yhat"]).all() and (forecasts["yhat"] <= forecasts["hi_95"]).all()
     assert forecasts.groupby("series_id").size().eq(HORIZON).all() and forecasts["series_id"].nunique() == GOOD_SERIES
     backtest = pd.read_parquet(out / "backtest.parquet")
-    assert backtest.groupby(["series_id", "model"]).size().eq(HORIZON).all() and backtest["model"].nunique() == 3
+    assert backtest.groupby(["series_id", "model"]).size().eq(HORIZON).all()
+    assert set(backtest["model"]) == set(MODELS) | {"champion"}
     assert backtest["y"].notna().all() and backtest["yhat"].notna().all()
     assert forecasts["ds"].min() > backtest["ds"].max()
     metrics = pd.read_parquet(out / "metrics.parquet")
-    assert len(metrics) == 3 * GOOD_SERIES and metrics[["smape", "mase", "wape", "rmse"]].notna().all().all()
+    assert len(metrics) == (len(MODELS) + 1) * GOOD_SERIES
+    assert metrics[["smape", "mase", "wape", "rmse"]].notna().all().all()
     best = pd.read_parquet(out / "best_params.parquet")
     assert best["n_trials"].eq(TRIALS).all() and best["best_value"].ge(0).all()
     assert {"changepoint_prior_scale", "seasonality_mode", "store", "item"} <= set(best.columns)

@@ -10,7 +10,7 @@ from optuna.trial import TrialState
 from manymodels.search_space import Seasonalities, prophet_space
 from manymodels.settings import TuningSpec
 from manymodels.studies import StudyPlace, open_study, run_to
-from manymodels.tuning import study_seed, tune_series
+from manymodels.tuning import DEFAULT, TUNED, study_seed, tune_series
 from tests.slice.conftest import SPEC
 
 
@@ -35,16 +35,22 @@ def states(place_: StudyPlace) -> list[TrialState]:
     return [t.state for t in study.trials]
 
 
+def fits_besides_trials(result) -> int:
+    """Default Prophet on the 2 folds, both Prophets on the test window, and a Prophet champion's future."""
+    return 2 + 2 + (result.champion in (TUNED, DEFAULT))
+
+
 def test_rerun_adds_no_trial_and_a_bigger_budget_adds_only_the_difference(series, place):
     where = place()
     first = tune_series(series, SPEC, TuningSpec(trials=3), where)
-    assert (first.n_trials, first.n_fits, first.resumed) == (3, 3 + 3, False)
+    assert (first.n_trials, first.n_fits - fits_besides_trials(first), first.resumed) == (3, 3 * 2, False)
     again = tune_series(series, SPEC, TuningSpec(trials=3), where)
-    assert (again.n_trials, again.n_fits, again.resumed) == (3, 0 + 3, True)
+    assert (again.n_trials, again.n_fits - fits_besides_trials(again), again.resumed) == (3, 0, True)
     assert again.best_params == first.best_params
     more = tune_series(series, SPEC, TuningSpec(trials=5), where)
-    assert (more.n_trials, more.n_fits) == (5, 2 + 3)
-    assert states(where) == [TrialState.COMPLETE] * 5
+    pruned = states(where).count(TrialState.PRUNED)  # a pruned trial stops after its first fold
+    assert (more.n_trials, more.n_fits - fits_besides_trials(more)) == (5, 2 * 2 - pruned)
+    assert states(where)[:3] == [TrialState.COMPLETE] * 3 and len(states(where)) == 5
 
 
 def crash_during_trial(series, where: StudyPlace, after: int, seed: int) -> None:
@@ -100,3 +106,20 @@ def test_warm_start_is_the_first_trial_of_a_new_study(series, place):
     where = place()
     tune_series(series, SPEC, TuningSpec(trials=2), where, warm_start=warm)
     assert open_study(StudyPlace(where.storage, where.name))[0].trials[0].params == warm
+
+
+def test_a_hopeless_trial_is_pruned_after_its_first_fold_and_counts_against_the_budget():
+    study, _ = open_study(StudyPlace(storage=None, name="prune"))
+    second_folds = []
+
+    def objective(trial: optuna.Trial) -> float:
+        first = 100.0 if trial.number == 5 else 10.0 - trial.number  # each better than the last
+        trial.report(first, 0)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+        second_folds.append(trial.number)
+        return first
+
+    assert run_to(study, objective, 6, seed=0) == 6
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 5 + [TrialState.PRUNED]
+    assert second_folds == [0, 1, 2, 3, 4]

@@ -1,29 +1,49 @@
-"""One series through the Optuna study and the three models, with real Prophet fits."""
+"""One series through the Optuna study on rolling-origin folds, the challengers and the champion, with real fits."""
 
+import numpy as np
 import pandas as pd
 
+from manymodels.challengers import CHALLENGERS, NAIVE2
 from manymodels.settings import TuningSpec
-from manymodels.tuning import DEFAULT, SNAIVE, TUNED, tune_series
+from manymodels.tuning import CHAMPION, DEFAULT, MODELS, TUNED, tune_series
 from tests.slice.conftest import SPEC
 
 
-def test_study_runs_the_requested_trials_and_forecasts_every_window(series):
+def test_study_runs_the_requested_trials_on_every_fold_and_forecasts_every_window(series):
     result = tune_series(series, SPEC, TuningSpec(trials=3, seed=1))
-    assert result.n_trials == 3 and result.n_fits == 3 + 3
+    prophet_champion = result.champion in (TUNED, DEFAULT)
+    # 3 trials x 2 folds, default Prophet on 2 folds, both on the test window, the champion's future
+    assert result.n_trials == 3 and result.n_fits == 6 + 2 + 2 + prophet_champion
     assert {"seasonality_mode", "changepoint_prior_scale", "weekly_order"} <= set(result.best_params)
     assert "yearly_order" not in result.best_params  # 400 days: too short for yearly seasonality
+    assert set(result.fold_errors) == set(MODELS) and result.fold_errors[TUNED] == result.best_value
+    assert result.champion == min(result.fold_errors, key=result.fold_errors.get)
     test_days = series.loc[series["split"] == "test", "ds"]
     assert result.backtest.groupby("model")["ds"].apply(list).to_dict() == {
-        m: test_days.tolist() for m in (DEFAULT, SNAIVE, TUNED)
+        m: test_days.tolist() for m in (*MODELS, NAIVE2, CHAMPION)
     }
     assert (result.backtest["yhat"] >= 0).all()
+    champion = result.backtest[result.backtest["model"] == CHAMPION]
+    chosen = result.backtest[result.backtest["model"] == result.champion]
+    np.testing.assert_allclose(champion["yhat"], chosen["yhat"])
+    assert (champion["lo_95"] <= champion["lo_80"]).all() and (champion["lo_80"] <= champion["hi_80"]).all()
+    assert (champion["hi_80"] <= champion["hi_95"]).all()
     expected_future = pd.date_range(series["ds"].iloc[-1], periods=15, freq="D")[1:]
     assert result.forecast["ds"].tolist() == expected_future.tolist()
-    assert result.best_value >= 0
+    assert set(result.forecast["model"]) == {result.champion}
+    assert list(result.forecast.columns) == ["ds", "model", "yhat", "lo_80", "hi_80", "lo_95", "hi_95"]
 
 
-def test_same_seed_gives_the_same_study(series):
+def test_same_seed_gives_the_same_study_and_forecast(series):
     first = tune_series(series, SPEC, TuningSpec(trials=3, seed=7))
     second = tune_series(series, SPEC, TuningSpec(trials=3, seed=7))
-    assert first.best_params == second.best_params
+    assert first.best_params == second.best_params and first.champion == second.champion
     pd.testing.assert_frame_equal(first.forecast, second.forecast)
+
+
+def test_a_challenger_wins_where_prophet_cannot_follow(series):
+    """A pure weekly pattern with no trend: seasonal naive is exact, and is chosen over Prophet."""
+    pattern = np.tile([5.0, 9, 13, 11, 7, 20, 30], len(series) // 7 + 1)[: len(series)]
+    result = tune_series(series.assign(y=pattern), SPEC, TuningSpec(trials=2, seed=1))
+    assert result.fold_errors["seasonal_naive"] == 0 and result.champion in CHALLENGERS
+    assert result.forecast["yhat"].round(6).tolist() == np.resize(pattern[-7:], 14).tolist()

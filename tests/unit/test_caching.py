@@ -88,6 +88,8 @@ def test_a_cached_result_counts_no_fits_and_outcomes_merge_by_adding():
             n_fits=6,
             resumed=resumed,
             seconds=1.0,
+            champion="prophet_tuned",
+            fold_errors={},
             backtest=pd.DataFrame(),
             forecast=pd.DataFrame(),
         )

@@ -1,33 +1,58 @@
+import numpy as np
 import pandas as pd
 import pytest
 
-from manymodels.evaluation import aggregate, series_metrics, tuning_wins
+from manymodels.evaluation import aggregate, champion_wins, interval_scores, owa_by_model, series_metrics
 
 
 def metrics_frame() -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "store": ["1", "1", "2", "2"],
-            "series_id": ["a", "a", "b", "b"],
-            "model": ["prophet_tuned", "seasonal_naive"] * 2,
-            "smape": [10.0, 12.0, 20.0, 18.0],
-            "mase": [1.0, 1.0, 1.0, 1.0],
-            "wape": [1.0] * 4,
-            "rmse": [1.0] * 4,
-            "bias": [0.0] * 4,
+            "store": ["1", "1", "1", "2", "2", "2"],
+            "series_id": ["a", "a", "a", "b", "b", "b"],
+            "model": ["champion", "seasonal_naive", "naive2"] * 2,
+            "smape": [10.0, 12.0, 20.0, 20.0, 18.0, 20.0],
+            "mase": [1.0, 1.0, 2.0, 1.0, 2.0, 2.0],
+            "wape": [1.0] * 6,
+            "rmse": [1.0] * 6,
+            "bias": [0.0] * 6,
         }
     )
 
 
-def test_tuning_wins_counts_series_and_average_gain():
-    wins = tuning_wins(metrics_frame())["seasonal_naive"]
+def test_champion_wins_counts_series_and_average_gain():
+    wins = champion_wins(metrics_frame())["seasonal_naive"]
     assert wins["share_series_better"] == 0.5
-    assert wins["mean_improvement"] == 0.0
+    assert wins["mean_improvement"] == 0.0 and wins["champion_mean"] == 15.0 and wins["model_mean"] == 15.0
+
+
+def test_owa_is_the_mean_of_smape_and_mase_relative_to_naive2():
+    owa = owa_by_model(metrics_frame())
+    assert owa["champion"] == pytest.approx(0.5 * (15 / 20 + 1 / 2))
+    assert owa["seasonal_naive"] == pytest.approx(0.5 * (15 / 20 + 1.5 / 2)) and "naive2" not in owa
+    assert owa_by_model(metrics_frame().query("model != 'naive2'")) == {}
 
 
 def test_aggregate_overall_and_by_id_column():
-    assert aggregate(metrics_frame())["prophet_tuned"]["smape"] == 15.0
+    assert aggregate(metrics_frame())["champion"]["smape"] == 15.0
     assert aggregate(metrics_frame(), by="store")["2"]["seasonal_naive"]["smape"] == 18.0
+
+
+def test_interval_scores_give_coverage_per_level_and_mean_pinball():
+    backtest = pd.DataFrame(
+        {
+            "series_id": ["a", "a", "b", "b"],
+            "model": "champion",
+            "y": [10.0, 20.0, 5.0, 5.0],
+            "lo_80": [8.0, 21.0, 4.0, 6.0],
+            "hi_80": [12.0, 25.0, 6.0, 7.0],
+        }
+    )
+    scores = interval_scores(backtest, [80])
+    assert scores["coverage"] == {"80": 0.5}  # 10 in [8, 12], 20 below 21, 5 in [4, 6], 5 below 6
+    # pinball at tau 0.1 (lo) and 0.9 (hi): a: lo 0.1*2, 0.9*1; hi 0.1*2, 0.1*5 -> mean 0.45;
+    # b: lo 0.1*1, 0.9*1; hi 0.1*1, 0.1*2 -> mean 0.325
+    assert scores["pinball"] == pytest.approx(np.mean([0.45, 0.325]))
 
 
 def test_series_metrics_scores_each_series_and_model():

@@ -72,7 +72,7 @@ def test_future_timestamps_and_negative_targets_reject_when_asked():
 @pytest.mark.parametrize(
     ("series", "reason"),
     [
-        (rows(np.arange(20.0)), "too short: 20 points, the splits need 28"),
+        (rows(np.arange(20.0)), "too short: 20 points, the splits need 35"),
         (rows(np.full(40, 3.0)), "constant target (3)"),
         (rows(np.full(40, np.nan)), "all targets missing"),
         (

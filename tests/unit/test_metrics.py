@@ -1,7 +1,20 @@
 import numpy as np
 import pytest
 
-from manymodels.metrics import METRICS, bias, evaluate, mase, rmse, seasonal_mae, smape, wape
+from manymodels.metrics import (
+    METRICS,
+    bias,
+    coverage,
+    evaluate,
+    interval_pinball,
+    mase,
+    owa,
+    pinball,
+    rmse,
+    seasonal_mae,
+    smape,
+    wape,
+)
 
 Y = np.array([1.0, 2.0, 3.0])
 YHAT = np.array([2.0, 2.0, 1.0])
@@ -42,3 +55,27 @@ def test_seasonal_mae_is_the_in_sample_seasonal_naive_error():
 
 def test_evaluate_runs_every_metric():
     assert set(evaluate(Y, YHAT, 1.0)) == set(METRICS)
+
+
+def test_coverage_counts_actuals_inside_their_bounds_inclusive():
+    assert (
+        coverage(np.array([1.0, 2.0, 3.0, 4.0]), np.array([1.0, 3.0, 0.0, 0.0]), np.array([2.0, 4.0, 3.0, 3.0])) == 0.5
+    )
+
+
+def test_pinball_weighs_under_and_over_forecasts_by_tau():
+    y = np.array([10.0, 10.0])
+    assert pinball(y, np.array([8.0, 13.0]), 0.9) == pytest.approx((0.9 * 2 + 0.1 * 3) / 2)
+    assert pinball(y, np.array([8.0, 13.0]), 0.5) == pytest.approx(0.5 * (2 + 3) / 2)
+
+
+def test_interval_pinball_averages_the_bounds_of_every_level():
+    y = np.array([10.0])
+    bounds = {"lo-80": np.array([9.0]), "hi-80": np.array([12.0]), "lo-50": np.array([11.0]), "hi-50": np.array([10.0])}
+    # lo-80 (tau .1): .1*1; hi-80 (tau .9): .1*2; lo-50 (tau .25): .75*1; hi-50 (tau .75): 0
+    assert interval_pinball(y, bounds, [80, 50]) == pytest.approx((0.1 + 0.2 + 0.75 + 0.0) / 4)
+
+
+def test_owa_of_naive2_itself_is_one_and_halves_with_both_errors():
+    assert owa(12.0, 1.5, 12.0, 1.5) == 1.0
+    assert owa(6.0, 0.75, 12.0, 1.5) == 0.5

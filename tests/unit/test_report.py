@@ -5,7 +5,7 @@ import pandas as pd
 from manymodels import plots
 from manymodels.report import best_and_worst, summary_markdown
 
-MODELS = ["prophet_default", "prophet_tuned", "seasonal_naive"]
+MODELS = ["champion", "prophet_tuned", "seasonal_naive"]
 
 
 def metrics_of(n: int) -> pd.DataFrame:
@@ -17,14 +17,14 @@ def metrics_of(n: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_best_and_worst_rank_by_tuned_error_and_never_list_a_series_twice():
+def test_best_and_worst_rank_by_the_champions_error_and_never_list_a_series_twice():
     rows = best_and_worst(metrics_of(12), ["store", "item"], n=3)
     assert [(r["rank"], r["series_id"]) for r in rows] == [
         ("best", "s0"), ("best", "s1"), ("best", "s2"), ("worst", "s11"), ("worst", "s10"), ("worst", "s9"),
     ]  # fmt: skip
     assert rows[0] == {
         "rank": "best", "series_id": "s0", "store": "0", "item": "0",
-        "prophet_default smape": 0.0, "prophet_tuned smape": 1.0, "seasonal_naive smape": 2.0,
+        "champion smape": 0.0, "prophet_tuned smape": 1.0, "seasonal_naive smape": 2.0,
     }  # fmt: skip
     few = best_and_worst(metrics_of(4), ["store", "item"], n=3)
     assert [r["series_id"] for r in few] == ["s0", "s1", "s2", "s3"]
@@ -36,9 +36,12 @@ SUMMARY = {
     "tuning": {"tuned": 2, "resumed": 0, "cached": 1},
     "trials": 20,
     "prophet_fits": 26,
-    "metrics": {"prophet_tuned": {"smape": 9.5, "mase": None}, "seasonal_naive": {"smape": 15.25, "mase": 1.0}},
-    "tuning_vs_baselines": {"seasonal_naive": {"metric": "smape", "tuned_mean": 9.5, "baseline_mean": 15.25,
-                                               "share_series_better": 2 / 3}},
+    "metrics": {"champion": {"smape": 9.5, "mase": None}, "seasonal_naive": {"smape": 15.25, "mase": 1.0}},
+    "champions": {"prophet_tuned": 2, "auto_ets": 1},
+    "champion_vs_models": {"seasonal_naive": {"metric": "smape", "champion_mean": 9.5, "model_mean": 15.25,
+                                              "share_series_better": 2 / 3}},
+    "owa": {"champion": 0.8123, "seasonal_naive": 1.1},
+    "intervals": {"coverage": {"80": 0.75, "95": 0.9}, "pinball": 1.2345},
     "cost": {"prices_read_on": "2026-11-22", "region": "us-east-1", "node_seconds": {"c7i.large": 60.0},
              "on_demand_usd": 0.0015, "on_demand_usd_per_series": 0.0005, "spot_usd": 0.0006,
              "spot_usd_per_series": 0.0002},
@@ -50,8 +53,11 @@ SUMMARY = {
 def test_summary_markdown_carries_counts_metrics_cost_steps_rejections_and_plot_links():
     text = summary_markdown(SUMMARY, "s3://bucket/run", {"errors per model": "s3://bucket/run/plots/errors.png"})
     assert "**3** series forecast of 5 (2 rejected); 1,234 rows in" in text
-    assert "| prophet_tuned | 9.500 | - |" in text and "| seasonal_naive | 15.250 | 1.000 |" in text
-    assert "beat **seasonal_naive** on 67% of series (mean smape 9.50 against 15.25)" in text
+    assert "| champion | 9.500 | - |" in text and "| seasonal_naive | 15.250 | 1.000 |" in text
+    assert "the champion beat **seasonal_naive** on 67% of series (mean smape 9.50 against 15.25)" in text
+    assert "rolling-origin folds): prophet_tuned 2, auto_ets 1." in text
+    assert "OWA against Naive2 (below 1 beats it): champion 0.812, seasonal_naive 1.100" in text
+    assert "80% interval 75%, 95% interval 90%; pinball loss 1.234" in text
     assert "On demand **$0.0015** ($0.000500 per series), on spot **$0.0006**" in text
     assert "read on 2026-11-22" in text and "ingest 1.2, tune 30.0, evaluate 0.5" in text
     assert "| 9-1 | too short |" in text and "| 9-2 | constant target |" in text
@@ -59,7 +65,7 @@ def test_summary_markdown_carries_counts_metrics_cost_steps_rejections_and_plot_
 
 
 def test_summary_markdown_of_a_run_that_forecast_nothing():
-    empty = SUMMARY | {"metrics": {}, "tuning_vs_baselines": {}, "rejected": []}
+    empty = SUMMARY | {"metrics": {}, "champion_vs_models": {}, "rejected": []}
     text = summary_markdown(empty, "out", {})
     assert "No series was forecast." in text and "Rejected" not in text and "Plots" not in text
 

@@ -20,9 +20,15 @@ def test_unknown_frequency_is_rejected_with_its_name():
         DataSpec(**BASE, freq="fortnightly")
 
 
-def test_min_length_leaves_two_seasons_of_training_data():
-    assert DataSpec(**BASE, horizon=7).min_length == 14 + 14
-    assert DataSpec(**BASE, horizon=90).min_length == 180 + 180
+def test_min_length_leaves_two_seasons_of_training_data_before_the_folds_and_test():
+    assert DataSpec(**BASE, horizon=7).min_length == 3 * 7 + 14
+    assert DataSpec(**BASE, horizon=90, folds=3).min_length == 4 * 90 + 180
+
+
+def test_interval_levels_are_percentages_kept_in_order():
+    assert DataSpec(**BASE, levels=[95, 80, 95]).levels == [80, 95]
+    with pytest.raises(ValidationError, match="percentages between 0 and 100"):
+        DataSpec(**BASE, levels=[80, 100])
 
 
 @pytest.mark.parametrize("bad", [{"id_cols": []}, {"horizon": 0}, {"fill": "mean"}, {"unknown": 1}])

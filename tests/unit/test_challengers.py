@@ -1,0 +1,48 @@
+"""The challengers' forecasts and M4's Naive2, against hand-computed values."""
+
+import numpy as np
+import pytest
+
+from manymodels.challengers import challenger_forecast, history_for, is_seasonal, naive2
+from manymodels.tuning import rolling_folds
+
+WEEKLY = np.tile([10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0], 8)
+
+
+def test_naive_and_seasonal_naive_repeat_the_last_value_and_season_with_widening_intervals():
+    naive = challenger_forecast("naive", np.array([3.0, 5.0, 4.0]), 3, 1, [80])
+    assert naive["mean"].tolist() == [4.0, 4.0, 4.0]
+    assert (np.diff(naive["hi-80"] - naive["lo-80"]) > 0).all()
+    seasonal = challenger_forecast("seasonal_naive", WEEKLY, 9, 7)
+    assert seasonal["mean"].tolist() == [10, 20, 30, 40, 50, 60, 70, 10, 20]
+
+
+def test_a_season_longer_than_half_the_history_falls_back_to_no_season():
+    assert challenger_forecast("seasonal_naive", np.array([1.0, 2.0, 3.0]), 2, 7)["mean"].tolist() == [3.0, 3.0]
+
+
+def test_ets_and_theta_fit_recent_history_and_give_nested_intervals():
+    assert len(history_for("auto_ets", np.arange(5000.0), 7, 28)) == 112
+    assert len(history_for("naive", np.arange(5000.0), 7, 28)) == 5000
+    for name in ("auto_ets", "auto_theta"):
+        out = challenger_forecast(name, WEEKLY + np.arange(len(WEEKLY)) * 0.01, 7, 7, [80, 95])
+        assert (out["lo-95"] <= out["lo-80"]).all() and (out["hi-80"] <= out["hi-95"]).all()
+        np.testing.assert_allclose(out["mean"], WEEKLY[:7] + np.arange(56, 63) * 0.01, rtol=0.02)
+
+
+def test_seasonality_test_finds_a_weekly_pattern_and_not_noise():
+    assert is_seasonal(WEEKLY, 7)
+    assert not is_seasonal(np.random.default_rng(0).normal(100, 1, 200), 7)
+    assert not is_seasonal(WEEKLY[:14], 7)  # shorter than three seasons
+
+
+def test_naive2_reseasonalises_the_last_value_and_is_plain_naive_without_seasonality():
+    # a multiplicative weekly pattern on a flat level: Naive2 reproduces the next week exactly
+    pattern = np.array([0.5, 1.0, 1.5, 1.0, 0.5, 1.0, 1.5])
+    y = 100 * np.tile(pattern, 6)
+    assert naive2(y, 7, 7) == pytest.approx(100 * np.roll(pattern, -(len(y) % 7)))
+    assert naive2(np.array([1.0, 3.0, 2.0, 5.0]), 3, 1).tolist() == [5.0, 5.0, 5.0]
+
+
+def test_rolling_folds_are_the_last_windows_before_the_test():
+    assert rolling_folds(100, 10, 3) == [(70, 80), (80, 90), (90, 100)]
