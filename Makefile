@@ -3,7 +3,7 @@ PY      := .venv/bin/python
 VENV    := .venv/.synced
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: setup chromium demo serve test test-fast lint bench stop clean
+.PHONY: setup chromium demo serve accuracy test test-fast lint bench stop clean
 
 setup: $(VENV)
 
@@ -55,6 +55,11 @@ bench: setup
 # The local Prefect server, the deployments of deployments/prefect.yaml and a worker, left running for the UI.
 serve: setup
 	.venv/bin/manymodels serve
+
+# The champion's accuracy on held-out store-item data, daily and weekly, against the targets (about an hour here).
+ACCURACY ?= --series 500 --trials 10
+accuracy: setup
+	$(PY) -m benchmarks.accuracy $(ACCURACY)
 
 stop: setup
 	.venv/bin/manymodels stop

@@ -40,7 +40,8 @@ def test_make_bench_runs_every_benchmark_and_writes_the_report(prefect_server, t
     runs = results["throughput-synthetic-2"]["runs"]
     assert set(runs) == {"manymodels", "bare_loop", "ray_tune"}
     # the same series, trials, space, split and seed: manymodels and the bare loop find the same optima
-    assert runs["manymodels"]["fits"] == runs["bare_loop"]["fits"] == 2 * (2 + 3)
+    # per series: 2 trials on 2 folds, default Prophet on 2 folds, both on the test window (+1 for a Prophet champion)
+    assert runs["manymodels"]["fits"] == runs["bare_loop"]["fits"] and 2 * 8 <= runs["bare_loop"]["fits"] <= 2 * 9
     assert runs["manymodels"]["mean_best_value"] == pytest.approx(runs["bare_loop"]["mean_best_value"])
     assert runs["ray_tune"]["fits"] == 2 and runs["ray_tune"]["series"] == 1
     assert all(0 < run["cpu_share"] <= 1 for run in runs.values())
