@@ -73,6 +73,7 @@ def plan_jobs(
         data.freq,
         data.horizon,
         data.folds,
+        data.holidays,
         data.period,
         data.fill,
         data.duplicates,

@@ -35,13 +35,21 @@ def write_stan_json(path: str, data: dict) -> None:
 cmdstanpy.utils.filesystem.write_stan_json = write_stan_json
 
 
-def new_prophet(params: dict | None = None, model_class: type | None = None):
+def new_prophet(params: dict | None = None, model_class: type | None = None, holidays: str | None = None):
     """An unfitted Prophet without uncertainty sampling; params from prophet_space, or None for Prophet's defaults.
 
     model_class: QuickProphet unless given (the benchmarks compare it with Prophet itself).
+    holidays: a country whose public holidays (the holidays package) the model gets as effects.
     """
     if model_class is None:
         from manymodels.quick_prophet import QuickProphet as model_class  # heavy import, only where a fit happens
+    model = _configured(model_class, params)
+    if holidays:
+        model.add_country_holidays(country_name=holidays)
+    return model
+
+
+def _configured(model_class: type, params: dict | None):
     if params is None:
         return model_class(uncertainty_samples=0)
     model = model_class(
@@ -59,13 +67,16 @@ def new_prophet(params: dict | None = None, model_class: type | None = None):
     return model
 
 
-def fit_prophet(history: pd.DataFrame, params: dict | None = None, init: dict | None = None):
+def fit_prophet(
+    history: pd.DataFrame, params: dict | None = None, init: dict | None = None, holidays: str | None = None
+):
     """Fit Prophet on a (ds, y) frame; params from prophet_space, or None for Prophet's defaults.
 
     init: fitted parameters of an earlier model (fitted_init), where the optimiser starts instead of Prophet's
-    default guess; a vector of another shape falls back to the default.
+    default guess; a vector of another shape falls back to the default. holidays: as new_prophet takes it.
     """
-    return new_prophet(params).fit(history[["ds", "y"]], **({"init": init} if init else {}))
+    model = new_prophet(params, holidays=holidays)
+    return model.fit(history[["ds", "y"]], **({"init": init} if init else {}))
 
 
 def fitted_init(model) -> dict:
@@ -98,10 +109,11 @@ def prophet_intervals(
     floor: float | None,
     samples: int = 500,
     seed: int = 0,
+    holidays: str | None = None,
 ) -> dict[str, np.ndarray]:
     """Point forecast and prediction intervals ({'mean', 'lo-80', 'hi-80', ...}) of Prophet fitted on history,
     the intervals from the quantiles of its predictive samples (trend changes and noise)."""
-    model = new_prophet(params)
+    model = new_prophet(params, holidays=holidays)
     model.uncertainty_samples = samples
     model.fit(history[["ds", "y"]])
     out = {"mean": predict(model, dates, floor)}

@@ -34,6 +34,11 @@ class DataSpec(Frozen):
     levels: list[int] = Field(
         [80, 95], max_length=5, description="Prediction interval levels (percent) of the champion's forecast."
     )
+    holidays: str | None = Field(
+        None,
+        description="Country code whose public holidays Prophet models as effects, e.g. US, GB, DE (the "
+        "holidays package's calendars); empty: none.",
+    )
     season_length: int | None = Field(
         None, ge=1, description="Seasonal period for seasonal naive and MASE; inferred from freq when empty."
     )
@@ -56,6 +61,16 @@ class DataSpec(Frozen):
         except ValueError:
             raise ValueError(f"unknown frequency {freq!r} (use a pandas alias such as D, W, MS)") from None
         return freq
+
+    @field_validator("holidays")
+    @classmethod
+    def _known_country(cls, country: str | None) -> str | None:
+        if country:
+            import holidays
+
+            if country not in holidays.list_supported_countries():
+                raise ValueError(f"no holiday calendar for {country!r} (use a country code such as US, GB, DE)")
+        return country or None
 
     @field_validator("levels")
     @classmethod

@@ -119,7 +119,7 @@ def tune_series(
     def prophet(params: dict | None, init: dict | None = None):
         def forecast(history: pd.DataFrame, at: pd.Series) -> tuple[np.ndarray, object]:
             fits["prophet"] += 1
-            model = fit_prophet(history, params, init)
+            model = fit_prophet(history, params, init, data.holidays)
             return predict(model, at, floor), model
 
         return forecast
@@ -169,7 +169,8 @@ def tune_series(
         if champion in (TUNED, DEFAULT):
             fits["prophet"] += 1
             params = best_params if champion == TUNED else None
-            return prophet_intervals(history, params, at, data.levels, floor, seed=study_seed(tuning.seed, series_id))
+            seed = study_seed(tuning.seed, series_id)
+            return prophet_intervals(history, params, at, data.levels, floor, seed=seed, holidays=data.holidays)
         return challenger(champion, history, at, data.levels)
 
     actual = test[TARGET].to_numpy()

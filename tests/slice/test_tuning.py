@@ -47,3 +47,10 @@ def test_a_challenger_wins_where_prophet_cannot_follow(series):
     result = tune_series(series.assign(y=pattern), SPEC, TuningSpec(trials=2, seed=1))
     assert result.fold_errors["seasonal_naive"] == 0 and result.champion in CHALLENGERS
     assert result.forecast["yhat"].round(6).tolist() == np.resize(pattern[-7:], 14).tolist()
+
+
+def test_holidays_reach_every_prophet_fit_of_the_study(series):
+    result = tune_series(series, SPEC.model_copy(update={"holidays": "US"}), TuningSpec(trials=2, seed=1))
+    assert result.n_trials == 2 and set(result.fold_errors) == set(MODELS)
+    plain = tune_series(series, SPEC, TuningSpec(trials=2, seed=1))
+    assert result.fold_errors[DEFAULT] != plain.fold_errors[DEFAULT]  # the same fits, with holiday effects

@@ -165,3 +165,17 @@ def test_quick_forecast_falls_back_to_prophet_for_what_it_does_not_compute():
     future = pd.DataFrame({"ds": pd.date_range("2021-02-04", periods=10, freq="D"), "promo": 1.0})
     with pytest.raises(ValueError, match="promo"):  # Prophet's own predict, which needs the regressor's values
         point_forecast(model, future["ds"])
+
+
+def test_a_holiday_calendar_gives_prophet_the_countrys_holidays_as_effects():
+    dates = pd.date_range("2021-01-01", periods=3 * 365, freq="D")
+    christmas = (dates.month == 12) & (dates.day == 25)
+    history = pd.DataFrame({"ds": dates, "y": 50 + 10 * np.sin(np.arange(len(dates)) / 3) - 40 * christmas})
+    plain, with_holidays = fit_prophet(history), fit_prophet(history, holidays="US")
+    assert plain.train_holiday_names is None and "Christmas Day" in set(with_holidays.train_holiday_names)
+    from manymodels.models import predict
+
+    day = pd.Series(pd.to_datetime(["2024-12-24", "2024-12-25"]))
+    before, on = predict(with_holidays, day, None)
+    assert on < before - 20  # the holiday's dip is forecast, where the plain model has none
+    assert abs(np.diff(predict(plain, day, None))[0]) < 20

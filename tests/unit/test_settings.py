@@ -49,3 +49,10 @@ def test_a_database_password_in_the_study_storage_url_is_refused():
     with pytest.raises(ValidationError, match="PGPASSWORD"):
         ComputeSpec(optuna_storage="postgresql://me:hunter2@db/optuna")
     assert ComputeSpec(optuna_storage="postgresql://me@db/optuna").optuna_storage == "postgresql://me@db/optuna"
+
+
+def test_holidays_name_a_country_with_a_calendar():
+    assert DataSpec(**BASE, holidays="US").holidays == "US"
+    assert DataSpec(**BASE, holidays="").holidays is None
+    with pytest.raises(ValidationError, match="no holiday calendar for 'XX'"):
+        DataSpec(**BASE, holidays="XX")
