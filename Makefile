@@ -57,7 +57,7 @@ serve: setup
 	.venv/bin/manymodels serve
 
 # The champion's accuracy on held-out store-item data, daily and weekly, against the targets (about an hour here).
-ACCURACY ?= --series 500 --trials 10
+ACCURACY ?= --series 500 --trials 10 --folds 4
 accuracy: setup
 	$(PY) -m benchmarks.accuracy $(ACCURACY)
 

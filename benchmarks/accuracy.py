@@ -47,7 +47,7 @@ def weekly(n_series: int, horizon: int = 13) -> tuple[pd.DataFrame, pd.DataFrame
     return weeks[weeks["date"] < last], weeks[weeks["date"] >= last], {"freq": "W-SUN", "horizon": horizon}
 
 
-def run_pipeline(history: pd.DataFrame, spec: dict, trials: int, work: Path) -> pd.DataFrame:
+def run_pipeline(history: pd.DataFrame, spec: dict, trials: int, folds: int, work: Path) -> pd.DataFrame:
     """The pipeline as users run it: `manymodels run` on the history; its forecasts.parquet."""
     history.to_parquet(work / "in.parquet", index=False)
     command = [BIN / "manymodels", "run", "--data", work / "in.parquet", "--id-cols", "store,item"]
@@ -61,7 +61,7 @@ def run_pipeline(history: pd.DataFrame, spec: dict, trials: int, work: Path) -> 
         "--horizon",
         str(spec["horizon"]),
     ]
-    command += ["--trials", str(trials), "--output", work / "out"]
+    command += ["--trials", str(trials), "--folds", str(folds), "--output", work / "out"]
     subprocess.run(list(map(str, command)), check=True)
     return pd.read_parquet(work / "out" / "forecasts.parquet")
 
@@ -98,6 +98,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--series", type=int, default=500)
     parser.add_argument("--trials", type=int, default=10)
+    parser.add_argument("--folds", type=int, default=4, help="Rolling-origin folds (the pipeline's default is 2).")
     parser.add_argument("--only", choices=["daily", "weekly"])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args()
@@ -109,6 +110,7 @@ def main() -> None:
         "cores": cores(),
         "series": args.series,
         "trials": args.trials,
+        "folds": args.folds,
         "targets": TARGETS,
     }
     for kind, make, period in (("daily", daily, 7), ("weekly", weekly, 52)):
@@ -116,7 +118,7 @@ def main() -> None:
             continue
         history, held_out, spec = make(args.series)
         with tempfile.TemporaryDirectory(prefix=f"accuracy-{kind}-") as work:
-            forecasts = run_pipeline(history, spec, args.trials, Path(work))
+            forecasts = run_pipeline(history, spec, args.trials, args.folds, Path(work))
         scores = score(history, held_out, forecasts, period)
         missing = int((scores["champion"] == "missing").sum())
         scores = scores[scores["champion"] != "missing"]

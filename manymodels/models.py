@@ -44,6 +44,7 @@ def new_prophet(params: dict | None = None, model_class: type | None = None, hol
     if model_class is None:
         from manymodels.quick_prophet import QuickProphet as model_class  # heavy import, only where a fit happens
     model = _configured(model_class, params)
+    model.log1p = is_log(params)  # read by predict
     if holidays:
         model.add_country_holidays(country_name=holidays)
     return model
@@ -76,7 +77,17 @@ def fit_prophet(
     default guess; a vector of another shape falls back to the default. holidays: as new_prophet takes it.
     """
     model = new_prophet(params, holidays=holidays)
-    return model.fit(history[["ds", "y"]], **({"init": init} if init else {}))
+    return model.fit(_transformed(history, params), **({"init": init} if init else {}))
+
+
+def _transformed(history: pd.DataFrame, params: dict | None) -> pd.DataFrame:
+    """The (ds, y) frame Prophet fits: y itself, or log(1 + y) when params ask for it (predict undoes it)."""
+    frame = history[["ds", "y"]]
+    return frame.assign(y=np.log1p(frame["y"])) if is_log(params) else frame
+
+
+def is_log(params: dict | None) -> bool:
+    return bool(params) and params.get("transform") == "log1p"
 
 
 def fitted_init(model) -> dict:
@@ -92,6 +103,8 @@ def predict(model, dates: pd.Series | pd.DatetimeIndex, floor: float | None) -> 
     from manymodels.quick_prophet import point_forecast
 
     yhat = point_forecast(model, dates)
+    if getattr(model, "log1p", False):
+        yhat = np.expm1(yhat)
     return yhat if floor is None else np.maximum(yhat, floor)
 
 
@@ -115,11 +128,12 @@ def prophet_intervals(
     the intervals from the quantiles of its predictive samples (trend changes and noise)."""
     model = new_prophet(params, holidays=holidays)
     model.uncertainty_samples = samples
-    model.fit(history[["ds", "y"]])
+    model.fit(_transformed(history, params))
     out = {"mean": predict(model, dates, floor)}
     if levels:
         np.random.seed(seed)  # Prophet draws its samples from numpy's global generator
         draws = model.predictive_samples(pd.DataFrame({"ds": pd.to_datetime(np.asarray(dates))}))["yhat"]
+        draws = np.expm1(draws) if model.log1p else draws
         for level in levels:
             lo, hi = np.quantile(draws, [(100 - level) / 200, (100 + level) / 200], axis=1)
             out[f"lo-{level}"], out[f"hi-{level}"] = (b if floor is None else np.maximum(b, floor) for b in (lo, hi))

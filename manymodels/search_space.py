@@ -29,6 +29,7 @@ class Seasonalities:
 
 
 MODES = ["additive", "multiplicative"]
+TRANSFORMS = ["none", "log1p"]  # log1p: Prophet fits log(1 + y), for non-negative data (counts, sales)
 LOG_UNIFORM = {
     "changepoint_prior_scale": (0.001, 0.5),
     "seasonality_prior_scale": (0.01, 10.0),
@@ -41,12 +42,20 @@ ORDERS = tuple(FOURIER)
 
 def describe_space() -> dict[str, object]:
     """The search space as data, for the run manifest."""
-    return {"seasonality_mode": MODES, **{k: [*v, "log"] for k, v in LOG_UNIFORM.items()}, **FOURIER}
+    return {
+        "seasonality_mode": MODES,
+        **{k: [*v, "log"] for k, v in LOG_UNIFORM.items()},
+        **FOURIER,
+        "transform": TRANSFORMS,
+    }
 
 
-def prophet_space(trial: optuna.Trial, seasonalities: Seasonalities) -> dict[str, object]:
-    """Sample Prophet hyperparameters; *_order of 0 switches that seasonality off."""
+def prophet_space(trial: optuna.Trial, seasonalities: Seasonalities, log_allowed: bool = False) -> dict[str, object]:
+    """Sample Prophet hyperparameters; *_order of 0 switches that seasonality off; the log1p transform of the
+    target only where log_allowed (non-negative data)."""
     params: dict[str, object] = {"seasonality_mode": trial.suggest_categorical("seasonality_mode", MODES)}
+    if log_allowed:
+        params["transform"] = trial.suggest_categorical("transform", TRANSFORMS)
     for name, (low, high) in LOG_UNIFORM.items():
         params[name] = trial.suggest_float(name, low, high, log=True)
     for name, allowed in zip(ORDERS, (seasonalities.yearly, seasonalities.weekly, seasonalities.monthly), strict=True):

@@ -72,10 +72,14 @@ class WarmStarts:
     Fourier orders match): neighbouring trials' optima are close, so the optimiser has less far to go."""
 
     def __init__(self) -> None:
-        self.last: dict[str, tuple[dict, dict]] = {}  # seasonality mode -> (params, fitted init)
+        self.last: dict[tuple, tuple[dict, dict]] = {}  # (seasonality mode, transform) -> (params, fitted init)
+
+    @staticmethod
+    def _kind(params: dict) -> tuple:
+        return params["seasonality_mode"], params.get("transform")
 
     def init_for(self, params: dict) -> dict | None:
-        before = self.last.get(params["seasonality_mode"])
+        before = self.last.get(self._kind(params))
         if before is None:
             return None
         if any(before[0].get(order) != params.get(order) for order in ORDERS):
@@ -83,7 +87,7 @@ class WarmStarts:
         return before[1]
 
     def remember(self, params: dict, model) -> None:
-        self.last[params["seasonality_mode"]] = (params, fitted_init(model))
+        self.last[self._kind(params)] = (params, fitted_init(model))
 
 
 def study_seed(seed: int, series_id: str) -> int:
@@ -127,7 +131,7 @@ def tune_series(
     warm = WarmStarts()
 
     def objective(trial: optuna.Trial) -> float:
-        params = prophet_space(trial, seasonalities)
+        params = prophet_space(trial, seasonalities, log_allowed=floor is not None)
         errors = []
         for step, (cut, end) in enumerate(folds):
             yhat, model = prophet(params, warm.init_for(params))(known.iloc[:cut], dates.iloc[cut:end])
@@ -145,7 +149,7 @@ def tune_series(
         raise RuntimeError(f"no Optuna trial completed for series {series_id}")
     best = study.best_trial
     # Refit on a search space restricted to the best trial, so optional seasonalities come out exactly.
-    best_params = prophet_space(optuna.trial.FixedTrial(best.params), seasonalities)
+    best_params = prophet_space(optuna.trial.FixedTrial(best.params), seasonalities, log_allowed=floor is not None)
 
     def point(model: str, history: pd.DataFrame, at: pd.Series) -> np.ndarray:
         if model in (TUNED, DEFAULT):
