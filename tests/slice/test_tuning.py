@@ -16,6 +16,7 @@ def test_study_runs_the_requested_trials_on_every_fold_and_forecasts_every_windo
     assert result.n_trials == 3 and result.n_fits == 6 + 2 + 2 + prophet_champion
     assert {"seasonality_mode", "changepoint_prior_scale", "weekly_order"} <= set(result.best_params)
     assert "yearly_order" not in result.best_params  # 400 days: too short for yearly seasonality
+    assert result.best_params["transform"] in ("none", "log1p")  # sales are non-negative: the log is a choice
     assert set(result.fold_errors) == set(MODELS) and result.fold_errors[TUNED] == result.best_value
     assert result.champion == min(result.fold_errors, key=result.fold_errors.get)
     test_days = series.loc[series["split"] == "test", "ds"]

@@ -179,3 +179,31 @@ def test_a_holiday_calendar_gives_prophet_the_countrys_holidays_as_effects():
     before, on = predict(with_holidays, day, None)
     assert on < before - 20  # the holiday's dip is forecast, where the plain model has none
     assert abs(np.diff(predict(plain, day, None))[0]) < 20
+
+
+def test_the_log_transform_is_searched_only_where_the_data_allow_it():
+    fixed = {
+        "seasonality_mode": "additive",
+        "transform": "log1p",
+        "changepoint_prior_scale": 0.01,
+        "seasonality_prior_scale": 1.0,
+        "holidays_prior_scale": 0.1,
+    }
+    none = Seasonalities(0, 0, 0)
+    assert prophet_space(optuna.trial.FixedTrial(fixed), none, log_allowed=True) == fixed
+    assert "transform" not in prophet_space(optuna.trial.FixedTrial(fixed), none, log_allowed=False)
+
+
+def test_a_log_model_fits_log1p_of_y_and_forecasts_on_the_original_scale():
+    from manymodels.models import new_prophet, predict
+    from manymodels.quick_prophet import point_forecast
+
+    dates = pd.date_range("2022-01-01", periods=300, freq="D")
+    history = pd.DataFrame({"ds": dates, "y": np.exp(2 + np.arange(300) / 150) * (1 + 0.2 * (dates.dayofweek == 5))})
+    params = {"seasonality_mode": "additive", "changepoint_prior_scale": 0.05, "seasonality_prior_scale": 10.0,
+              "holidays_prior_scale": 10.0, "weekly_order": 3}  # fmt: skip
+    future = pd.Series(pd.date_range(dates[-1], periods=8, freq="D")[1:])
+    logged = fit_prophet(history, params | {"transform": "log1p"})
+    by_hand = new_prophet(params).fit(history.assign(y=np.log1p(history["y"])))
+    np.testing.assert_allclose(predict(logged, future, 0.0), np.expm1(point_forecast(by_hand, future)), rtol=1e-9)
+    np.testing.assert_allclose(predict(logged, future, 0.0), np.exp(2 + np.arange(300, 307) / 150), rtol=0.25)
