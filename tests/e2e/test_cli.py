@@ -184,10 +184,8 @@ def test_demo_reuses_the_local_server(prefect_server, tmp_path):
     assert storage.read_json(str(tmp_path / "demo" / "summary.json"))["counts"]["series_forecast"] == 3
 
 
-@pytest.mark.parametrize("ray_via", ["gcs", "ray-client"])
-def test_run_on_existing_ray_and_dask_clusters(prefect_server, external_clusters, tmp_path, ray_via):
-    (gcs_address, ray_temp, client_address), dask_address = external_clusters
-    ray_address = gcs_address if ray_via == "gcs" else client_address
+def test_run_on_existing_ray_and_dask_clusters(prefect_server, external_clusters, tmp_path):
+    (ray_address, ray_temp, _), dask_address = external_clusters
     messy_sales().to_parquet(tmp_path / "sales.parquet")
     env = prefect_server.env | {"PREFECT_API_URL": prefect_server.api_url} | LOCAL_RAY_CLUSTER
     addresses = ["--ray-address", ray_address, "--dask-address", dask_address]
