@@ -1,4 +1,7 @@
-"""Tiny generated inputs shared by the tests."""
+"""Tiny generated inputs shared by the tests, and `make` as a user runs it."""
+
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -29,3 +32,12 @@ EXPECTED_REJECTIONS = {
     "9-3": "duplicated timestamps",
     "9-4": "all targets missing",
 }
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def make(target: str, settings: dict[str, object], env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run a make target of the repository with variables set on the command line."""
+    command = ["make", "--no-print-directory", target, *(f"{k}={v}" for k, v in settings.items())]
+    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)

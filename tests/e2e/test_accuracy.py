@@ -2,31 +2,21 @@
 themselves belong to benchmarks/RESULTS.md."""
 
 import json
-import subprocess
-from pathlib import Path
 
 import pytest
 
 from benchmarks.workloads import STORE_ITEM
+from tests.helpers import make
 
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(not STORE_ITEM.exists(), reason=f"the store-item data is not at {STORE_ITEM}"),
 ]
 
-REPO = Path(__file__).resolve().parents[2]
-
 
 def test_make_accuracy_scores_the_held_out_windows_and_prints_every_target(prefect_server, tmp_path):
     env = prefect_server.env | {"PREFECT_API_URL": prefect_server.api_url}
-    done = subprocess.run(
-        ["make", "--no-print-directory", "accuracy", f"ACCURACY=--series 3 --trials 1 --out {tmp_path}"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    done = make("accuracy", {"ACCURACY": f"--series 3 --trials 1 --out {tmp_path}"}, env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     results = json.loads((tmp_path / "accuracy-3.json").read_text())
     for kind in ("daily", "weekly"):

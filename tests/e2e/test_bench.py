@@ -1,14 +1,12 @@
 """`make bench` at toy sizes: every benchmark runs and reports; the numbers themselves belong to RESULTS.md."""
 
 import json
-import subprocess
-from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.e2e
+from tests.helpers import make
 
-REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.e2e
 
 
 def test_make_bench_runs_every_benchmark_and_writes_the_report(prefect_server, tmp_path):
@@ -25,14 +23,7 @@ def test_make_bench_runs_every_benchmark_and_writes_the_report(prefect_server, t
         "BENCH_SCALE": "--series 4 --days 150 --sample 2",
     }
     env = prefect_server.env | {"PREFECT_API_URL": prefect_server.api_url}
-    done = subprocess.run(
-        ["make", "--no-print-directory", "bench", *(f"{k}={v}" for k, v in settings.items())],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    done = make("bench", settings, env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     results = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
     assert set(results) == {"trial-cost", "startup", "throughput-synthetic-2", "ingest-8000", "scale-4"}
