@@ -10,6 +10,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import psutil
+
 DEFAULT_PORT = 4200
 WORK_POOL = "manymodels-process"  # the pool of deployments/prefect.yaml
 
@@ -89,18 +91,21 @@ def _prefect(args: list[str], env: dict[str, str], cwd: Path) -> None:
         raise RuntimeError(f"prefect {args[0] if args[0] != '--no-prompt' else args[1]} failed: {last}")
 
 
-def _online_workers(api_url: str, pool: str) -> list[dict]:
+def post_json(url: str, body: dict, timeout: float = 30):
+    """POST body as JSON to url (a Prefect API filter, say); the decoded answer."""
     request = urllib.request.Request(
-        f"{api_url.rstrip('/')}/work_pools/{pool}/workers/filter",
-        data=b"{}",
-        headers={"Content-Type": "application/json"},
-        method="POST",
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
     )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.load(response)
+
+
+def _online_workers(api_url: str, pool: str) -> list[dict]:
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return [w for w in json.load(response) if w.get("status") == "ONLINE"]
+        workers = post_json(f"{api_url.rstrip('/')}/work_pools/{pool}/workers/filter", {}, timeout=5)
     except OSError:
         return []
+    return [w for w in workers if w.get("status") == "ONLINE"]
 
 
 def _prefect_bin() -> str:
@@ -108,7 +113,7 @@ def _prefect_bin() -> str:
 
 
 def start_background(name: str, prefect_args: list[str], env: dict[str, str], cwd: Path | None = None):
-    """Start `prefect <args>` in its own process group, logging to <home>/<name>.log, its pid in <name>.pid."""
+    """Start `prefect <args>` in its own session, logging to <home>/<name>.log, its pid in <name>.pid."""
     state = home()
     state.mkdir(parents=True, exist_ok=True)
     with open(state / f"{name}.log", "ab") as log:
@@ -138,13 +143,13 @@ def is_alive(name: str) -> bool:
 
 
 def stop_background(name: str) -> bool:
-    """Stop the process group started under name, by its pid; True if one was running."""
+    """Stop the session started under name, by its pid; True if one was running."""
     pid_file = home() / f"{name}.pid"
     if not pid_file.exists():
         return False
     pid = int(pid_file.read_text())
     pid_file.unlink()
-    return terminate_group(pid)
+    return terminate_session(pid)
 
 
 def stop_server() -> bool:
@@ -153,24 +158,32 @@ def stop_server() -> bool:
     return stop_background("server")
 
 
-def terminate_group(pid: int, grace: float = 10) -> bool:
-    """SIGTERM the process group led by pid, SIGKILL it after grace seconds; True if it was alive."""
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return False
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError):  # our own child: reap it, or its zombie keeps the group alive
-            os.waitpid(pid, os.WNOHANG)
-        try:
-            os.killpg(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.2)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
-    return True
+def session_members(sid: int) -> list[psutil.Process]:
+    """The processes of the session led by sid: one started with start_new_session and all it spawned, Ray's
+    workers too (they lead process groups of their own, so a process-group signal misses them)."""
+    members = []
+    for process in psutil.process_iter():
+        with contextlib.suppress(OSError):  # gone, or not ours to look at
+            if os.getsid(process.pid) == sid:
+                members.append(process)
+    return members
+
+
+def terminate_session(pid: int, grace: float = 10, sig: int = signal.SIGTERM) -> bool:
+    """Send sig to every process of the session led by pid, SIGKILL what is left after grace seconds and wait
+    for it to go; True if any was alive."""
+    if pid == os.getsid(0):
+        raise ValueError(f"refusing to terminate our own session {pid}")
+    members = session_members(pid)
+    for process in members:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.send_signal(sig)
+    _, alive = psutil.wait_procs(members, timeout=grace)  # reaps our own children, whose zombies would linger
+    for process in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    psutil.wait_procs(alive, timeout=10)
+    return bool(members)
 
 
 def ui_url(api_url: str, flow_run_id: str) -> str:

@@ -1,12 +1,12 @@
 """Headless Chromium pictures of a flow run in the Prefect UI: the run page and its summary artifact."""
 
 import html
-import json
 import re
 import shutil
 import subprocess
-import urllib.request
 from pathlib import Path
+
+from manymodels.localserver import post_json
 
 CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run"]
 
@@ -34,14 +34,6 @@ def flow_run_pictures(api_url: str, flow_run_id: str, to: Path) -> dict[str, str
     ui = api_url.rstrip("/").removesuffix("/api")
     pages = {"flow-run.png": f"{ui}/runs/flow-run/{flow_run_id}"}
     body = {"artifacts": {"flow_run_id": {"any_": [flow_run_id]}, "key": {"any_": ["forecast-summary"]}}}
-    if summaries := _post(f"{api_url.rstrip('/')}/artifacts/filter", body):
+    if summaries := post_json(f"{api_url.rstrip('/')}/artifacts/filter", body):
         pages["summary.png"] = f"{ui}/artifacts/artifact/{summaries[0]['id']}"
     return {name: render(url, to / name) for name, url in pages.items()}
-
-
-def _post(url: str, body: dict) -> list[dict]:
-    request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.load(response)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from manymodels.localserver import terminate_group
+from manymodels.localserver import terminate_session
 
 BIN = Path(sys.executable).parent
 
@@ -48,7 +48,7 @@ def prefect_server(tmp_path_factory) -> PrefectServer:
         yield PrefectServer(api_url=started.stdout.strip().splitlines()[-1], home=home, env=env)
     finally:
         subprocess.run([BIN / "manymodels", "stop"], env=env, capture_output=True, timeout=60)
-        terminate_group(pid)
+        terminate_session(pid)
 
 
 @dataclass
@@ -61,7 +61,7 @@ class S3:
 @pytest.fixture(scope="session")
 def s3() -> S3:
     port = free_port()
-    process = start_group([BIN / "moto_server", "-H", "127.0.0.1", "-p", str(port)])
+    process = start_session([BIN / "moto_server", "-H", "127.0.0.1", "-p", str(port)])
     try:
         endpoint = f"http://127.0.0.1:{port}"
         wait_for_port(port)
@@ -82,7 +82,7 @@ def s3() -> S3:
         ).create_bucket(Bucket="manymodels-test")
         yield S3(endpoint=endpoint, bucket="manymodels-test", env=env)
     finally:
-        terminate_group(process.pid)
+        terminate_session(process.pid)
 
 
 @pytest.fixture
@@ -131,8 +131,8 @@ def fresh_database(url: str) -> str:
 LOCAL_RAY_CLUSTER = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
 
 
-def start_group(command: list, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """Start a long-running server in its own process group (stopped with terminate_group(pid))."""
+def start_session(command: list, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start a long-running server in its own session (stopped with terminate_session(pid))."""
     return subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
@@ -175,13 +175,13 @@ def ray_head(tmp_path):
     port, client_port, temp = free_port(), free_port(), tempfile.mkdtemp(prefix="ray-")
     command = [BIN / "ray", "start", "--head", "--block", f"--port={port}", "--num-cpus=2", "--include-dashboard=false"]
     command += [f"--ray-client-server-port={client_port}", f"--temp-dir={temp}"]
-    head = start_group(command, base_env(tmp_path) | LOCAL_RAY_CLUSTER)
+    head = start_session(command, base_env(tmp_path) | LOCAL_RAY_CLUSTER)
     try:
         wait_for_port(port)
         wait_for_port(client_port)
         yield f"127.0.0.1:{port}", Path(temp), f"ray://127.0.0.1:{client_port}"
     finally:
-        terminate_group(head.pid)
+        terminate_session(head.pid)
         shutil.rmtree(temp, ignore_errors=True)
 
 
@@ -193,13 +193,13 @@ def external_clusters(ray_head, tmp_path):
     port = free_port()
     scheduler = ["scheduler", "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", "127.0.0.1:0"]
     worker = ["worker", f"tcp://127.0.0.1:{port}", "--nworkers", "1", "--nthreads", "1", "--host", "127.0.0.1"]
-    groups = [
-        start_group([BIN / "dask", *scheduler], env),
-        start_group([BIN / "dask", *worker, "--dashboard-address", "127.0.0.1:0"], env),
+    sessions = [
+        start_session([BIN / "dask", *scheduler], env),
+        start_session([BIN / "dask", *worker, "--dashboard-address", "127.0.0.1:0"], env),
     ]
     try:
         wait_for_port(port)
         yield ray_head, f"tcp://127.0.0.1:{port}"
     finally:
-        for group in groups:
-            terminate_group(group.pid)
+        for session in sessions:
+            terminate_session(session.pid)

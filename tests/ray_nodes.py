@@ -14,10 +14,14 @@ from ray._private import ray_constants
 from ray.cluster_utils import Cluster
 
 
+def node_workers(node) -> list[psutil.Process]:
+    raylet = psutil.Process(node.all_processes[ray_constants.PROCESS_TYPE_RAYLET][0].process.pid)
+    return raylet.children()
+
+
 def running_a_tune_task(node) -> bool:
     """Ray names a worker process after the task it runs (`ray::IDLE` between tasks)."""
-    raylet = psutil.Process(node.all_processes[ray_constants.PROCESS_TYPE_RAYLET][0].process.pid)
-    for worker in raylet.children():
+    for worker in node_workers(node):
         try:
             if " ".join(worker.cmdline()).startswith("ray::tune"):
                 return True
@@ -43,7 +47,11 @@ def main(nodes: int, temp_dir: str) -> None:
                     print("none busy", flush=True)
                     continue
                 chosen = busy[int(index) % len(busy)]
+                doomed = node_workers(workers[chosen])  # they would outlive their raylet for a moment
+                for worker in doomed:
+                    worker.kill()
                 cluster.remove_node(workers[chosen], allow_graceful=False)
+                psutil.wait_procs(doomed, timeout=10)
                 print(f"killed {chosen}", flush=True)
     finally:
         cluster.shutdown()

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from manymodels import storage
-from manymodels.localserver import terminate_group
+from manymodels.localserver import terminate_session
 from manymodels.publish import OUTPUT_FILES
 from tests.conftest import BIN, LOCAL_RAY_CLUSTER, base_env
 from tests.helpers import EXPECTED_REJECTIONS, GOOD_SERIES, HORIZON, messy_sales
@@ -24,7 +24,7 @@ TUNING = ["--horizon", str(HORIZON), "--trials", str(TRIALS), "--workers", "2"]
 
 
 def manymodels(*args, env: dict[str, str]) -> subprocess.CompletedProcess:
-    """Run the CLI in its own process group, and stop whatever of that group is left (Ray, Dask) by its pid."""
+    """Run the CLI in its own session, and stop whatever of that session is left (Ray, Dask) by its pid."""
     command = [BIN / "manymodels", *map(str, args)]
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
@@ -32,7 +32,7 @@ def manymodels(*args, env: dict[str, str]) -> subprocess.CompletedProcess:
     try:
         stdout, stderr = process.communicate(timeout=600)
     finally:
-        terminate_group(process.pid)
+        terminate_session(process.pid)
     return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 

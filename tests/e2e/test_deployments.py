@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from manymodels.localserver import terminate_group
+from manymodels.localserver import terminate_session
 from manymodels.screenshot import flow_run_pictures
 from manymodels.synthetic import make_retail_sales
 from tests.conftest import BIN
@@ -27,7 +27,7 @@ def served(prefect_server):
         yield prefect_server
     finally:
         if worker_pid.exists():
-            terminate_group(int(worker_pid.read_text()))
+            terminate_session(int(worker_pid.read_text()))
             worker_pid.unlink()
 
 

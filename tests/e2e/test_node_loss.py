@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from manymodels.localserver import terminate_group
+from manymodels.localserver import terminate_session
 from manymodels.synthetic import make_retail_sales
 from tests.conftest import BIN, LOCAL_RAY_CLUSTER, base_env
 from tests.e2e.test_reruns import study_states
@@ -63,7 +63,7 @@ def finish(run: subprocess.Popen, tmp_path: Path) -> None:
     try:
         run.wait(timeout=600)
     finally:
-        terminate_group(run.pid)
+        terminate_session(run.pid)
     text = (tmp_path / "run.log").read_text()
     assert run.returncode == 0, text[-3000:]
     out = tmp_path / "out"
@@ -98,7 +98,7 @@ def ray_nodes(tmp_path):
         try:
             cluster.wait(timeout=60)
         finally:
-            terminate_group(cluster.pid)
+            terminate_session(cluster.pid)
             shutil.rmtree(temp_dir, ignore_errors=True)
 
 
@@ -121,6 +121,6 @@ def test_a_node_killed_mid_tuning_loses_no_series(prefect_server, ray_nodes, tmp
                 answer = cluster.stdout.readline().strip()
         assert answer.startswith("killed"), answer
     except BaseException:
-        terminate_group(run.pid)
+        terminate_session(run.pid)
         raise
     finish(run, tmp_path)

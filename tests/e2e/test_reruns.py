@@ -1,7 +1,6 @@
 """Reruns and killed runs against real servers: only what changed or did not finish is tuned again."""
 
 import json
-import os
 import signal
 import subprocess
 import time
@@ -11,7 +10,7 @@ import pytest
 from optuna.storages import JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 
-from manymodels.localserver import terminate_group
+from manymodels.localserver import terminate_session
 from tests.conftest import BIN, fresh_database, is_loopback, listening_sockets
 from tests.e2e.test_cli import COLUMNS, manymodels
 from tests.helpers import GOOD_SERIES, HORIZON, messy_sales
@@ -123,10 +122,9 @@ def test_a_killed_run_finishes_only_the_remaining_series(first_run, tmp_path, po
             time.sleep(0.1)
         opened = listening_sockets() - listening_before  # the run's local Ray is up
         assert opened and all(is_loopback(address) for address, _ in opened), opened
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
+        terminate_session(process.pid, sig=signal.SIGKILL)  # Ray's workers too: none may finish a series after
     finally:
-        terminate_group(process.pid)
+        terminate_session(process.pid)
     finished = len(list(results.iterdir()))
     assert 1 <= finished < GOOD_SERIES and not (out / "summary.json").exists()
 

@@ -1,0 +1,27 @@
+import subprocess
+import sys
+
+import psutil
+
+from manymodels.localserver import session_members, terminate_session
+
+# a leader whose child leads a process group of its own, as Ray's workers do under their raylet
+LEADER = """
+import os, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"], preexec_fn=os.setpgrp)
+print(child.pid, flush=True)
+time.sleep(300)
+"""
+
+
+def test_terminating_a_session_stops_children_that_left_its_process_group():
+    leader = subprocess.Popen([sys.executable, "-c", LEADER], stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        child = psutil.Process(int(leader.stdout.readline()))
+        assert child.pid in {p.pid for p in session_members(leader.pid)}
+        assert terminate_session(leader.pid, grace=5)
+        assert not child.is_running() and leader.poll() is not None
+        assert session_members(leader.pid) == [] and not terminate_session(leader.pid)
+    finally:
+        leader.kill()
+        leader.wait()
