@@ -126,9 +126,8 @@ def prophet_intervals(
 ) -> dict[str, np.ndarray]:
     """Point forecast and prediction intervals ({'mean', 'lo-80', 'hi-80', ...}) of Prophet fitted on history,
     the intervals from the quantiles of its predictive samples (trend changes and noise)."""
-    model = new_prophet(params, holidays=holidays)
-    model.uncertainty_samples = samples
-    model.fit(_transformed(history, params))
+    model = fit_prophet(history, params, holidays=holidays)
+    model.uncertainty_samples = samples  # read at prediction time only
     out = {"mean": predict(model, dates, floor)}
     if levels:
         np.random.seed(seed)  # Prophet draws its samples from numpy's global generator

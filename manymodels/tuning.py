@@ -120,13 +120,10 @@ def tune_series(
     seasonalities = Seasonalities.for_series(data.freq, dates.iloc[folds[0][0] - 1] - dates.iloc[0])
     fits = Counter()
 
-    def prophet(params: dict | None, init: dict | None = None):
-        def forecast(history: pd.DataFrame, at: pd.Series) -> tuple[np.ndarray, object]:
-            fits["prophet"] += 1
-            model = fit_prophet(history, params, init, data.holidays)
-            return predict(model, at, floor), model
-
-        return forecast
+    def prophet(params: dict | None, history: pd.DataFrame, at: pd.Series, init: dict | None = None):
+        fits["prophet"] += 1
+        model = fit_prophet(history, params, init, data.holidays)
+        return predict(model, at, floor), model
 
     warm = WarmStarts()
 
@@ -134,7 +131,7 @@ def tune_series(
         params = prophet_space(trial, seasonalities, log_allowed=floor is not None)
         errors = []
         for step, (cut, end) in enumerate(folds):
-            yhat, model = prophet(params, warm.init_for(params))(known.iloc[:cut], dates.iloc[cut:end])
+            yhat, model = prophet(params, known.iloc[:cut], dates.iloc[cut:end], warm.init_for(params))
             warm.remember(params, model)
             errors.append(error(y[cut:end], yhat, scale))
             if step == 0:
@@ -153,7 +150,7 @@ def tune_series(
 
     def point(model: str, history: pd.DataFrame, at: pd.Series) -> np.ndarray:
         if model in (TUNED, DEFAULT):
-            return prophet(best_params if model == TUNED else None)(history, at)[0]
+            return prophet(best_params if model == TUNED else None, history, at)[0]
         return challenger(model, history, at)["mean"]
 
     def challenger(model: str, history: pd.DataFrame, at: pd.Series, levels=()) -> dict[str, np.ndarray]:
