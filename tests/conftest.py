@@ -129,6 +129,8 @@ def fresh_database(url: str) -> str:
 # Ray rewrites 127.0.0.1 in an address to the machine's interface address unless its cluster mode is off, so
 # off it is: head and driver stay on loopback. `ray start` turns token auth on, which the driver does not expect.
 LOCAL_RAY_CLUSTER = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
+# as infra/ray-cluster-aws.yaml starts its head: Ray Client's proxy otherwise loses a forked server now and then
+RAY_CLIENT_FORK_SAFE = {"GRPC_ENABLE_FORK_SUPPORT": "0"}
 
 
 def start_session(command: list, env: dict[str, str] | None = None) -> subprocess.Popen:
@@ -175,7 +177,7 @@ def ray_head(tmp_path):
     port, client_port, temp = free_port(), free_port(), tempfile.mkdtemp(prefix="ray-")
     command = [BIN / "ray", "start", "--head", "--block", f"--port={port}", "--num-cpus=2", "--include-dashboard=false"]
     command += [f"--ray-client-server-port={client_port}", f"--temp-dir={temp}"]
-    head = start_session(command, base_env(tmp_path) | LOCAL_RAY_CLUSTER)
+    head = start_session(command, base_env(tmp_path) | LOCAL_RAY_CLUSTER | RAY_CLIENT_FORK_SAFE)
     try:
         wait_for_port(port)
         wait_for_port(client_port)
@@ -186,10 +188,10 @@ def ray_head(tmp_path):
 
 
 @pytest.fixture
-def external_clusters(ray_head, tmp_path):
+def external_clusters(ray_head, s3, tmp_path):
     """The Ray head (as ray_head yields it), and a Dask scheduler with one worker started as separate processes
-    without Prefect settings."""
-    env = base_env(tmp_path)
+    without Prefect settings; the Dask worker has S3 credentials of its own, the Ray head none."""
+    env = base_env(tmp_path) | s3.env
     port = free_port()
     scheduler = ["scheduler", "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", "127.0.0.1:0"]
     worker = ["worker", f"tcp://127.0.0.1:{port}", "--nworkers", "1", "--nthreads", "1", "--host", "127.0.0.1"]

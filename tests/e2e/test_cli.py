@@ -184,19 +184,23 @@ def test_demo_reuses_the_local_server(prefect_server, tmp_path):
     assert storage.read_json(str(tmp_path / "demo" / "summary.json"))["counts"]["series_forecast"] == 3
 
 
-def test_run_on_existing_ray_and_dask_clusters(prefect_server, external_clusters, tmp_path):
-    (ray_address, ray_temp, _), dask_address = external_clusters
+@pytest.mark.parametrize("ray_via", ["gcs", "ray-client"])
+def test_run_on_existing_ray_and_dask_clusters(prefect_server, external_clusters, s3_env, tmp_path, ray_via):
+    """The run's output is on S3, whose credentials the Ray workers have only from the driver."""
+    (gcs_address, ray_temp, client_address), dask_address = external_clusters
+    ray_address = gcs_address if ray_via == "gcs" else client_address
     messy_sales().to_parquet(tmp_path / "sales.parquet")
-    env = prefect_server.env | {"PREFECT_API_URL": prefect_server.api_url} | LOCAL_RAY_CLUSTER
+    output = f"s3://{s3_env.bucket}/existing-clusters-{uuid.uuid4().hex}"
+    env = prefect_server.env | {"PREFECT_API_URL": prefect_server.api_url} | LOCAL_RAY_CLUSTER | s3_env.env
     addresses = ["--ray-address", ray_address, "--dask-address", dask_address]
-    args = ["--data", tmp_path / "sales.parquet", *COLUMNS, *TUNING, *addresses, "--output", tmp_path / "out"]
+    args = ["--data", tmp_path / "sales.parquet", *COLUMNS, *TUNING, *addresses, "--output", output]
     done = manymodels("run", *args, env=env)
     client_errors = [p.read_text()[-2000:] for p in ray_temp.glob("session_latest/logs/ray_client_server*.err")]
     assert done.returncode == 0, done.stderr[-3000:] + "\n".join(client_errors)
     log = done.stdout + done.stderr
     assert f"connecting to the Ray cluster at {ray_address}" in log and "starting a local Ray" not in log
     assert "starting a local Dask cluster" not in log and "ingested" in log
-    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    summary = storage.read_json(f"{output}/summary.json")
     assert summary["counts"]["series_forecast"] == GOOD_SERIES
     run = api(prefect_server.api_url, f"/flow_runs/{summary['flow_run_id']}")
     assert run["state_type"] == "COMPLETED"
@@ -204,23 +208,33 @@ def test_run_on_existing_ray_and_dask_clusters(prefect_server, external_clusters
 
 SECRET_PROBE = """
 import os, sys, ray
-from flows.tune import ray_task_runner
+from ray.experimental import internal_kv
+from flows.ray_runtime import SECRETS_NAMESPACE, fetch_secrets, ray_connected
 from manymodels.settings import ComputeSpec
 
-runner = ray_task_runner(ComputeSpec(ray_address=sys.argv[1]))
-ray.init(address=sys.argv[1], **runner.init_kwargs)
-print(ray.get(ray.remote(lambda: os.environ.get("AWS_SECRET_ACCESS_KEY")).remote()))
+def worker_secret():  # what LoggedRayTaskRunner does before each task
+    fetch_secrets()
+    return os.environ.get("AWS_SECRET_ACCESS_KEY")
+
+compute = ComputeSpec(ray_address=sys.argv[1])
+with ray_connected(compute):
+    print(ray.get(ray.remote(worker_secret).remote()))
+del os.environ["AWS_SECRET_ACCESS_KEY"]
+with ray_connected(compute):  # a later driver finds no credentials left in the cluster
+    print(len(internal_kv._internal_kv_list("", namespace=SECRETS_NAMESPACE)))
 """
 
 
-def test_secrets_reach_remote_ray_workers_but_not_the_cluster_logs(ray_head, tmp_path):
-    ray_address, ray_temp, _ = ray_head  # started without any AWS settings
+@pytest.mark.parametrize("ray_via", ["gcs", "ray-client"])
+def test_secrets_reach_remote_ray_workers_but_not_the_cluster_logs(ray_head, tmp_path, ray_via):
+    gcs_address, ray_temp, client_address = ray_head  # started without any AWS settings
     secret = f"mm-secret-{uuid.uuid4().hex}"
     env = base_env(tmp_path) | LOCAL_RAY_CLUSTER | {"AWS_SECRET_ACCESS_KEY": secret}
+    address = gcs_address if ray_via == "gcs" else client_address
     probe = subprocess.run(
-        [sys.executable, "-c", SECRET_PROBE, ray_address], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", SECRET_PROBE, address], env=env, capture_output=True, text=True, timeout=180
     )
     assert probe.returncode == 0, probe.stderr[-3000:]
-    assert probe.stdout.strip().splitlines()[-1] == secret
+    assert probe.stdout.strip().splitlines()[-2:] == [secret, "0"]
     logs = [p for p in ray_temp.rglob("*") if p.is_file() and "logs" in p.parts]
     assert logs and [p.name for p in logs if secret in p.read_text("latin-1")] == []
