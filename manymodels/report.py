@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from manymodels import storage
 from manymodels.contract import SERIES_ID
 from manymodels.tuning import CHAMPION
 
@@ -28,7 +29,7 @@ def summary_markdown(summary: dict, output: str, plots: dict[str, str]) -> str:
         f"({counts['series_rejected']} rejected); {counts['rows_in']:,} rows in, "
         f"{counts['periods_filled']:,} periods filled, {counts['rows_duplicated']:,} duplicated rows.",
         f"Tuning: {_pairs(summary['tuning'])}; {summary['trials']:,} trials, {summary['prophet_fits']:,} Prophet fits.",
-        f"Outputs: `{output}`",
+        f"Outputs: `{storage.link(output)}`",
         "",
         "## Accuracy on the test window (mean over series)",
     ]

@@ -1,5 +1,7 @@
 """What the UI shows of a run: the markdown summary, the best and worst series, the plots."""
 
+from pathlib import Path
+
 import pandas as pd
 
 from manymodels import plots
@@ -61,13 +63,14 @@ def test_summary_markdown_carries_counts_metrics_cost_steps_rejections_and_plot_
     assert "On demand **$0.0015** ($0.000500 per series), on spot **$0.0006**" in text
     assert "read on 2026-11-22" in text and "ingest 1.2, tune 30.0, evaluate 0.5" in text
     assert "| 9-1 | too short |" in text and "| 9-2 | constant target |" in text
-    assert "- [errors per model](s3://bucket/run/plots/errors.png)" in text
+    assert "- [errors per model](s3://bucket/run/plots/errors.png)" in text and "Outputs: `s3://bucket/run`" in text
 
 
 def test_summary_markdown_of_a_run_that_forecast_nothing():
     empty = SUMMARY | {"metrics": {}, "champion_vs_models": {}, "rejected": []}
     text = summary_markdown(empty, "out", {})
     assert "No series was forecast." in text and "Rejected" not in text and "Plots" not in text
+    assert f"Outputs: `{Path('out').resolve().as_uri()}`" in text  # where a worker's relative path really is
 
 
 def test_sample_series_spread_over_the_error_range():
