@@ -43,7 +43,8 @@ def forecast(
             outcome, todo_url = reuse_cached(jobs, results_url, storage.join(output, "_work", "todo.json"))
             if todo_url:
                 tune = tune_all.with_options(task_runner=ray_task_runner(compute))
-                outcome = outcome.merge(tune(todo_url, data, tuning, compute, results_url))
+                factors = ingested.seasonal_factors
+                outcome = outcome.merge(tune(todo_url, data, tuning, compute, results_url, factors))
     with timed(seconds, "evaluate", started_at):
         outputs = evaluate_run(ingested, outcome, data, tuning, nodes)
     summary = {

@@ -15,7 +15,14 @@ from tasks.tune import result_store, stored_results, tune_batch
 
 
 @flow(name="tune-series", flow_run_name="tune-{tuning.trials}-trials")
-def tune_all(jobs_url: str, data: DataSpec, tuning: TuningSpec, compute: ComputeSpec, results_url: str) -> TuneOutcome:
+def tune_all(
+    jobs_url: str,
+    data: DataSpec,
+    tuning: TuningSpec,
+    compute: ComputeSpec,
+    results_url: str,
+    seasonal_factors: dict[str, list[float]] | None = None,
+) -> TuneOutcome:
     """Tune the series on Ray in batches, each result cached under its key; report what was tuned, resumed, cached."""
     logger = get_run_logger()
     jobs = read_jobs(jobs_url)
@@ -28,7 +35,7 @@ def tune_all(jobs_url: str, data: DataSpec, tuning: TuningSpec, compute: Compute
         while pending and len(running) < in_flight(cpus := cluster_cpus()):
             size = series_per_task(len(pending), cpus, compute.series_per_task)
             batch = [pending.popleft() for _ in range(min(size, len(pending)))]
-            running[tune_batch.submit(batch, data, tuning, results_url)] = batch
+            running[tune_batch.submit(batch, data, tuning, results_url, seasonal_factors)] = batch
         future = next(as_completed(list(running)))
         batch = running.pop(future)
         future.wait()  # takes the final state from Ray rather than the API, which may lag behind

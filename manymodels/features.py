@@ -1,12 +1,14 @@
 """Per-series preparation: regularise to the frequency, profile, and label the train/valid/test splits."""
 
 import hashlib
+import json
 
 import numpy as np
 import pandas as pd
 
 from manymodels.contract import ROW, SERIES_ID, TARGET, TIME
 from manymodels.metrics import seasonal_mae
+from manymodels.pooled import series_ratios
 from manymodels.settings import DataSpec
 
 PROFILE_COLUMNS = {
@@ -25,6 +27,7 @@ PROFILE_COLUMNS = {
     "mase_scale": "float64",
     "start": "datetime64[ns]",
     "end": "datetime64[ns]",
+    "seasonal_ratios": "string",  # JSON of pooled.series_ratios, "" where the series has none
 }
 
 
@@ -72,7 +75,14 @@ def prepare_series(
     for col, value in {**ids, SERIES_ID: series_id}.items():
         frame[col] = value
     history = y.to_numpy()[: -spec.horizon]
-    return frame, profile | {"status": "ok", "reason": "", **describe(y.to_numpy(), history, spec.period)}
+    before_folds = len(y) - (spec.folds + 1) * spec.horizon
+    ratios = series_ratios(y.to_numpy()[:before_folds], grid[:before_folds], spec.freq)
+    return frame, profile | {
+        "status": "ok",
+        "reason": "",
+        **describe(y.to_numpy(), history, spec.period),
+        "seasonal_ratios": json.dumps(ratios) if ratios else "",
+    }
 
 
 def rejection(rows: pd.DataFrame, spec: DataSpec, now: pd.Timestamp) -> str:

@@ -2,6 +2,7 @@
 
 import contextlib
 import difflib
+import json
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from manymodels import storage
 from manymodels.contract import PATH, SERIES_ID, find_problems, to_contract
 from manymodels.errors import InputError
 from manymodels.features import prepare_series, profile_frame, profile_schema
+from manymodels.pooled import pool
 from manymodels.settings import ComputeSpec, DataSpec
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,11 @@ class Ingested:
     series_dir: str
     n_rows: int
     empty_files: list[str] = field(default_factory=list)  # skipped, and listed in the summary
+
+    @property
+    def seasonal_factors(self) -> dict[str, list[float]] | None:
+        """The pooled-seasonal challenger's factors, from every accepted series' ratios (None: no challenger)."""
+        return pool(json.loads(r) for r in self.accepted.get("seasonal_ratios", []) if isinstance(r, str) and r)
 
     @property
     def accepted(self) -> pd.DataFrame:

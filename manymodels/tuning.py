@@ -14,6 +14,7 @@ from manymodels.challengers import CHALLENGERS, NAIVE2, challenger_forecast, nai
 from manymodels.contract import SERIES_ID, TARGET, TIME
 from manymodels.metrics import METRICS, seasonal_mae
 from manymodels.models import fit_prophet, fitted_init, predict, prophet_intervals
+from manymodels.pooled import POOLED, pooled_forecast
 from manymodels.search_space import ORDERS, Seasonalities, prophet_space
 from manymodels.settings import DataSpec, TuningSpec
 from manymodels.studies import StudyPlace, complete_trials, finished_trials, open_study, run_to
@@ -21,7 +22,7 @@ from manymodels.studies import StudyPlace, complete_trials, finished_trials, ope
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 TUNED, DEFAULT, CHAMPION = "prophet_tuned", "prophet_default", "champion"
-MODELS = (TUNED, DEFAULT, *CHALLENGERS)  # the candidates for champion, in order of preference on a tie
+MODELS = (TUNED, DEFAULT, *CHALLENGERS, POOLED)  # the candidates for champion, in order of preference on a tie
 
 
 @dataclass
@@ -106,9 +107,13 @@ def tune_series(
     tuning: TuningSpec,
     place: StudyPlace | None = None,
     warm_start: dict | None = None,
+    seasonal_factors: dict[str, list[float]] | None = None,
 ) -> SeriesResult:
     """Tune Prophet on rolling-origin folds; choose the champion among it and the challengers on the same folds;
-    forecast the test window with every model, and the future with the champion, with intervals."""
+    forecast the test window with every model, and the future with the champion, with intervals.
+
+    seasonal_factors: the run's pooled factors (Ingested.seasonal_factors); without them, no pooled challenger.
+    """
     started = time.perf_counter()
     series_id = str(frame[SERIES_ID].iloc[0])
     known, test = frame[frame["split"] != "test"], frame[frame["split"] == "test"]
@@ -154,11 +159,15 @@ def tune_series(
         return challenger(model, history, at)["mean"]
 
     def challenger(model: str, history: pd.DataFrame, at: pd.Series, levels=()) -> dict[str, np.ndarray]:
-        out = challenger_forecast(model, history[TARGET].to_numpy(), len(at), data.period, levels)
+        if model == POOLED:
+            out = pooled_forecast(history[TARGET].to_numpy(), history[TIME], at, data.freq, seasonal_factors, levels)
+        else:
+            out = challenger_forecast(model, history[TARGET].to_numpy(), len(at), data.period, levels)
         return out if floor is None else {k: np.maximum(v, floor) for k, v in out.items()}
 
+    candidates = [m for m in MODELS if m != POOLED or seasonal_factors]
     fold_errors = {TUNED: float(best.value)}
-    for model in (DEFAULT, *CHALLENGERS):
+    for model in candidates[1:]:
         fold_errors[model] = float(
             np.mean(
                 [error(y[cut:end], point(model, known.iloc[:cut], dates.iloc[cut:end]), scale) for cut, end in folds]
@@ -175,7 +184,7 @@ def tune_series(
         return challenger(champion, history, at, data.levels)
 
     actual = test[TARGET].to_numpy()
-    test_forecasts = {m: point(m, known, test[TIME]) for m in MODELS if m != champion}
+    test_forecasts = {m: point(m, known, test[TIME]) for m in candidates if m != champion}
     test_forecasts[NAIVE2] = naive2(y, len(test), data.period)
     champion_test = with_intervals(known, test[TIME])
     test_forecasts[champion] = champion_test["mean"]

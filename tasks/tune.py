@@ -72,14 +72,21 @@ def _batch_name() -> str:
 
 
 @task(name="tune", task_run_name=_batch_name, retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
-def tune_batch(jobs: list[SeriesJob], data: DataSpec, tuning: TuningSpec, results_url: str) -> TuneOutcome:
+def tune_batch(
+    jobs: list[SeriesJob],
+    data: DataSpec,
+    tuning: TuningSpec,
+    results_url: str,
+    seasonal_factors: dict[str, list[float]] | None = None,
+) -> TuneOutcome:
     """Run (or resume) each series' Optuna study over Prophet and forecast; store each result under its cache key."""
     logger = get_run_logger()
     store = result_store(results_url, save=False)
     outcome, todo = stored_results(jobs, store, this_run=True)  # some finished in an earlier attempt
     for job in todo:
         try:
-            result = tune_series(storage.read_parquet(job.url), data, tuning, job.place, job.warm_start)
+            frame = storage.read_parquet(job.url)
+            result = tune_series(frame, data, tuning, job.place, job.warm_start, seasonal_factors)
         except Exception as e:  # one series' failure is reported with the series, the others go on
             outcome.failures[job.series_id] = f"{type(e).__name__}: {e}"
             logger.warning("series %s failed: %s", job.series_id, outcome.failures[job.series_id])

@@ -181,7 +181,11 @@ def test_demo_reuses_the_local_server(prefect_server, tmp_path):
     assert f"Prefect UI: {prefect_server.api_url.removesuffix('/api')}/runs/flow-run/" in done.stdout
     assert "seasonal_naive" in done.stdout
     assert (prefect_server.home / "server.pid").read_text() == pid_before
-    assert storage.read_json(str(tmp_path / "demo" / "summary.json"))["counts"]["series_forecast"] == 3
+    summary = storage.read_json(str(tmp_path / "demo" / "summary.json"))
+    assert summary["counts"]["series_forecast"] == 3
+    # three years of daily data: ingest pooled the series' shape, and the pooled challenger ran on every series
+    backtest = pd.read_parquet(tmp_path / "demo" / "backtest.parquet")
+    assert backtest.groupby("model")["series_id"].nunique().get("pooled_seasonal") == 3
 
 
 @pytest.mark.parametrize("ray_via", ["gcs", "ray-client"])

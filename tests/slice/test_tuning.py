@@ -2,15 +2,19 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from manymodels.challengers import CHALLENGERS, NAIVE2
+from manymodels.pooled import POOLED, seasonal_index
 from manymodels.settings import TuningSpec
 from manymodels.tuning import CHAMPION, DEFAULT, MODELS, TUNED, tune_series
 from tests.slice.conftest import SPEC
 
+FACTORS = {"day_of_week": [0.8, 0.9, 0.9, 1.0, 1.0, 1.1, 1.3], "month": [1.0] * 12}
+
 
 def test_study_runs_the_requested_trials_on_every_fold_and_forecasts_every_window(series):
-    result = tune_series(series, SPEC, TuningSpec(trials=3, seed=1))
+    result = tune_series(series, SPEC, TuningSpec(trials=3, seed=1), seasonal_factors=FACTORS)
     prophet_champion = result.champion in (TUNED, DEFAULT)
     # 3 trials x 2 folds, default Prophet on 2 folds, both on the test window, the champion's future
     assert result.n_trials == 3 and result.n_fits == 6 + 2 + 2 + prophet_champion
@@ -50,8 +54,23 @@ def test_a_challenger_wins_where_prophet_cannot_follow(series):
     assert result.forecast["yhat"].round(6).tolist() == np.resize(pattern[-7:], 14).tolist()
 
 
+def test_the_pooled_challenger_wins_where_the_series_follows_the_pooled_shape(series):
+    """A straight line times the run's factors: the pooled-seasonal model is exact, and is chosen."""
+    shape = (40 + 0.05 * np.arange(len(series))) * seasonal_index(series["ds"], "D", FACTORS)
+    result = tune_series(series.assign(y=shape), SPEC, TuningSpec(trials=2, seed=1), seasonal_factors=FACTORS)
+    assert result.fold_errors[POOLED] == pytest.approx(0, abs=1e-9) and result.champion == POOLED
+    future = pd.date_range(series["ds"].iloc[-1], periods=15, freq="D")[1:]
+    expected = (40 + 0.05 * np.arange(len(series), len(series) + 14)) * seasonal_index(future, "D", FACTORS)
+    np.testing.assert_allclose(result.forecast["yhat"], expected, rtol=1e-9)
+
+
+def test_without_pooled_factors_there_is_no_pooled_challenger(series):
+    result = tune_series(series, SPEC, TuningSpec(trials=2, seed=1))
+    assert set(result.fold_errors) == set(MODELS) - {POOLED} and POOLED not in set(result.backtest["model"])
+
+
 def test_holidays_reach_every_prophet_fit_of_the_study(series):
     result = tune_series(series, SPEC.model_copy(update={"holidays": "US"}), TuningSpec(trials=2, seed=1))
-    assert result.n_trials == 2 and set(result.fold_errors) == set(MODELS)
+    assert result.n_trials == 2 and set(result.fold_errors) == set(MODELS) - {POOLED}
     plain = tune_series(series, SPEC, TuningSpec(trials=2, seed=1))
     assert result.fold_errors[DEFAULT] != plain.fold_errors[DEFAULT]  # the same fits, with holiday effects

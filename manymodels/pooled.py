@@ -1,0 +1,105 @@
+"""The pooled-seasonal challenger: day-of-week and month-of-year factors shared by all series of a run, each
+series' own linear trend.
+
+Series of one business (store x item, say) share their weekly and yearly shape, and a model per series estimates
+its own from a few noisy years; pooling estimates it from all of them. Each series contributes the ratios of its
+values to their centred yearly moving average (classical multiplicative decomposition), on the history before
+its first rolling-origin fold only, so neither the folds nor the test window shape the factors.
+"""
+
+import numpy as np
+import pandas as pd
+
+POOLED = "pooled_seasonal"
+
+
+def yearly_points(freq: str) -> int | None:
+    """Points in a year at this frequency (daily, weekly, monthly), or None where the factors are not defined."""
+    first, second = pd.date_range("2020-01-01", periods=2, freq=freq)
+    step_days = (second - first) / pd.Timedelta(days=1)
+    if step_days == 1:
+        return 365
+    if step_days == 7:
+        return 52
+    if 28 <= step_days <= 31:
+        return 12
+    return None
+
+
+def season_slots(dates, freq: str) -> dict[str, np.ndarray]:
+    """Each date's slot in every seasonal cycle the frequency has: day of week (daily), month of year."""
+    index = pd.DatetimeIndex(dates)
+    slots = {"month": index.month.to_numpy() - 1}
+    if yearly_points(freq) == 365:
+        slots["day_of_week"] = index.day_of_week.to_numpy()
+    return slots
+
+
+SLOT_COUNTS = {"month": 12, "day_of_week": 7}
+
+
+def series_ratios(y: np.ndarray, dates, freq: str) -> dict | None:
+    """One series' sums and counts of value / centred yearly moving average per slot; None where it has none
+    (too short for a year's average, negative values, or a frequency without factors)."""
+    window = yearly_points(freq)
+    y = np.asarray(y, dtype=float)
+    if window is None or len(y) <= window or y.min() < 0:
+        return None
+    average = pd.Series(y).rolling(window, center=True).mean().to_numpy()
+    valid = average > 0  # NaN at the ends compares False
+    if not valid.any():
+        return None
+    ratio = y[valid] / average[valid]
+    sums, counts = {}, {}
+    for kind, slot in season_slots(dates, freq).items():
+        sums[kind] = np.bincount(slot[valid], weights=ratio, minlength=SLOT_COUNTS[kind]).tolist()
+        counts[kind] = np.bincount(slot[valid], minlength=SLOT_COUNTS[kind]).tolist()
+    return {"sums": sums, "counts": counts}
+
+
+def pool(contributions) -> dict[str, list[float]] | None:
+    """The run's factors from every series' series_ratios: mean ratio per slot, scaled to average 1; None if no
+    series contributed, and a cycle is left out if one of its slots was never seen."""
+    contributions = [c for c in contributions if c]
+    if not contributions:
+        return None
+    factors = {}
+    for kind in contributions[0]["sums"]:
+        sums = np.sum([c["sums"][kind] for c in contributions], axis=0)
+        counts = np.sum([c["counts"][kind] for c in contributions], axis=0)
+        if (counts > 0).all():
+            mean = sums / counts
+            factors[kind] = (mean / mean.mean()).tolist()
+    return factors or None
+
+
+def seasonal_index(dates, freq: str, factors: dict[str, list[float]]) -> np.ndarray:
+    """The product of the factors at each date."""
+    index = np.ones(len(dates))
+    for kind, slot in season_slots(dates, freq).items():
+        if kind in factors:
+            index *= np.asarray(factors[kind])[slot]
+    return index
+
+
+def pooled_forecast(
+    y: np.ndarray, dates, at, freq: str, factors: dict[str, list[float]], levels=()
+) -> dict[str, np.ndarray]:
+    """{'mean', 'lo-80', 'hi-80', ...}: the series deseasonalised by the factors, a straight line fitted to its last
+    two years, extended over the dates `at` that follow the history and reseasonalised; the bounds from the
+    quantiles of the line's deseasonalised residuals."""
+    y = np.asarray(y, dtype=float)
+    season = seasonal_index(dates, freq, factors)
+    span = min(len(y), 2 * (yearly_points(freq) or len(y)))
+    t = np.arange(len(y) - span, len(y))
+    z = y[-span:] / season[-span:]
+    slope, intercept = np.polyfit(t, z, 1) if span > 1 else (0.0, z[-1])
+    ahead = np.arange(len(y), len(y) + len(at))
+    at_season = seasonal_index(at, freq, factors)
+    trend = intercept + slope * ahead
+    out = {"mean": trend * at_season}
+    residuals = z - (intercept + slope * t)
+    for level in levels:
+        lo, hi = np.quantile(residuals, [(100 - level) / 200, (100 + level) / 200])
+        out[f"lo-{level}"], out[f"hi-{level}"] = (trend + lo) * at_season, (trend + hi) * at_season
+    return out

@@ -1,0 +1,82 @@
+"""The pooled-seasonal challenger: factors from many series' ratios, one series' trend, its forecast and bounds."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from manymodels.features import prepare_series
+from manymodels.pooled import pool, pooled_forecast, seasonal_index, series_ratios, yearly_points
+from manymodels.settings import DataSpec
+
+WEEK = [0.8, 0.9, 0.9, 1.0, 1.0, 1.1, 1.3]
+YEAR = [0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.2, 1.0, 1.0, 1.0, 0.8]
+
+
+def shaped(
+    level: float, days: int = 3 * 365, slope: float = 0.0, start="2020-01-01"
+) -> tuple[np.ndarray, pd.DatetimeIndex]:
+    dates = pd.date_range(start, periods=days, freq="D")
+    season = np.asarray(WEEK)[dates.day_of_week] * np.asarray(YEAR)[dates.month - 1]
+    return (level + slope * np.arange(days)) * season, dates
+
+
+@pytest.mark.parametrize(("freq", "points"), [("D", 365), ("W", 52), ("W-SUN", 52), ("MS", 12), ("h", None)])
+def test_points_per_year_by_frequency(freq, points):
+    assert yearly_points(freq) == points
+
+
+def test_pooling_recovers_the_shared_shape_whatever_each_series_level():
+    contributions = [series_ratios(*shaped(level), "D") for level in (3.0, 40.0, 900.0)]
+    factors = pool(contributions)
+    week, year = np.asarray(WEEK) / np.mean(WEEK), np.asarray(YEAR) / np.mean(YEAR)
+    np.testing.assert_allclose(factors["day_of_week"], week, rtol=0.01)
+    np.testing.assert_allclose(factors["month"], year, rtol=0.03)
+    assert np.mean(factors["day_of_week"]) == pytest.approx(1) and np.mean(factors["month"]) == pytest.approx(1)
+
+
+def test_series_without_ratios_contribute_nothing():
+    y, dates = shaped(10.0)
+    assert series_ratios(y[:300], dates[:300], "D") is None  # under a year: no yearly average
+    assert series_ratios(y - 20, dates, "D") is None  # negative values: no multiplicative shape
+    assert series_ratios(y, dates, "h") is None
+    assert pool([None, None]) is None
+
+
+def test_weekly_series_have_month_factors_only_and_an_unseen_slot_drops_its_cycle():
+    dates = pd.date_range("2020-01-05", periods=3 * 52, freq="W")
+    weekly = series_ratios(np.asarray(YEAR)[dates.month - 1] * 50, dates, "W")
+    assert set(weekly["sums"]) == {"month"} and sum(weekly["counts"]["month"]) > 0
+    blind = {"sums": {"month": [1.0] * 11 + [0.0]}, "counts": {"month": [1] * 11 + [0]}}
+    assert pool([blind]) is None
+
+
+def test_forecast_extends_the_trend_with_the_factors():
+    y, dates = shaped(50.0, slope=0.01)
+    factors = {"day_of_week": WEEK, "month": YEAR}
+    history, future = 900, dates[900:990]
+    out = pooled_forecast(y[:history], dates[:history], future, "D", factors, levels=[80, 95])
+    np.testing.assert_allclose(out["mean"], y[history:990], rtol=1e-9)
+    np.testing.assert_allclose(out["mean"], (50 + 0.01 * np.arange(900, 990)) * seasonal_index(future, "D", factors))
+    for level in (80, 95):  # exact data: no residuals, so the bounds close on the point
+        np.testing.assert_allclose(out[f"lo-{level}"], out["mean"], atol=1e-6)
+
+
+def test_bounds_widen_with_the_level_on_noisy_data():
+    y, dates = shaped(50.0)
+    y = np.random.default_rng(0).poisson(y).astype(float)
+    out = pooled_forecast(y[:900], dates[:900], dates[900:990], "D", {"day_of_week": WEEK}, levels=[80, 95])
+    assert (out["lo-95"] < out["lo-80"]).all() and (out["lo-80"] < out["mean"]).all()
+    assert (out["mean"] < out["hi-80"]).all() and (out["hi-80"] < out["hi-95"]).all()
+
+
+def test_prepared_series_carry_their_ratios_from_before_the_first_fold():
+    spec = DataSpec(url="x", id_cols=["store"], time_col="date", target_col="sales", horizon=30, folds=2)
+    y, dates = shaped(20.0, days=800)
+    rows = pd.DataFrame({"store": "1", "series_id": "1", "ds": dates, "y": y, "row": range(len(y))})
+    _, profile = prepare_series(rows, spec)
+    expected = series_ratios(y[: 800 - 3 * 30], dates[: 800 - 3 * 30], "D")
+    assert json.loads(profile["seasonal_ratios"]) == expected
+    _, short = prepare_series(rows.iloc[:400], spec)  # 310 points before the folds: under a year
+    assert short["status"] == "ok" and short["seasonal_ratios"] == ""
