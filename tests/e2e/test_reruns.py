@@ -10,6 +10,7 @@ import pytest
 from optuna.storages import JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 
+from manymodels.features import series_key
 from manymodels.localserver import terminate_session
 from tests.conftest import BIN, fresh_database, is_loopback, listening_sockets
 from tests.e2e.test_cli import COLUMNS, manymodels
@@ -125,7 +126,8 @@ def test_a_killed_run_finishes_only_the_remaining_series(first_run, tmp_path, po
         terminate_session(process.pid, sig=signal.SIGKILL)  # Ray's workers too: none may finish a series after
     finally:
         terminate_session(process.pid)
-    finished = len(list(results.iterdir()))
+    finished_keys = {path.name.split("-")[1] for path in results.iterdir()}  # tune-<series key>-<digest>
+    finished = len(finished_keys)
     assert 1 <= finished < GOOD_SERIES and not (out / "summary.json").exists()
 
     rerun = manymodels(*run_args(work / "sales.parquet", out), *extra, env=env)
@@ -136,4 +138,9 @@ def test_a_killed_run_finishes_only_the_remaining_series(first_run, tmp_path, po
     assert len(states) == GOOD_SERIES
     for studies in states.values():
         assert [s.count("COMPLETE") for s in studies] == [TRIALS]
-    pd.testing.assert_frame_equal(pd.read_parquet(out / "forecasts.parquet"), forecasts)
+    after = pd.read_parquet(out / "forecasts.parquet")
+    assert after[["series_id", "ds"]].equals(forecasts[["series_id", "ds"]]) and after["yhat"].notna().all()
+    # what finished before the kill is what an uninterrupted run made; a study cut off mid-trial resumes with its
+    # fits started afresh rather than from the lost process's last fit, so its scores may differ slightly
+    before_kill = forecasts["series_id"].map(series_key).isin(finished_keys)
+    pd.testing.assert_frame_equal(after[before_kill], forecasts[before_kill])
