@@ -74,6 +74,7 @@ def plan_jobs(
         data.horizon,
         data.folds,
         data.holidays,
+        data.regressors,
         data.period,
         data.fill,
         data.duplicates,

@@ -118,6 +118,9 @@ def run(
     folds: Annotated[int, typer.Option(help="Rolling-origin folds for tuning and the champion.")] = 2,
     levels: Annotated[str, typer.Option(help="Comma-separated prediction interval levels, in percent.")] = "80,95",
     holidays: Annotated[str | None, typer.Option(help="Country code of the holidays Prophet models, e.g. US.")] = None,
+    regressors: Annotated[
+        str, typer.Option(help="Comma-separated numeric columns Prophet uses as regressors; future rows give them.")
+    ] = "",
     duplicates: Annotated[str, typer.Option(help="Repeated timestamps in a series: fail, sum or last.")] = "fail",
     non_negative: Annotated[bool, typer.Option(help="Reject series with a negative target.")] = False,
     encoding: Annotated[str, typer.Option(help="Text encoding of CSV input.")] = "utf-8",
@@ -141,6 +144,7 @@ def run(
             "horizon": horizon,
             "folds": folds,
             "holidays": holidays,
+            "regressors": [c.strip() for c in regressors.split(",") if c.strip()],
             "levels": [level.strip() for level in levels.split(",") if level.strip()],
             "duplicates": duplicates,
             "non_negative": non_negative,

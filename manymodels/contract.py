@@ -21,6 +21,8 @@ def to_contract(raw: pd.DataFrame, spec: DataSpec, partition_info: dict | None =
     frame[SERIES_ID] = series_id
     frame[TIME] = _parse_times(raw[spec.time_col])
     frame[TARGET] = pd.to_numeric(raw[spec.target_col], errors="coerce").astype("float64")
+    for col in spec.regressors:
+        frame[col] = pd.to_numeric(raw[col], errors="coerce").astype("float64")
     partition = (partition_info or {}).get("number") or 0
     frame[ROW] = (partition << 40) + pd.RangeIndex(len(raw)).to_numpy()
     return frame
@@ -38,6 +40,7 @@ def find_problems(raw: pd.DataFrame, spec: DataSpec, contract: pd.DataFrame | No
             raw[spec.time_col], contract[TIME]
         ),
         f"time column {spec.time_col!r} has missing values": raw[spec.time_col].isna(),
+        **{f"regressor column {col!r} is not numeric": _unparsed(raw[col], contract[col]) for col in spec.regressors},
         **{f"id column {col!r} has missing values": raw[col].isna() for col in spec.id_cols},
     }
     rows = [

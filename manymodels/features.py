@@ -54,13 +54,21 @@ def prepare_series(
     }
     if reason := rejection(rows, spec, now or pd.Timestamp.now(tz="UTC").tz_localize(None)):
         return None, profile | {"status": "rejected", "reason": reason}
-    rows = merge_duplicates(rows, spec.duplicates).set_index(TIME)
+    rows = merge_duplicates(rows, spec.duplicates, spec.regressors).set_index(TIME)
+    future = None
+    if spec.regressors:
+        rows, future = split_future(rows, spec)
+        if isinstance(future, str):
+            return None, profile | {"status": "rejected", "reason": future}
     grid = pd.date_range(rows.index[0], rows.index[-1], freq=spec.freq)
     if n_off := int((~rows.index.isin(grid)).sum()):
         return None, profile | {"status": "rejected", "reason": f"{n_off} timestamps off the {spec.freq} grid"}
     y = rows[TARGET].reindex(grid)
     filled = y.isna()
-    y = y.fillna(0.0) if spec.fill == "zero" else y.interpolate(limit_direction="both")
+    y = _filled(y, spec.fill)
+    regressors = rows[spec.regressors].reindex(grid).apply(_filled, fill=spec.fill)
+    if empty := [col for col in spec.regressors if regressors[col].isna().any()]:
+        return None, profile | {"status": "rejected", "reason": f"regressor {empty[0]!r} has no values"}
     profile |= {"length": len(y), "n_filled": int(filled.sum()), "start": grid[0], "end": grid[-1]}
     if len(y) < spec.min_length:
         return None, profile | {
@@ -72,6 +80,12 @@ def prepare_series(
     frame = pd.DataFrame(
         {TIME: grid, TARGET: y.to_numpy(), "filled": filled.to_numpy(), "split": split_labels(len(y), spec.horizon)}
     )
+    for col in spec.regressors:
+        frame[col] = regressors[col].to_numpy()
+    if future is not None:
+        tail = pd.DataFrame({TIME: future.index, TARGET: np.nan, "filled": False, "split": FUTURE})
+        frame = pd.concat([frame, tail.assign(**{col: future[col].to_numpy() for col in spec.regressors})])
+        frame = frame.reset_index(drop=True)
     for col, value in {**ids, SERIES_ID: series_id}.items():
         frame[col] = value
     history = y.to_numpy()[: -spec.horizon]
@@ -85,8 +99,26 @@ def prepare_series(
     }
 
 
+def _filled(values: pd.Series, fill: str) -> pd.Series:
+    return values.fillna(0.0) if fill == "zero" else values.interpolate(limit_direction="both")
+
+
+def split_future(rows: pd.DataFrame, spec: DataSpec) -> tuple[pd.DataFrame, pd.DataFrame | str]:
+    """A series' rows up to its last target, and its regressors' values over the horizon after it (indexed by
+    those dates), or why they are not all given."""
+    last = rows[TARGET].last_valid_index()
+    dates = pd.date_range(last, periods=spec.horizon + 1, freq=spec.freq)[1:]
+    given = rows.loc[rows.index > last, spec.regressors].reindex(dates)
+    if (n_given := int(given.notna().all(axis=1).sum())) < spec.horizon:
+        return rows.loc[:last], (
+            f"regressors need values for the {spec.horizon} periods after the last target ({n_given} given)"
+        )
+    return rows.loc[:last], given
+
+
 def rejection(rows: pd.DataFrame, spec: DataSpec, now: pd.Timestamp) -> str:
-    """Why a series' rows (sorted by time) cannot be used as given, or '' if they can."""
+    """Why a series' rows (sorted by time) cannot be used as given, or '' if they can. With regressors, rows
+    without a target are the future's and may lie after now."""
     y = rows[TARGET]
     if y.isna().all():
         return "all targets missing"
@@ -94,7 +126,8 @@ def rejection(rows: pd.DataFrame, spec: DataSpec, now: pd.Timestamp) -> str:
         return f"{n} non-finite targets"
     if spec.non_negative and (n := int((y < 0).sum())):
         return f"{n} negative targets"
-    if n := int((rows[TIME] > now).sum()):
+    dated = rows.loc[y.notna(), TIME] if spec.regressors else rows[TIME]
+    if n := int((dated > now).sum()):
         return f"{n} timestamps in the future (after {now:%Y-%m-%d %H:%M} UTC)"
     if spec.duplicates == "fail":
         copies = rows.drop_duplicates([TIME, TARGET])
@@ -103,10 +136,12 @@ def rejection(rows: pd.DataFrame, spec: DataSpec, now: pd.Timestamp) -> str:
     return ""
 
 
-def merge_duplicates(rows: pd.DataFrame, how: str) -> pd.DataFrame:
-    """One row per timestamp: identical copies collapse; otherwise sum them, or keep the last row read."""
+def merge_duplicates(rows: pd.DataFrame, how: str, regressors: list[str] = ()) -> pd.DataFrame:
+    """One row per timestamp: identical copies collapse; otherwise sum them (the regressors' last values kept),
+    or keep the last row read."""
     if how == "sum":
-        return rows.groupby(TIME, as_index=False)[TARGET].sum(min_count=1)
+        by_time = rows.groupby(TIME)
+        return by_time[TARGET].sum(min_count=1).to_frame().join(by_time[list(regressors)].last()).reset_index()
     return rows.drop_duplicates([TIME], keep="last")
 
 
@@ -116,6 +151,9 @@ def data_hash(rows: pd.DataFrame) -> str:
     values = pd.DataFrame({"ds": rows[TIME].astype("datetime64[us]").astype("int64"), "y": rows[TARGET]})
     digest = pd.util.hash_pandas_object(values, index=False).to_numpy().tobytes()
     return hashlib.blake2b(digest, digest_size=8).hexdigest()
+
+
+FUTURE = "future"  # the split of the rows after the last target that carry the regressors' future values
 
 
 def split_labels(length: int, horizon: int) -> np.ndarray:

@@ -110,7 +110,7 @@ def read_raw(spec: DataSpec) -> tuple[dd.DataFrame, list[str]]:
         raise
     except Exception as e:
         raise unreadable(spec, e) from None
-    needed = [*spec.id_cols, spec.time_col, spec.target_col]
+    needed = [*spec.id_cols, spec.time_col, spec.target_col, *spec.regressors]
     for col in needed:
         if col not in raw.columns:
             columns = [str(c) for c in raw.columns]

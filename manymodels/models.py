@@ -35,11 +35,14 @@ def write_stan_json(path: str, data: dict) -> None:
 cmdstanpy.utils.filesystem.write_stan_json = write_stan_json
 
 
-def new_prophet(params: dict | None = None, model_class: type | None = None, holidays: str | None = None):
+def new_prophet(
+    params: dict | None = None, model_class: type | None = None, holidays: str | None = None, regressors=()
+):
     """An unfitted Prophet without uncertainty sampling; params from prophet_space, or None for Prophet's defaults.
 
     model_class: QuickProphet unless given (the benchmarks compare it with Prophet itself).
     holidays: a country whose public holidays (the holidays package) the model gets as effects.
+    regressors: columns of the frames it is fitted on and forecasts at, added as extra regressors.
     """
     if model_class is None:
         from manymodels.quick_prophet import QuickProphet as model_class  # heavy import, only where a fit happens
@@ -47,6 +50,8 @@ def new_prophet(params: dict | None = None, model_class: type | None = None, hol
     model.log1p = is_log(params)  # read by predict
     if holidays:
         model.add_country_holidays(country_name=holidays)
+    for name in regressors:
+        model.add_regressor(name)
     return model
 
 
@@ -69,20 +74,24 @@ def _configured(model_class: type, params: dict | None):
 
 
 def fit_prophet(
-    history: pd.DataFrame, params: dict | None = None, init: dict | None = None, holidays: str | None = None
+    history: pd.DataFrame,
+    params: dict | None = None,
+    init: dict | None = None,
+    holidays: str | None = None,
+    regressors=(),
 ):
-    """Fit Prophet on a (ds, y) frame; params from prophet_space, or None for Prophet's defaults.
+    """Fit Prophet on a (ds, y, regressors...) frame; params from prophet_space, or None for Prophet's defaults.
 
     init: fitted parameters of an earlier model (fitted_init), where the optimiser starts instead of Prophet's
-    default guess; a vector of another shape falls back to the default. holidays: as new_prophet takes it.
+    default guess; a vector of another shape falls back to the default. holidays, regressors: as new_prophet.
     """
-    model = new_prophet(params, holidays=holidays)
-    return model.fit(_transformed(history, params), **({"init": init} if init else {}))
+    model = new_prophet(params, holidays=holidays, regressors=regressors)
+    return model.fit(_transformed(history, params, regressors), **({"init": init} if init else {}))
 
 
-def _transformed(history: pd.DataFrame, params: dict | None) -> pd.DataFrame:
-    """The (ds, y) frame Prophet fits: y itself, or log(1 + y) when params ask for it (predict undoes it)."""
-    frame = history[["ds", "y"]]
+def _transformed(history: pd.DataFrame, params: dict | None, regressors=()) -> pd.DataFrame:
+    """The frame Prophet fits: y itself, or log(1 + y) when params ask for it (predict undoes it)."""
+    frame = history[["ds", "y", *regressors]]
     return frame.assign(y=np.log1p(frame["y"])) if is_log(params) else frame
 
 
@@ -98,11 +107,11 @@ def fitted_init(model) -> dict:
     }
 
 
-def predict(model, dates: pd.Series | pd.DatetimeIndex, floor: float | None) -> np.ndarray:
-    """Point forecasts at dates, clipped at floor (0 for non-negative data)."""
+def predict(model, at: pd.DataFrame | pd.Series | pd.DatetimeIndex, floor: float | None) -> np.ndarray:
+    """Point forecasts at dates (a frame's ds, with its regressors), clipped at floor (0 for non-negative data)."""
     from manymodels.quick_prophet import point_forecast
 
-    yhat = point_forecast(model, dates)
+    yhat = point_forecast(model, at)
     if getattr(model, "log1p", False):
         yhat = np.expm1(yhat)
     return yhat if floor is None else np.maximum(yhat, floor)
@@ -123,15 +132,18 @@ def prophet_intervals(
     samples: int = 500,
     seed: int = 0,
     holidays: str | None = None,
+    regressors=(),
 ) -> dict[str, np.ndarray]:
     """Point forecast and prediction intervals ({'mean', 'lo-80', 'hi-80', ...}) of Prophet fitted on history,
-    the intervals from the quantiles of its predictive samples (trend changes and noise)."""
-    model = fit_prophet(history, params, holidays=holidays)
+    the intervals from the quantiles of its predictive samples (trend changes and noise). dates: as predict."""
+    from manymodels.quick_prophet import prediction_frame
+
+    model = fit_prophet(history, params, holidays=holidays, regressors=regressors)
     model.uncertainty_samples = samples  # read at prediction time only
     out = {"mean": predict(model, dates, floor)}
     if levels:
         np.random.seed(seed)  # Prophet draws its samples from numpy's global generator
-        draws = model.predictive_samples(pd.DataFrame({"ds": pd.to_datetime(np.asarray(dates))}))["yhat"]
+        draws = model.predictive_samples(prediction_frame(model, dates))["yhat"]
         draws = np.expm1(draws) if model.log1p else draws
         for level in levels:
             lo, hi = np.quantile(draws, [(100 - level) / 200, (100 + level) / 200], axis=1)

@@ -49,9 +49,16 @@ class QuickProphet(Prophet):
         return component_cols.copy(), copy.deepcopy(full_modes)
 
 
-def point_forecast(model: Prophet, dates: pd.Series | pd.DatetimeIndex) -> np.ndarray:
+def prediction_frame(model: Prophet, at: pd.DataFrame | pd.Series | pd.DatetimeIndex) -> pd.DataFrame:
+    """The frame Prophet predicts at: the dates, and the model's regressors where `at` is a frame."""
+    if isinstance(at, pd.DataFrame):
+        return at[["ds", *model.extra_regressors]].reset_index(drop=True)
+    return pd.DataFrame({"ds": pd.to_datetime(pd.Series(at)).reset_index(drop=True)})
+
+
+def point_forecast(model: Prophet, at: pd.DataFrame | pd.Series | pd.DatetimeIndex) -> np.ndarray:
     """model.predict(...)["yhat"] for a fitted MAP model, without the component frames Prophet also builds."""
-    frame = pd.DataFrame({"ds": pd.to_datetime(pd.Series(dates)).reset_index(drop=True)})
+    frame = prediction_frame(model, at)
     if (
         model.growth == "logistic"
         or model.extra_regressors

@@ -4,10 +4,12 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Metric = Literal["smape", "mase", "wape", "rmse"]
 
+# the series files' own columns (manymodels.contract and features), which a regressor must not overwrite
+RESERVED_COLUMNS = ("series_id", "ds", "y", "row", "filled", "split", "path")
 _SEASON_LENGTHS = {"h": 24, "D": 7, "B": 5, "W": 52, "MS": 12, "ME": 12, "M": 12, "QS": 4, "QE": 4, "YS": 1, "YE": 1}
 
 
@@ -50,6 +52,12 @@ class DataSpec(Frozen):
         description="Rows repeating a series' timestamp: fail rejects the series if their values differ (identical "
         "copies are merged), sum adds them, last keeps the last row read. All are counted in the profiles.",
     )
+    regressors: list[str] = Field(
+        [],
+        description="Numeric columns Prophet fits as extra regressors (price, promotion, ...). Each series needs "
+        "their values for the horizon periods after its last target, as rows with an empty target; the other "
+        "models ignore them.",
+    )
     non_negative: bool = Field(False, description="Reject series with a negative target (sales, counts).")
     encoding: str = Field("utf-8", description="Text encoding of CSV input, e.g. latin-1.")
 
@@ -71,6 +79,15 @@ class DataSpec(Frozen):
             if country not in holidays.list_supported_countries():
                 raise ValueError(f"no holiday calendar for {country!r} (use a country code such as US, GB, DE)")
         return country or None
+
+    @model_validator(mode="after")
+    def _regressors_are_other_columns(self) -> "DataSpec":
+        taken = {*self.id_cols, self.time_col, self.target_col, *RESERVED_COLUMNS}
+        if clash := [col for col in self.regressors if col in taken]:
+            raise ValueError(f"regressor columns must be other columns than the ids, time and target: {clash}")
+        if len(set(self.regressors)) < len(self.regressors):
+            raise ValueError(f"regressor columns repeat: {self.regressors}")
+        return self
 
     @field_validator("levels")
     @classmethod

@@ -12,6 +12,7 @@ import pandas as pd
 
 from manymodels.challengers import CHALLENGERS, NAIVE2, challenger_forecast, naive2
 from manymodels.contract import SERIES_ID, TARGET, TIME
+from manymodels.features import FUTURE
 from manymodels.metrics import METRICS, seasonal_mae
 from manymodels.models import fit_prophet, fitted_init, predict, prophet_intervals
 from manymodels.pooled import POOLED, pooled_forecast
@@ -116,6 +117,7 @@ def tune_series(
     """
     started = time.perf_counter()
     series_id = str(frame[SERIES_ID].iloc[0])
+    future_rows, frame = frame[frame["split"] == FUTURE], frame[frame["split"] != FUTURE]
     known, test = frame[frame["split"] != "test"], frame[frame["split"] == "test"]
     y, dates = known[TARGET].to_numpy(), known[TIME]
     folds = rolling_folds(len(known), data.horizon, data.folds)
@@ -125,9 +127,9 @@ def tune_series(
     seasonalities = Seasonalities.for_series(data.freq, dates.iloc[folds[0][0] - 1] - dates.iloc[0])
     fits = Counter()
 
-    def prophet(params: dict | None, history: pd.DataFrame, at: pd.Series, init: dict | None = None):
+    def prophet(params: dict | None, history: pd.DataFrame, at: pd.DataFrame, init: dict | None = None):
         fits["prophet"] += 1
-        model = fit_prophet(history, params, init, data.holidays)
+        model = fit_prophet(history, params, init, data.holidays, data.regressors)
         return predict(model, at, floor), model
 
     warm = WarmStarts()
@@ -136,7 +138,7 @@ def tune_series(
         params = prophet_space(trial, seasonalities, log_allowed=floor is not None)
         errors = []
         for step, (cut, end) in enumerate(folds):
-            yhat, model = prophet(params, known.iloc[:cut], dates.iloc[cut:end], warm.init_for(params))
+            yhat, model = prophet(params, known.iloc[:cut], known.iloc[cut:end], warm.init_for(params))
             warm.remember(params, model)
             errors.append(error(y[cut:end], yhat, scale))
             if step == 0:
@@ -153,14 +155,15 @@ def tune_series(
     # Refit on a search space restricted to the best trial, so optional seasonalities come out exactly.
     best_params = prophet_space(optuna.trial.FixedTrial(best.params), seasonalities, log_allowed=floor is not None)
 
-    def point(model: str, history: pd.DataFrame, at: pd.Series) -> np.ndarray:
+    def point(model: str, history: pd.DataFrame, at: pd.DataFrame) -> np.ndarray:
         if model in (TUNED, DEFAULT):
             return prophet(best_params if model == TUNED else None, history, at)[0]
         return challenger(model, history, at)["mean"]
 
-    def challenger(model: str, history: pd.DataFrame, at: pd.Series, levels=()) -> dict[str, np.ndarray]:
+    def challenger(model: str, history: pd.DataFrame, at: pd.DataFrame, levels=()) -> dict[str, np.ndarray]:
         if model == POOLED:
-            out = pooled_forecast(history[TARGET].to_numpy(), history[TIME], at, data.freq, seasonal_factors, levels)
+            y_past, past, dates = history[TARGET].to_numpy(), history[TIME], at[TIME]
+            out = pooled_forecast(y_past, past, dates, data.freq, seasonal_factors, levels)
         else:
             out = challenger_forecast(model, history[TARGET].to_numpy(), len(at), data.period, levels)
         return out if floor is None else {k: np.maximum(v, floor) for k, v in out.items()}
@@ -170,26 +173,30 @@ def tune_series(
     for model in candidates[1:]:
         fold_errors[model] = float(
             np.mean(
-                [error(y[cut:end], point(model, known.iloc[:cut], dates.iloc[cut:end]), scale) for cut, end in folds]
+                [error(y[cut:end], point(model, known.iloc[:cut], known.iloc[cut:end]), scale) for cut, end in folds]
             )
         )
     champion = min(fold_errors, key=lambda m: (np.nan_to_num(fold_errors[m], nan=np.inf), MODELS.index(m)))
 
-    def with_intervals(history: pd.DataFrame, at: pd.Series) -> dict[str, np.ndarray]:
+    def with_intervals(history: pd.DataFrame, at: pd.DataFrame) -> dict[str, np.ndarray]:
         if champion in (TUNED, DEFAULT):
             fits["prophet"] += 1
             params = best_params if champion == TUNED else None
             seed = study_seed(tuning.seed, series_id)
-            return prophet_intervals(history, params, at, data.levels, floor, seed=seed, holidays=data.holidays)
+            holidays, regressors = data.holidays, data.regressors
+            return prophet_intervals(history, params, at, data.levels, floor, 500, seed, holidays, regressors)
         return challenger(champion, history, at, data.levels)
 
     actual = test[TARGET].to_numpy()
-    test_forecasts = {m: point(m, known, test[TIME]) for m in candidates if m != champion}
+    test_forecasts = {m: point(m, known, test) for m in candidates if m != champion}
     test_forecasts[NAIVE2] = naive2(y, len(test), data.period)
-    champion_test = with_intervals(known, test[TIME])
+    champion_test = with_intervals(known, test)
     test_forecasts[champion] = champion_test["mean"]
-    future = pd.date_range(frame[TIME].iloc[-1], periods=data.horizon + 1, freq=data.freq)[1:]
-    champion_future = with_intervals(frame, pd.Series(future))
+    if len(future_rows):  # the dates after the last target, with the regressors' values there
+        future = future_rows
+    else:
+        future = pd.DataFrame({TIME: pd.date_range(frame[TIME].iloc[-1], periods=data.horizon + 1, freq=data.freq)[1:]})
+    champion_future = with_intervals(frame, future)
     backtest = [
         pd.DataFrame({TIME: test[TIME].to_numpy(), TARGET: actual, "model": m, "yhat": yhat})
         for m, yhat in test_forecasts.items()
@@ -208,7 +215,7 @@ def tune_series(
         champion=champion,
         fold_errors=fold_errors,
         backtest=pd.concat(backtest, ignore_index=True),
-        forecast=pd.DataFrame({TIME: future, "model": champion} | _bands(champion_future)),
+        forecast=pd.DataFrame({TIME: future[TIME].to_numpy(), "model": champion} | _bands(champion_future)),
     )
 
 

@@ -6,6 +6,7 @@ import sys
 import urllib.request
 import uuid
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -138,6 +139,29 @@ def test_run_is_recorded_in_prefect_with_one_task_per_series(local_run, prefect_
         assert (t["id"], "Finished in state Completed()") in lines
 
 
+def test_regressors_with_their_future_values_reach_the_forecast(prefect_server, tmp_path):
+    """A promotion column, given for the horizon after each series' last sale; one series lacks it and is rejected."""
+    sales = messy_sales()
+    sales = sales[sales["store"] != 9].assign(promo=lambda f: (f["date"].dt.day % 4 == 0).astype(float))
+    last = sales["date"].max()
+    future_days = pd.date_range(last, periods=HORIZON + 1, freq="D")[1:]
+    ids = sales[["store", "item"]].drop_duplicates()
+    future = ids.merge(pd.DataFrame({"date": future_days, "promo": 1.0}), how="cross").assign(sales=np.nan)
+    future = future[~((future["store"] == 1) & (future["item"] == 4))]  # this series gives no future promos
+    (pd.concat([sales, future], ignore_index=True)).to_parquet(tmp_path / "sales.parquet")
+    env = prefect_server.env | {"PREFECT_API_URL": prefect_server.api_url}
+    args = ["--data", tmp_path / "sales.parquet", *COLUMNS, *TUNING, "--regressors", "promo"]
+    done = manymodels("run", *args, "--output", tmp_path / "out", env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["counts"]["series_forecast"] == GOOD_SERIES - 1
+    assert [r["reason"] for r in summary["rejected"]] == [
+        f"regressors need values for the {HORIZON} periods after the last target (0 given)"
+    ]
+    forecasts = pd.read_parquet(tmp_path / "out" / "forecasts.parquet")
+    assert forecasts.groupby("series_id")["ds"].apply(list).tolist() == [future_days.tolist()] * (GOOD_SERIES - 1)
+
+
 @pytest.mark.parametrize(
     ("content", "extra", "problem"),
     [
@@ -146,8 +170,9 @@ def test_run_is_recorded_in_prefect_with_one_task_per_series(local_run, prefect_
         ("store,item,date,sales\n", [], "no rows in"),
         (None, [], "cannot read"),
         ("store,item,date,sales\n", ["--freq", "fortnightly"], "data.freq: unknown frequency 'fortnightly'"),
+        ("store,item,date,sales\n1,1,2024-01-01,3\n", ["--regressors", "price"], "column 'price' is not in"),
     ],
-    ids=["misnamed-column", "non-numeric-target", "empty", "missing-file", "unknown-frequency"],
+    ids=["misnamed-column", "non-numeric-target", "empty", "missing-file", "unknown-frequency", "missing-regressor"],
 )
 def test_bad_input_exits_non_zero_with_one_line_and_writes_nothing(prefect_server, tmp_path, content, extra, problem):
     data = tmp_path / "in.csv"

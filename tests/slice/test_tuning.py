@@ -74,3 +74,20 @@ def test_holidays_reach_every_prophet_fit_of_the_study(series):
     assert result.n_trials == 2 and set(result.fold_errors) == set(MODELS) - {POOLED}
     plain = tune_series(series, SPEC, TuningSpec(trials=2, seed=1))
     assert result.fold_errors[DEFAULT] != plain.fold_errors[DEFAULT]  # the same fits, with holiday effects
+
+
+def test_regressors_reach_every_prophet_fit_and_their_future_values_the_forecast(series):
+    """Sales lifted by 30 on promotion days, which only the regressor knows: Prophet with it follows them."""
+    promo = (np.arange(len(series)) % 5 == 0).astype(float)
+    lifted = series.assign(y=series["y"] + 30 * promo, promo=promo)
+    future = pd.DataFrame({"ds": pd.date_range(series["ds"].iloc[-1], periods=15)[1:], "split": "future"})
+    future = future.assign(y=np.nan, promo=[1.0, 0.0] * 7, series_id=series["series_id"].iloc[0])
+    frame = pd.concat([lifted, future], ignore_index=True)
+    spec = SPEC.model_copy(update={"regressors": ["promo"]})
+    with_promo = tune_series(frame, spec, TuningSpec(trials=2, seed=1))
+    without = tune_series(lifted.drop(columns="promo"), SPEC, TuningSpec(trials=2, seed=1))
+    assert with_promo.fold_errors[DEFAULT] < 0.5 * without.fold_errors[DEFAULT]
+    assert with_promo.forecast["ds"].tolist() == future["ds"].tolist()
+    assert with_promo.champion in (TUNED, DEFAULT)  # no other model sees the promotions
+    on, off = with_promo.forecast["yhat"].iloc[::2], with_promo.forecast["yhat"].iloc[1::2]
+    assert (on.to_numpy() - off.to_numpy()).mean() > 20

@@ -70,3 +70,11 @@ def test_missing_times_are_reported_and_problems_name_their_file():
     problems = find_problems(raw(date=["2024-01-01", None]).assign(**{PATH: ["a.csv", "b.csv"]}), SPEC)
     assert problems["problem"].tolist()[0] == "b.csv: time column 'date' has missing values"
     assert "b.csv" not in problems["example"].iloc[0]
+
+
+def test_regressors_are_kept_as_numbers_and_non_numeric_ones_reported():
+    spec = SPEC.model_copy(update={"regressors": ["price"]})
+    frame = to_contract(raw(price=["1.5", None]), spec)
+    assert frame["price"].tolist()[0] == 1.5 and frame["price"].isna().tolist() == [False, True]
+    problems = find_problems(raw(price=["1.5", "cheap"]), spec)
+    assert "regressor column 'price' is not numeric" in problems["problem"].tolist()

@@ -102,3 +102,41 @@ def test_split_labels_and_series_keys():
     assert split_labels(5, 1).tolist() == ["train", "train", "train", "valid", "test"]
     assert series_key("1-2") == series_key("1-2") != series_key("1-3")
     assert len(series_key("a/b c")) == 16 and series_key("a/b c").isalnum()
+
+
+REGRESSED = SPEC.model_copy(update={"regressors": ["promo"]})
+
+
+def with_future(n_history: int, n_future: int, start="2024-01-01") -> pd.DataFrame:
+    """A series with a promo regressor, and n_future rows after its last target that give only the promo."""
+    series = rows(np.r_[np.arange(n_history) % 5 + 10.0, np.full(n_future, np.nan)], start=start)
+    return series.assign(promo=np.arange(len(series)) % 3 == 0)
+
+
+def test_rows_after_the_last_target_carry_the_regressors_future_values():
+    frame, profile = prepare_series(with_future(40, 7), REGRESSED)
+    assert profile["status"] == "ok" and profile["length"] == 40 and profile["n_filled"] == 0
+    assert frame["split"].value_counts().to_dict() == {"train": 26, "valid": 7, "test": 7, "future": 7}
+    future = frame[frame["split"] == "future"]
+    assert future["y"].isna().all() and future["promo"].tolist() == [(40 + k) % 3 == 0 for k in range(7)]
+    assert future["ds"].tolist() == pd.date_range("2024-02-10", periods=7, freq="D").tolist()
+
+
+def test_future_regressor_rows_may_lie_after_now_but_targets_may_not():
+    now = pd.Timestamp("2024-02-12")  # three of the seven future rows are after it
+    frame, profile = prepare_series(with_future(40, 7), REGRESSED, now=now)
+    assert profile["status"] == "ok" and (frame["split"] == "future").sum() == 7
+    _, plain = prepare_series(rows(np.arange(47.0)), SPEC, now=now)
+    assert plain["status"] == "rejected" and "in the future" in plain["reason"]
+
+
+def test_a_series_without_the_regressors_future_values_is_rejected():
+    _, profile = prepare_series(with_future(40, 3), REGRESSED)
+    assert profile["status"] == "rejected"
+    assert profile["reason"] == "regressors need values for the 7 periods after the last target (3 given)"
+
+
+@pytest.mark.parametrize("taken", ["store", "sales", "date", "y", "split"])
+def test_a_regressor_cannot_be_an_id_time_target_or_contract_column(taken):
+    with pytest.raises(ValueError, match="regressor columns must be other columns"):
+        DataSpec(**SPEC.model_dump() | {"regressors": [taken]})
