@@ -81,8 +81,8 @@ def throughput(
         work = Path(tmp)
         data = write_workload(workload, series, work)
         runs = {"manymodels": run_manymodels(data, work / "run", trials, cpus, env, machine)}
-        frames = prepared_series(work / "run")
-        runs["bare_loop"] = run_bare_loop(frames, trials, cpus, machine)
+        frames, factors = prepared_series(work / "run")
+        runs["bare_loop"] = run_bare_loop(frames, trials, cpus, machine, factors)
         if raytune_series:
             runs["ray_tune"] = run_ray_tune(frames[:raytune_series], trials, cpus, machine)
     for run in runs.values():
@@ -110,7 +110,8 @@ def startup(out: Out = RESULTS) -> None:
     with tempfile.TemporaryDirectory() as tmp, prefect_server(Path(tmp) / "home") as env, Machine() as machine:
         work = Path(tmp)
         run = run_manymodels(write_workload("synthetic", 1, work), work / "run", 1, cores(), env, machine)
-        bare = run_bare_loop(prepared_series(work / "run"), 1, 1, machine)
+        frames, factors = prepared_series(work / "run")
+        bare = run_bare_loop(frames, 1, 1, machine, factors)
     save(
         out,
         "startup",
@@ -156,7 +157,8 @@ def scale(series: int = 30_000, days: int = 240, trials: int = 1, sample: int = 
         started = time.time()
         run = run_manymodels(data, work / "run", trials, cpus, env, machine)
         peak = machine.peak_memory_above(started, time.time())
-        bare = run_bare_loop(prepared_series(work / "run")[:sample], trials, cpus, machine)
+        frames, factors = prepared_series(work / "run")
+        bare = run_bare_loop(frames[:sample], trials, cpus, machine, factors)
     bare_per_series = bare["wall"] / bare["series"]
     save(
         out,

@@ -50,23 +50,29 @@ def _mean_best(output: Path) -> float:
     return float(pd.read_parquet(output / "best_params.parquet")["best_value"].mean())
 
 
-def prepared_series(output: Path) -> list[pd.DataFrame]:
-    """The per-series frames the manymodels run prepared (the same split for every runner), in memory."""
+def prepared_series(output: Path) -> tuple[list[pd.DataFrame], dict | None]:
+    """The per-series frames the manymodels run prepared (the same split for every runner), in memory, and the
+    pooled seasonal factors its ingest found (so the bare loop scores the same challengers)."""
+    from manymodels.ingest import Ingested
+
     profiles = pd.read_parquet(output / "_work" / "profiles.parquet")
     keys = profiles.loc[profiles["status"] == "ok", "key"]
-    return [pd.read_parquet(output / "_work" / "series" / f"{key}.parquet") for key in sorted(keys)]
+    frames = [pd.read_parquet(output / "_work" / "series" / f"{key}.parquet") for key in sorted(keys)]
+    return frames, Ingested(profiles=profiles, series_dir="-", n_rows=0).seasonal_factors
 
 
-def _tune(frame: pd.DataFrame, trials: int) -> tuple[int, float]:
-    result = tune_series(frame, DataSpec(url="-", **DATA_SPEC), TuningSpec(trials=trials))
+def _tune(frame: pd.DataFrame, trials: int, factors: dict | None) -> tuple[int, float]:
+    result = tune_series(frame, DataSpec(url="-", **DATA_SPEC), TuningSpec(trials=trials), seasonal_factors=factors)
     return result.n_fits, result.best_value
 
 
-def run_bare_loop(frames: list[pd.DataFrame], trials: int, cpus: int, machine: Machine) -> dict:
+def run_bare_loop(
+    frames: list[pd.DataFrame], trials: int, cpus: int, machine: Machine, factors: dict | None = None
+) -> dict:
     """The limit: a ProcessPoolExecutor over the series, one in-memory Optuna study each, nothing else."""
     started = time.time()
     with ProcessPoolExecutor(cpus) as pool:
-        results = list(pool.map(_tune, frames, [trials] * len(frames)))
+        results = list(pool.map(_tune, frames, [trials] * len(frames), [factors] * len(frames)))
     ended = time.time()
     return {
         "wall": ended - started,
