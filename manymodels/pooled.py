@@ -10,13 +10,14 @@ its first rolling-origin fold only, so neither the folds nor the test window sha
 import numpy as np
 import pandas as pd
 
+from manymodels.search_space import days_per_step
+
 POOLED = "pooled_seasonal"
 
 
 def yearly_points(freq: str) -> int | None:
     """Points in a year at this frequency (daily, weekly, monthly), or None where the factors are not defined."""
-    first, second = pd.date_range("2020-01-01", periods=2, freq=freq)
-    step_days = (second - first) / pd.Timedelta(days=1)
+    step_days = days_per_step(freq)
     if step_days == 1:
         return 365
     if step_days == 7:

@@ -6,6 +6,13 @@ import optuna
 import pandas as pd
 
 
+def days_per_step(freq: str) -> float:
+    """Days between consecutive points at this frequency (two points of its grid, so anchors such as W-SUN count
+    a whole week)."""
+    first, second = pd.date_range("2020-01-01", periods=2, freq=freq)
+    return (second - first) / pd.Timedelta(days=1)
+
+
 @dataclass(frozen=True)
 class Seasonalities:
     """Largest Fourier order each seasonality can use at this frequency and history (0: not allowed)."""
@@ -16,8 +23,7 @@ class Seasonalities:
 
     @classmethod
     def for_series(cls, freq: str, history: pd.Timedelta) -> "Seasonalities":
-        start = pd.Timestamp("2020-01-01")
-        step_days = ((start + pd.tseries.frequencies.to_offset(freq)) - start) / pd.Timedelta(days=1)
+        step_days = days_per_step(freq)
         points_per = {name: days / step_days for name, days in (("yearly", 365.25), ("weekly", 7.0), ("monthly", 30.5))}
         return cls(
             yearly=min(FOURIER["yearly_order"][1], int(points_per["yearly"] // 2))
