@@ -57,13 +57,26 @@ def forget_secrets() -> None:
     internal_kv._internal_kv_del(_secrets_key(), namespace=SECRETS_NAMESPACE)
 
 
+_disconnecting: threading.Thread | None = None
+
+
+def _disconnect_in_background() -> None:
+    """ray.shutdown, which waits a second or more for a local Ray's processes to end, beside what the run does
+    next; the next ray_connected (or the interpreter's exit) waits for it."""
+    global _disconnecting
+    _disconnecting = threading.Thread(target=ray.shutdown, name="ray-shutdown")
+    _disconnecting.start()
+
+
 @contextlib.contextmanager
 def ray_connected(compute: ComputeSpec) -> Iterator[None]:
     """Start or join Ray as ray_init_kwargs describes it, with this process's credentials shared with the
     workers; remove them and disconnect on leaving."""
+    if _disconnecting:
+        _disconnecting.join()
     with contextlib.ExitStack() as stack:
         ray.init(*filter(None, [compute.ray_address]), **ray_init_kwargs(compute))
-        stack.callback(ray.shutdown)
+        stack.callback(_disconnect_in_background)
         if share_secrets():
             stack.callback(forget_secrets)
         yield

@@ -183,7 +183,7 @@ def ray_head(tmp_path):
         wait_for_port(client_port)
         yield f"127.0.0.1:{port}", Path(temp), f"ray://127.0.0.1:{client_port}"
     finally:
-        terminate_session(head.pid)
+        terminate_session(head.pid, grace=2)  # `ray start --block` lets its processes ignore SIGTERM for 10 s+
         shutil.rmtree(temp, ignore_errors=True)
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from manymodels import storage
 from manymodels.errors import InputError
-from manymodels.ingest import dask_client, ingest
+from manymodels.ingest import IN_PROCESS_MAX_BYTES, dask_client, ingest, input_bytes
 from manymodels.settings import ComputeSpec, DataSpec
 from tests.helpers import EXPECTED_REJECTIONS, GOOD_SERIES, HORIZON, messy_sales
 
@@ -133,3 +133,23 @@ def test_empty_files_among_many_are_skipped_and_listed_and_encodings_can_be_set(
     result = ingest(spec(str(tmp_path / "*.csv"), encoding="latin-1"), str(tmp_path / "work"))
     assert result.n_rows == len(frame) and result.empty_files == [str(tmp_path / "b.csv")]
     assert set(result.rejected["series_id"]) == {k.replace("9", "Zürich") for k in EXPECTED_REJECTIONS}
+
+
+def test_input_size_counts_a_file_a_folder_and_a_glob_and_nothing_for_a_missing_path(tmp_path):
+    (tmp_path / "parts").mkdir()
+    for name, size in (("a.csv", 10), ("b.csv", 20)):
+        (tmp_path / "parts" / name).write_bytes(b"x" * size)
+    assert input_bytes(str(tmp_path / "parts" / "a.csv")) == 10
+    assert input_bytes(str(tmp_path / "parts")) == input_bytes(str(tmp_path / "parts" / "*.csv")) == 30
+    assert input_bytes(str(tmp_path / "nothing.csv")) == 0
+
+
+def test_a_small_input_is_ingested_by_threads_of_this_process_a_large_one_by_worker_processes(tmp_path):
+    data = tmp_path / "sales.csv"
+    messy_sales().to_csv(data, index=False)
+    with dask_client(ComputeSpec(workers=2), input_bytes(str(data))) as client:
+        assert client.scheduler.address.startswith("inproc://")
+        result = ingest(spec(str(data)), str(tmp_path / "work"))
+        assert len(result.accepted) == GOOD_SERIES
+    with dask_client(ComputeSpec(workers=2), IN_PROCESS_MAX_BYTES) as client:
+        assert client.scheduler.address.startswith("tcp://127.0.0.1:")
