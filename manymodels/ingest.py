@@ -69,9 +69,9 @@ IN_PROCESS_MAX_BYTES = 2 * 2**20
 
 
 @contextlib.contextmanager
-def dask_client(compute: ComputeSpec, input_bytes: int = IN_PROCESS_MAX_BYTES) -> Iterator[Client]:
+def dask_client(compute: ComputeSpec, input_url: str | None = None) -> Iterator[Client]:
     """A client on the scheduler at compute.dask_address, or on a LocalCluster: worker processes bound to
-    127.0.0.1, or threads of this process for an input under IN_PROCESS_MAX_BYTES."""
+    127.0.0.1, or threads of this process if the input at input_url is under IN_PROCESS_MAX_BYTES."""
     logging.getLogger("distributed").setLevel(logging.WARNING)
     logging.getLogger("distributed.shuffle").setLevel(logging.ERROR)  # p2p shuffle start/stop notices
     if compute.dask_address:
@@ -79,7 +79,7 @@ def dask_client(compute: ComputeSpec, input_bytes: int = IN_PROCESS_MAX_BYTES) -
             client.register_plugin(ImportDataFrame())
             yield client
         return
-    in_process = input_bytes < IN_PROCESS_MAX_BYTES
+    in_process = input_url is not None and input_bytes(input_url) < IN_PROCESS_MAX_BYTES
     log.info("starting a local Dask cluster (%s)", "threads of this process" if in_process else "worker processes")
     # an in-process cluster talks over inproc://, which takes no host (so its workers' dashboards need one)
     where = {"processes": False, "worker_dashboard_address": "127.0.0.1:0"} if in_process else {"host": "127.0.0.1"}
@@ -98,11 +98,17 @@ def dask_client(compute: ComputeSpec, input_bytes: int = IN_PROCESS_MAX_BYTES) -
         yield client
 
 
+def input_paths(url: str) -> tuple[fsspec.AbstractFileSystem, list[str]]:
+    """The input's filesystem and the paths its path or glob names."""
+    fs, _, paths = fsspec.core.get_fs_token_paths(url, storage_options=storage.options(url))
+    return fs, paths
+
+
 def input_bytes(url: str) -> int:
     """The input's size on its store (0 if nothing is there: reading it then says what is wrong)."""
     try:
-        fs, path = storage.url_to_fs(url)
-        return sum(fs.du(p) for p in (fs.glob(path) if "*" in path else [path]))
+        fs, paths = input_paths(url)
+        return sum(fs.du(path) for path in paths)
     except (OSError, ValueError):
         return 0
 
@@ -142,7 +148,7 @@ def read_raw(spec: DataSpec) -> tuple[dd.DataFrame, list[str]]:
 
 def csv_files(url: str) -> tuple[list[str], list[str]]:
     """The files a path or glob names, split into those with content and the empty ones."""
-    fs, _, paths = fsspec.core.get_fs_token_paths(url, storage_options=storage.options(url))
+    fs, paths = input_paths(url)
     if not paths:
         raise InputError(f"no file matches {url}")
     sizes = {path: fs.size(path) for path in paths}

@@ -7,7 +7,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed
 
 from manymodels.errors import InputError
-from manymodels.ingest import Ingested, dask_client, ingest, input_bytes
+from manymodels.ingest import Ingested, dask_client, ingest
 from manymodels.settings import ComputeSpec, DataSpec
 
 
@@ -15,7 +15,7 @@ from manymodels.settings import ComputeSpec, DataSpec
 def ingest_data(data: DataSpec, compute: ComputeSpec, work_url: str, input_valid: Future) -> Ingested:
     """Read, validate, regularise and split the input on Dask; write one file per series."""
     try:  # input_valid tells the flow as soon as the input passes validation
-        with dask_client(compute, input_bytes(data.url)):
+        with dask_client(compute, data.url):
             return ingest(data, work_url, on_valid=lambda: input_valid.set_result(True))
     except InputError as e:  # bad input: one clear line, no traceback
         return Failed(message=str(e))

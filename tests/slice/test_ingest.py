@@ -147,9 +147,11 @@ def test_input_size_counts_a_file_a_folder_and_a_glob_and_nothing_for_a_missing_
 def test_a_small_input_is_ingested_by_threads_of_this_process_a_large_one_by_worker_processes(tmp_path):
     data = tmp_path / "sales.csv"
     messy_sales().to_csv(data, index=False)
-    with dask_client(ComputeSpec(workers=2), input_bytes(str(data))) as client:
+    with dask_client(ComputeSpec(workers=2), str(data)) as client:
         assert client.scheduler.address.startswith("inproc://")
         result = ingest(spec(str(data)), str(tmp_path / "work"))
         assert len(result.accepted) == GOOD_SERIES
-    with dask_client(ComputeSpec(workers=2), IN_PROCESS_MAX_BYTES) as client:
+    large = tmp_path / "large.csv"
+    large.write_bytes(b"x" * IN_PROCESS_MAX_BYTES)
+    with dask_client(ComputeSpec(workers=2), str(large)) as client:
         assert client.scheduler.address.startswith("tcp://127.0.0.1:")
