@@ -49,7 +49,7 @@ def _cold(train: pd.DataFrame, valid: pd.DataFrame, params: dict, warm: WarmStar
 
 
 def _warm(train: pd.DataFrame, valid: pd.DataFrame, params: dict, warm: WarmStarts) -> np.ndarray:
-    model = fit_prophet(train, params, warm.init_for(params))
+    model = fit_prophet(train, params, warm.init_for(params), rough=True)
     warm.remember(params, model)
     return predict(model, valid["ds"], 0.0)
 

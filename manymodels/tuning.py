@@ -127,9 +127,9 @@ def tune_series(
     seasonalities = Seasonalities.for_series(data.freq, dates.iloc[folds[0][0] - 1] - dates.iloc[0])
     fits = Counter()
 
-    def prophet(params: dict | None, history: pd.DataFrame, at: pd.DataFrame, init: dict | None = None):
+    def prophet(params: dict | None, history: pd.DataFrame, at: pd.DataFrame, init=None, rough=False):
         fits["prophet"] += 1
-        model = fit_prophet(history, params, init, data.holidays, data.regressors)
+        model = fit_prophet(history, params, init, data.holidays, data.regressors, rough)
         return predict(model, at, floor), model
 
     warm = WarmStarts()
@@ -138,7 +138,7 @@ def tune_series(
         params = prophet_space(trial, seasonalities, log_allowed=floor is not None)
         errors = []
         for step, (cut, end) in enumerate(folds):
-            yhat, model = prophet(params, known.iloc[:cut], known.iloc[cut:end], warm.init_for(params))
+            yhat, model = prophet(params, known.iloc[:cut], known.iloc[cut:end], warm.init_for(params), rough=True)
             warm.remember(params, model)
             errors.append(error(y[cut:end], yhat, scale))
             if step == 0:
@@ -155,9 +155,9 @@ def tune_series(
     # Refit on a search space restricted to the best trial, so optional seasonalities come out exactly.
     best_params = prophet_space(optuna.trial.FixedTrial(best.params), seasonalities, log_allowed=floor is not None)
 
-    def point(model: str, history: pd.DataFrame, at: pd.DataFrame) -> np.ndarray:
+    def point(model: str, history: pd.DataFrame, at: pd.DataFrame, rough: bool = False) -> np.ndarray:
         if model in (TUNED, DEFAULT):
-            return prophet(best_params if model == TUNED else None, history, at)[0]
+            return prophet(best_params if model == TUNED else None, history, at, rough=rough)[0]
         return challenger(model, history, at)["mean"]
 
     def challenger(model: str, history: pd.DataFrame, at: pd.DataFrame, levels=()) -> dict[str, np.ndarray]:
@@ -171,11 +171,10 @@ def tune_series(
     candidates = [m for m in MODELS if m != POOLED or seasonal_factors]
     fold_errors = {TUNED: float(best.value)}
     for model in candidates[1:]:
-        fold_errors[model] = float(
-            np.mean(
-                [error(y[cut:end], point(model, known.iloc[:cut], known.iloc[cut:end]), scale) for cut, end in folds]
-            )
-        )
+        errors = [
+            error(y[cut:end], point(model, known.iloc[:cut], known.iloc[cut:end], True), scale) for cut, end in folds
+        ]
+        fold_errors[model] = float(np.mean(errors))
     champion = min(fold_errors, key=lambda m: (np.nan_to_num(fold_errors[m], nan=np.inf), MODELS.index(m)))
 
     def with_intervals(history: pd.DataFrame, at: pd.DataFrame) -> dict[str, np.ndarray]:

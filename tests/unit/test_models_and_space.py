@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import stanio
 
-from manymodels.models import fit_prophet, fitted_init, seasonal_naive, write_stan_json
+from manymodels.models import ROUGH_TOLERANCE, fit_prophet, fitted_init, predict, seasonal_naive, write_stan_json
 from manymodels.search_space import Seasonalities, prophet_space
 from manymodels.tuning import study_seed
 
@@ -207,3 +207,20 @@ def test_a_log_model_fits_log1p_of_y_and_forecasts_on_the_original_scale():
     by_hand = new_prophet(params).fit(history.assign(y=np.log1p(history["y"])))
     np.testing.assert_allclose(predict(logged, future, 0.0), np.expm1(point_forecast(by_hand, future)), rtol=1e-9)
     np.testing.assert_allclose(predict(logged, future, 0.0), np.exp(2 + np.arange(300, 307) / 150), rtol=0.25)
+
+
+def test_a_rough_fit_loosens_only_the_stopping_rule_and_ends_near_a_full_fit():
+    history, future = weekly_history(1000), pd.date_range("2022-09-27", periods=28, freq="D")
+    params = {"seasonality_mode": "additive", "changepoint_prior_scale": 0.05, "seasonality_prior_scale": 1.0,
+              "holidays_prior_scale": 1.0, "yearly_order": 10, "weekly_order": 3}  # fmt: skip
+    full, rough = fit_prophet(history, params), fit_prophet(history, params, rough=True)
+    assert full.stan_fit.metadata.cmdstan_config["tol_rel_obj"] == 1e4
+    assert rough.stan_fit.metadata.cmdstan_config["tol_rel_obj"] == ROUGH_TOLERANCE["tol_rel_obj"]
+    np.testing.assert_allclose(predict(rough, future, None), predict(full, future, None), rtol=1e-3)
+
+
+def test_a_rough_fit_of_a_short_series_is_prophets_newton_fit():
+    history = weekly_history(60)
+    rough, full = fit_prophet(history, rough=True), fit_prophet(history)
+    assert rough.stan_fit.metadata.cmdstan_config["algorithm"] == "newton"
+    np.testing.assert_array_equal(rough.params["beta"], full.params["beta"])
