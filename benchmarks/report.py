@@ -26,7 +26,9 @@ def throughput(results: list[dict]) -> list[str]:
         "",
         "Prophet fits per core-second (trials plus the fits after tuning; Ray Tune runs trials only, on the "
         "first series of the workload). Wall is the tuning step alone; for manymodels that is the flow's `tune` step "
-        "as the CLI runs it (Ray start, planning, cache look-up, tasks), with the Prefect server already up.",
+        "as the CLI runs it (Ray start, planning, cache look-up, tasks), with the Prefect server already up. "
+        "manymodels runs before and after the bare loop (`manymodels_after`), and its ratios pool the two runs: "
+        "the machine's speed drifts by more than the gap measured.",
         "",
         "| workload | series | trials | way | series tuned | wall s | CPU busy | fits/core-s | mean best valid sMAPE |",
         "|---|---:|---:|---|---:|---:|---:|---:|---:|",
