@@ -7,11 +7,12 @@ import time
 from dataclasses import dataclass, field
 
 
-def _cpu_jiffies() -> tuple[int, int]:
+def _cpu_jiffies() -> tuple[int, int, int]:
+    """Busy, total and stolen (by the hypervisor, counted in busy) jiffies of all cores."""
     with open("/proc/stat") as f:
         values = [int(v) for v in f.readline().split()[1:]]
     idle = values[3] + values[4]  # idle + iowait
-    return sum(values) - idle, sum(values)
+    return sum(values) - idle, sum(values), values[7]
 
 
 def _memory_used() -> int:
@@ -28,7 +29,7 @@ class Machine:
     """Samples /proc every `every` seconds in a thread; ask it about any window of Unix times inside its life."""
 
     every: float = 0.25
-    samples: list[tuple[float, int, int, int]] = field(default_factory=list)  # time, busy, total, memory used
+    samples: list[tuple[float, int, int, int, int]] = field(default_factory=list)  # time, busy, total, memory, steal
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def __enter__(self) -> "Machine":
@@ -43,14 +44,14 @@ class Machine:
         self._sample()
 
     def _sample(self) -> None:
-        busy, total = _cpu_jiffies()
-        self.samples.append((time.time(), busy, total, _memory_used()))
+        busy, total, steal = _cpu_jiffies()
+        self.samples.append((time.time(), busy, total, _memory_used(), steal))
 
     def _run(self) -> None:
         while not self._stop.wait(self.every):
             self._sample()
 
-    def _window(self, start: float, end: float) -> list[tuple[float, int, int, int]]:
+    def _window(self, start: float, end: float) -> list[tuple[float, int, int, int, int]]:
         times = [s[0] for s in self.samples]
         first = max(0, bisect.bisect_right(times, start) - 1)
         last = min(len(times) - 1, bisect.bisect_left(times, end))
@@ -61,6 +62,12 @@ class Machine:
         window = self._window(start, end)
         busy, total = window[-1][1] - window[0][1], window[-1][2] - window[0][2]
         return busy / total if total else 0.0
+
+    def steal_share(self, start: float, end: float) -> float:
+        """Share of all cores' time the hypervisor gave to other machines between two Unix times."""
+        window = self._window(start, end)
+        steal, total = window[-1][4] - window[0][4], window[-1][2] - window[0][2]
+        return steal / total if total else 0.0
 
     def peak_memory_above(self, start: float, end: float) -> int:
         """Most memory in use during the window, above what was in use when it began (bytes)."""

@@ -20,6 +20,10 @@ def _commands(results: dict) -> list[str]:
     return ["", "Produced by:", "", *[f"- `{r['command']}` ({r['date']}, {r['cores']} cores)" for r in results], ""]
 
 
+def _stolen(run: dict) -> str:
+    return f"{run['steal_share']:.1%}" if "steal_share" in run else "-"
+
+
 def throughput(results: list[dict]) -> list[str]:
     lines = [
         "## Throughput: the same tuning three ways",
@@ -28,16 +32,19 @@ def throughput(results: list[dict]) -> list[str]:
         "first series of the workload). Wall is the tuning step alone; for manymodels that is the flow's `tune` step "
         "as the CLI runs it (Ray start, planning, cache look-up, tasks), with the Prefect server already up. "
         "manymodels runs before and after the bare loop (`manymodels_after`), and its ratios pool the two runs: "
-        "the machine's speed drifts by more than the gap measured.",
+        "the machine's speed drifts by more than the gap measured. Stolen: the share of the cores' time the hypervisor "
+        "gave to other machines (counted in CPU busy; not recorded before 2026-12-02).",
         "",
-        "| workload | series | trials | way | series tuned | wall s | CPU busy | fits/core-s | mean best valid sMAPE |",
-        "|---|---:|---:|---|---:|---:|---:|---:|---:|",
+        "| workload | series | trials | way | series tuned | wall s | CPU busy | stolen | fits/core-s "
+        "| mean best valid sMAPE |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         for way, run in r["runs"].items():
             lines.append(
                 f"| {r['workload']} | {r['series']} | {r['trials']} | {way} | {run['series']} | {run['wall']:.1f} | "
-                f"{run['cpu_share']:.0%} | {run['fits_per_core_second']:.2f} | {run['mean_best_value']:.2f} |"
+                f"{run['cpu_share']:.0%} | {_stolen(run)} | {run['fits_per_core_second']:.2f} | "
+                f"{run['mean_best_value']:.2f} |"
             )
     lines += [
         "",
