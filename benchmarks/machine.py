@@ -57,17 +57,18 @@ class Machine:
         last = min(len(times) - 1, bisect.bisect_left(times, end))
         return self.samples[first : last + 1]
 
+    def _share_of_cores(self, start: float, end: float, column: int) -> float:
+        window = self._window(start, end)
+        part, total = window[-1][column] - window[0][column], window[-1][2] - window[0][2]
+        return part / total if total else 0.0
+
     def cpu_share(self, start: float, end: float) -> float:
         """Share of all cores busy (0 to 1) between two Unix times."""
-        window = self._window(start, end)
-        busy, total = window[-1][1] - window[0][1], window[-1][2] - window[0][2]
-        return busy / total if total else 0.0
+        return self._share_of_cores(start, end, 1)
 
     def steal_share(self, start: float, end: float) -> float:
         """Share of all cores' time the hypervisor gave to other machines between two Unix times."""
-        window = self._window(start, end)
-        steal, total = window[-1][4] - window[0][4], window[-1][2] - window[0][2]
-        return steal / total if total else 0.0
+        return self._share_of_cores(start, end, 4)
 
     def peak_memory_above(self, start: float, end: float) -> int:
         """Most memory in use during the window, above what was in use when it began (bytes)."""

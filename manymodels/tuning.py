@@ -172,7 +172,8 @@ def tune_series(
     fold_errors = {TUNED: float(best.value)}
     for model in candidates[1:]:
         errors = [
-            error(y[cut:end], point(model, known.iloc[:cut], known.iloc[cut:end], True), scale) for cut, end in folds
+            error(y[cut:end], point(model, known.iloc[:cut], known.iloc[cut:end], rough=True), scale)
+            for cut, end in folds
         ]
         fold_errors[model] = float(np.mean(errors))
     champion = min(fold_errors, key=lambda m: (np.nan_to_num(fold_errors[m], nan=np.inf), MODELS.index(m)))
