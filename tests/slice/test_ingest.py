@@ -117,6 +117,13 @@ def test_bad_input_raises_one_clear_line_and_writes_nothing(dask, tmp_path, make
     assert not (tmp_path / "work").exists()
 
 
+def test_a_missing_regressor_column_is_named(dask, tmp_path):
+    url = write_csv(tmp_path / "a.csv", "store,item,date,sales\n1,1,2024-01-01,3\n")
+    with pytest.raises(InputError, match="column 'price' is not in .*a.csv; it has store, item, date, sales"):
+        ingest(spec(url, regressors=["price"]), str(tmp_path / "work"))
+    assert not (tmp_path / "work").exists()
+
+
 def test_gzip_csv_reads_as_one_partition(dask, tmp_path):
     data = tmp_path / "s.csv.gz"
     with gzip.open(data, "wt") as f:
