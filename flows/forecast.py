@@ -6,7 +6,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from prefect import flow, runtime
 from prefect.states import Failed
 
-from flows.ray_runtime import ray_started, ray_task_runner
+from flows.ray_runtime import ray_started
+from flows.task_runner import ray_task_runner
 from flows.tune import tune_all
 from manymodels import storage
 from manymodels.cost import NodeClock

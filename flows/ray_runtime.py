@@ -1,4 +1,5 @@
-"""The Ray the flows run on: how to start or join it, what its workers get from the driver, its task runner."""
+"""The Ray the flows run on: how to start or join it, and what its workers get from the driver (no Prefect import,
+so that a run can start Ray while it imports the rest)."""
 
 import contextlib
 import json
@@ -8,9 +9,6 @@ import time
 from collections.abc import Iterator
 
 import ray
-from prefect import get_run_logger
-from prefect.logging.handlers import APILogHandler
-from prefect_ray import RayTaskRunner
 from ray.experimental import internal_kv
 
 from manymodels.cost import NodeClock
@@ -58,13 +56,14 @@ def forget_secrets() -> None:
 
 
 _disconnecting: threading.Thread | None = None
+_warmed_up = False  # this Ray session's workers were asked to import the tuning code
 
 
 def _disconnect_in_background() -> None:
     """ray.shutdown, which waits a second or more for a local Ray's processes to end, beside what the run does
     next; the next ray_connected (or the interpreter's exit) waits for it."""
-    global _disconnecting
-    _disconnecting = threading.Thread(target=ray.shutdown, name="ray-shutdown")
+    global _disconnecting, _warmed_up
+    _disconnecting, _warmed_up = threading.Thread(target=ray.shutdown, name="ray-shutdown"), False
     _disconnecting.start()
 
 
@@ -75,33 +74,12 @@ def ray_connected(compute: ComputeSpec) -> Iterator[None]:
     if _disconnecting:
         _disconnecting.join()
     with contextlib.ExitStack() as stack:
-        ray.init(*filter(None, [compute.ray_address]), **ray_init_kwargs(compute))
+        if not ray.is_initialized():  # else start_local_early started it
+            ray.init(*filter(None, [compute.ray_address]), **ray_init_kwargs(compute))
         stack.callback(_disconnect_in_background)
         if share_secrets():
             stack.callback(forget_secrets)
         yield
-
-
-class LoggedRayTaskRunner(RayTaskRunner):
-    """A RayTaskRunner whose tasks have the driver's credentials and whose logs reach their task runs in the UI.
-
-    A task's log lines wait in a batch that Prefect sends every two seconds; prefect-ray returns without sending it,
-    so the lines of a short task, or of the last tasks before Ray shuts down, were lost. Here each task sends its
-    batch before returning its state.
-    """
-
-    @staticmethod
-    def _run_prefect_task(*upstream_ray_obj_refs, **kwargs):
-        fetch_secrets()
-        try:
-            return RayTaskRunner._run_prefect_task(*upstream_ray_obj_refs, **kwargs)
-        finally:
-            APILogHandler().flush()
-
-
-def ray_task_runner(compute: ComputeSpec) -> RayTaskRunner:
-    """A task runner on Ray as ray_init_kwargs describes it (or on the Ray this process already started)."""
-    return LoggedRayTaskRunner(address=compute.ray_address, init_kwargs=ray_init_kwargs(compute))
 
 
 @ray.remote(num_cpus=1)
@@ -113,6 +91,24 @@ def _import_tuning() -> None:
     import tasks.tune  # noqa: F401
 
 
+def warm_up_workers() -> None:
+    """Have a worker per CPU import the tuning code (once per Ray session of this process)."""
+    global _warmed_up
+    if not _warmed_up:
+        for _ in range(cluster_cpus()):
+            _import_tuning.remote()
+        _warmed_up = True
+
+
+def start_local_early(compute: ComputeSpec) -> None:
+    """Start the local Ray a run will use, and warm up its workers, while the run imports Prefect and Dask: its
+    start and the workers' imports (about 10 s on 2 cores) then overlap the driver's own 5 s of imports on the
+    other core. ray_connected adopts it."""
+    if not compute.ray_address and not ray.is_initialized():
+        ray.init(**ray_init_kwargs(compute))
+        warm_up_workers()
+
+
 @contextlib.contextmanager
 def ray_started(compute: ComputeSpec, sample_seconds: float = 10) -> Iterator[NodeClock]:
     """Start (or connect to) Ray and have its workers import the tuning code; disconnect on leaving.
@@ -120,10 +116,13 @@ def ray_started(compute: ComputeSpec, sample_seconds: float = 10) -> Iterator[No
     Entered while ingest runs, so that tuning starts at full speed: the tuning flow's RayTaskRunner finds Ray up.
     Yields the clock of the cluster's nodes, sampled every sample_seconds, for the cost estimate.
     """
+    from prefect import get_run_logger
+
     if compute.ray_address:
         get_run_logger().info("connecting to the Ray cluster at %s", compute.ray_address)
     else:
-        get_run_logger().info("starting a local Ray")
+        started = ray.is_initialized()
+        get_run_logger().info("using the local Ray started with the run" if started else "starting a local Ray")
     with ray_connected(compute):
         clock, stop = NodeClock(), threading.Event()
 
@@ -136,8 +135,7 @@ def ray_started(compute: ComputeSpec, sample_seconds: float = 10) -> Iterator[No
         sampler = threading.Thread(target=sample, name="ray-node-clock", daemon=True)
         sampler.start()
         try:
-            for _ in range(cluster_cpus()):
-                _import_tuning.remote()
+            warm_up_workers()
             yield clock
         finally:
             stop.set()

@@ -1,0 +1,29 @@
+"""The flows' task runner on Ray: prefect-ray's, with the driver's credentials and the tasks' logs delivered."""
+
+from prefect.logging.handlers import APILogHandler
+from prefect_ray import RayTaskRunner
+
+from flows.ray_runtime import fetch_secrets, ray_init_kwargs
+from manymodels.settings import ComputeSpec
+
+
+class LoggedRayTaskRunner(RayTaskRunner):
+    """A RayTaskRunner whose tasks have the driver's credentials and whose logs reach their task runs in the UI.
+
+    A task's log lines wait in a batch that Prefect sends every two seconds; prefect-ray returns without sending it,
+    so the lines of a short task, or of the last tasks before Ray shuts down, were lost. Here each task sends its
+    batch before returning its state.
+    """
+
+    @staticmethod
+    def _run_prefect_task(*upstream_ray_obj_refs, **kwargs):
+        fetch_secrets()
+        try:
+            return RayTaskRunner._run_prefect_task(*upstream_ray_obj_refs, **kwargs)
+        finally:
+            APILogHandler().flush()
+
+
+def ray_task_runner(compute: ComputeSpec) -> RayTaskRunner:
+    """A task runner on Ray as ray_init_kwargs describes it (or on the Ray this process already started)."""
+    return LoggedRayTaskRunner(address=compute.ray_address, init_kwargs=ray_init_kwargs(compute))
