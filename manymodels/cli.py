@@ -44,7 +44,7 @@ def execute(spec: RunSpec) -> dict:
     # The flow's imports (Prefect, Dask: about 4 s on one core) beside the start of a local Ray (on the other)
     importing = threading.Thread(target=importlib.import_module, args=["flows.forecast"], name="import-flow")
     importing.start()
-    if not spec.compute.ray_address:
+    if not spec.compute.ray_address and storage.input_bytes(spec.data.url):  # no input: the flow says so at once
         from flows.ray_runtime import start_local_early
 
         start_local_early(spec.compute)

@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import dask.dataframe as dd
-import fsspec
 import pandas as pd
 from distributed import Client, LocalCluster, WorkerPlugin, default_client
 
@@ -79,7 +78,7 @@ def dask_client(compute: ComputeSpec, input_url: str | None = None) -> Iterator[
             client.register_plugin(ImportDataFrame())
             yield client
         return
-    in_process = input_url is not None and input_bytes(input_url) < IN_PROCESS_MAX_BYTES
+    in_process = input_url is not None and storage.input_bytes(input_url) < IN_PROCESS_MAX_BYTES
     log.info("starting a local Dask cluster (%s)", "threads of this process" if in_process else "worker processes")
     # an in-process cluster talks over inproc://, which takes no host (so its workers' dashboards need one)
     where = {"processes": False, "worker_dashboard_address": "127.0.0.1:0"} if in_process else {"host": "127.0.0.1"}
@@ -96,21 +95,6 @@ def dask_client(compute: ComputeSpec, input_url: str | None = None) -> Iterator[
         log.info("Dask dashboard: http://127.0.0.1:%d/status", cluster.scheduler.http_server.port)
         client.register_plugin(ImportDataFrame())
         yield client
-
-
-def input_paths(url: str) -> tuple[fsspec.AbstractFileSystem, list[str]]:
-    """The input's filesystem and the paths its path or glob names."""
-    fs, _, paths = fsspec.core.get_fs_token_paths(url, storage_options=storage.options(url))
-    return fs, paths
-
-
-def input_bytes(url: str) -> int:
-    """The input's size on its store (0 if nothing is there: reading it then says what is wrong)."""
-    try:
-        fs, paths = input_paths(url)
-        return sum(fs.du(path) for path in paths)
-    except (OSError, ValueError):
-        return 0
 
 
 def read_raw(spec: DataSpec) -> tuple[dd.DataFrame, list[str]]:
@@ -148,7 +132,7 @@ def read_raw(spec: DataSpec) -> tuple[dd.DataFrame, list[str]]:
 
 def csv_files(url: str) -> tuple[list[str], list[str]]:
     """The files a path or glob names, split into those with content and the empty ones."""
-    fs, paths = input_paths(url)
+    fs, paths = storage.input_paths(url)
     if not paths:
         raise InputError(f"no file matches {url}")
     sizes = {path: fs.size(path) for path in paths}

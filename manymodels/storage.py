@@ -37,6 +37,21 @@ def options(url: str) -> dict[str, Any]:
     return {}
 
 
+def input_paths(url: str) -> tuple[fsspec.AbstractFileSystem, list[str]]:
+    """The input's filesystem and the paths its path or glob names."""
+    fs, _, paths = fsspec.core.get_fs_token_paths(url, storage_options=options(url))
+    return fs, paths
+
+
+def input_bytes(url: str) -> int:
+    """The input's size on its store (0 if nothing is there: reading it then says what is wrong)."""
+    try:
+        fs, paths = input_paths(url)
+        return sum(fs.du(path) for path in paths)
+    except (OSError, ValueError):
+        return 0
+
+
 def url_to_fs(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
     return fsspec.core.url_to_fs(url, **options(url))
 

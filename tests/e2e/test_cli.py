@@ -183,6 +183,8 @@ def test_bad_input_exits_non_zero_with_one_line_and_writes_nothing(prefect_serve
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("error: ") and problem in last
     assert "Traceback" not in done.stderr + done.stdout
+    if content is None or extra:  # refused settings, or no input to read: Ray is not started (it is beside a read)
+        assert "Ray" not in done.stderr + done.stdout
     assert not any((tmp_path / "out" / name).exists() for name in OUTPUT_FILES)
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from manymodels import storage
 from manymodels.errors import InputError
-from manymodels.ingest import IN_PROCESS_MAX_BYTES, dask_client, ingest, input_bytes
+from manymodels.ingest import IN_PROCESS_MAX_BYTES, dask_client, ingest
 from manymodels.settings import ComputeSpec, DataSpec
 from tests.helpers import EXPECTED_REJECTIONS, GOOD_SERIES, HORIZON, messy_sales
 
@@ -146,9 +146,9 @@ def test_input_size_counts_a_file_a_folder_and_a_glob_and_nothing_for_a_missing_
     (tmp_path / "parts").mkdir()
     for name, size in (("a.csv", 10), ("b.csv", 20)):
         (tmp_path / "parts" / name).write_bytes(b"x" * size)
-    assert input_bytes(str(tmp_path / "parts" / "a.csv")) == 10
-    assert input_bytes(str(tmp_path / "parts")) == input_bytes(str(tmp_path / "parts" / "*.csv")) == 30
-    assert input_bytes(str(tmp_path / "nothing.csv")) == 0
+    assert storage.input_bytes(str(tmp_path / "parts" / "a.csv")) == 10
+    assert storage.input_bytes(str(tmp_path / "parts")) == storage.input_bytes(str(tmp_path / "parts" / "*.csv")) == 30
+    assert storage.input_bytes(str(tmp_path / "nothing.csv")) == 0
 
 
 def test_a_small_input_is_ingested_by_threads_of_this_process_a_large_one_by_worker_processes(tmp_path):
