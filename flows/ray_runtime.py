@@ -56,14 +56,13 @@ def forget_secrets() -> None:
 
 
 _disconnecting: threading.Thread | None = None
-_warmed_up = False  # this Ray session's workers were asked to import the tuning code
 
 
 def _disconnect_in_background() -> None:
     """ray.shutdown, which waits a second or more for a local Ray's processes to end, beside what the run does
     next; the next ray_connected (or the interpreter's exit) waits for it."""
-    global _disconnecting, _warmed_up
-    _disconnecting, _warmed_up = threading.Thread(target=ray.shutdown, name="ray-shutdown"), False
+    global _disconnecting
+    _disconnecting = threading.Thread(target=ray.shutdown, name="ray-shutdown")
     _disconnecting.start()
 
 
@@ -92,12 +91,9 @@ def _import_tuning() -> None:
 
 
 def warm_up_workers() -> None:
-    """Have a worker per CPU import the tuning code (once per Ray session of this process)."""
-    global _warmed_up
-    if not _warmed_up:
-        for _ in range(cluster_cpus()):
-            _import_tuning.remote()
-        _warmed_up = True
+    """Have a worker per CPU import the tuning code."""
+    for _ in range(cluster_cpus()):
+        _import_tuning.remote()
 
 
 def start_local_early(compute: ComputeSpec) -> None:
@@ -118,11 +114,11 @@ def ray_started(compute: ComputeSpec, sample_seconds: float = 10) -> Iterator[No
     """
     from prefect import get_run_logger
 
+    started_early = ray.is_initialized()  # by start_local_early, which warmed up its workers
     if compute.ray_address:
         get_run_logger().info("connecting to the Ray cluster at %s", compute.ray_address)
     else:
-        started = ray.is_initialized()
-        get_run_logger().info("using the local Ray started with the run" if started else "starting a local Ray")
+        get_run_logger().info("using the local Ray started with the run" if started_early else "starting a local Ray")
     with ray_connected(compute):
         clock, stop = NodeClock(), threading.Event()
 
@@ -135,7 +131,8 @@ def ray_started(compute: ComputeSpec, sample_seconds: float = 10) -> Iterator[No
         sampler = threading.Thread(target=sample, name="ray-node-clock", daemon=True)
         sampler.start()
         try:
-            warm_up_workers()
+            if not started_early:
+                warm_up_workers()
             yield clock
         finally:
             stop.set()
