@@ -219,7 +219,7 @@ def ingest(rows: int = 50_000_000, days: int = 1_667, series_per_file: int = 1_0
 @app.command(hidden=True)
 def ingest_step(data: Path, work: Path) -> None:
     """Run the ingest step on a local Dask cluster and print its counts and time as JSON."""
-    from manymodels.ingest import dask_client
+    from engines.dask_engine import dask_client
     from manymodels.ingest import ingest as run_ingest
     from manymodels.settings import ComputeSpec, DataSpec
 

@@ -6,11 +6,11 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from prefect import flow, runtime
 from prefect.states import Failed
 
-from flows.ray_runtime import ray_started
+from engines.ray_engine import NodeClock, ray_session
 from flows.task_runner import ray_task_runner
 from flows.tune import tune_all
 from manymodels import storage
-from manymodels.cost import NodeClock
+from manymodels.cost import PriceTable
 from manymodels.settings import ComputeSpec, DataSpec, TuningSpec
 from manymodels.timing import timed
 from tasks.evaluate import evaluate_run, publish
@@ -26,14 +26,14 @@ def forecast(
     seconds: dict[str, float] = {}
     started_at: dict[str, float] = {}  # when each step began, to line up with machine metrics
     nodes = NodeClock()  # the Ray nodes the run held, for the cost estimate
-    with contextlib.ExitStack() as ray_session:
+    with contextlib.ExitStack() as ray_runs:
         with timed(seconds, "ingest", started_at):
             input_valid: Future[bool] = Future()
             ingesting = ingest_data.submit(data, compute, storage.join(output, "_work"), input_valid)
             wait([input_valid, ingesting.wrapped_future], return_when=FIRST_COMPLETED)
             # Ray starts, and its workers warm up, while the valid input is split
             if input_valid.done() and input_valid.result():
-                nodes = ray_session.enter_context(ray_started(compute))
+                nodes = ray_runs.enter_context(ray_session(compute))
             ingesting.wait()
             if ingesting.state.is_failed():  # bad input: end the run with the task's one-line message
                 return Failed(message=ingesting.state.message)
@@ -47,7 +47,7 @@ def forecast(
                 factors = ingested.seasonal_factors
                 outcome = outcome.merge(tune(todo_url, data, tuning, compute, results_url, factors))
     with timed(seconds, "evaluate", started_at):
-        outputs = evaluate_run(ingested, outcome, data, tuning, nodes)
+        outputs = evaluate_run(ingested, outcome, data, tuning, nodes.node_seconds(PriceTable.load()))
     summary = {
         "flow_run_id": str(runtime.flow_run.id),
         **outputs.summary,

@@ -3,7 +3,7 @@
 from prefect.logging.handlers import APILogHandler
 from prefect_ray import RayTaskRunner
 
-from flows.ray_runtime import fetch_secrets, ray_init_kwargs
+from engines.ray_engine import fetch_secrets, ray_engine
 from manymodels.settings import ComputeSpec
 
 
@@ -25,5 +25,5 @@ class LoggedRayTaskRunner(RayTaskRunner):
 
 
 def ray_task_runner(compute: ComputeSpec) -> RayTaskRunner:
-    """A task runner on Ray as ray_init_kwargs describes it (or on the Ray this process already started)."""
-    return LoggedRayTaskRunner(address=compute.ray_address, init_kwargs=ray_init_kwargs(compute))
+    """A task runner on the Ray that ray_engine chooses (or on the Ray this process already started)."""
+    return LoggedRayTaskRunner(address=compute.ray_address, init_kwargs=ray_engine(compute).init_kwargs())

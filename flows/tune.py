@@ -6,7 +6,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.futures import as_completed
 
-from flows.ray_runtime import cluster_cpus
+from engines.ray_engine import cluster_cpus
 from manymodels.batching import in_flight, series_per_task
 from manymodels.caching import read_jobs
 from manymodels.settings import ComputeSpec, DataSpec, TuningSpec

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from manymodels import localserver, storage
+from manymodels import storage
 from manymodels.contract import SERIES_ID
 from manymodels.search_space import FOURIER, describe_space
 from manymodels.settings import DataSpec, TuningSpec
@@ -62,7 +62,7 @@ def default_study_storage(work_url: str) -> str:
     """Journal files beside the run's work files; for a remote run location, under the local home."""
     if storage.is_local(work_url):
         return storage.join(work_url, "optuna")
-    return str(localserver.home() / "optuna" / digest(work_url))
+    return str(storage.local_home() / "optuna" / digest(work_url))
 
 
 def plan_jobs(

@@ -1,13 +1,11 @@
 """What a run would cost on EC2: node-seconds by instance type, priced on demand and on spot."""
 
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel
 
 PRICES = Path(__file__).with_name("ec2_prices.toml")
-INSTANCE_TYPE_LABEL = "ec2-instance-type"  # set on each node by infra/ray-cluster-aws.yaml
 
 
 class InstancePrice(BaseModel):
@@ -31,35 +29,6 @@ class PriceTable(BaseModel):
         if not fits:
             return max(self.instance_types, key=lambda name: self.instance_types[name].vcpus)
         return min(fits)[1]
-
-
-@dataclass
-class NodeClock:
-    """Seconds each node was seen up, from the node lists (ray.nodes()) observed at moments of the run."""
-
-    first_seen: dict[str, float] = field(default_factory=dict)
-    last_seen: dict[str, float] = field(default_factory=dict)
-    instance_type: dict[str, str] = field(default_factory=dict)
-    cpus: dict[str, float] = field(default_factory=dict)
-
-    def observe(self, nodes: list[dict], now: float) -> None:
-        for node in nodes:
-            if not node.get("Alive"):
-                continue
-            node_id = node["NodeID"]
-            self.first_seen.setdefault(node_id, now)
-            self.last_seen[node_id] = now
-            self.cpus[node_id] = node.get("Resources", {}).get("CPU", 0.0)
-            if label := node.get("Labels", {}).get(INSTANCE_TYPE_LABEL):
-                self.instance_type[node_id] = label
-
-    def node_seconds(self, prices: PriceTable) -> dict[str, float]:
-        """Seconds by instance type; nodes without an instance-type label count as their equivalent type."""
-        totals: dict[str, float] = {}
-        for node_id, first in self.first_seen.items():
-            kind = self.instance_type.get(node_id) or prices.equivalent(max(self.cpus[node_id], 1))
-            totals[kind] = totals.get(kind, 0.0) + self.last_seen[node_id] - first
-        return totals
 
 
 def estimate(node_seconds: dict[str, float], series: int, prices: PriceTable) -> dict:

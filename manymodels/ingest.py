@@ -1,22 +1,21 @@
 """Ingest on Dask: read, check the contract, regularise and split every series, write one file per series."""
 
-import contextlib
 import difflib
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import dask.dataframe as dd
 import pandas as pd
-from distributed import Client, LocalCluster, WorkerPlugin, default_client
+from distributed import default_client
 
 from manymodels import storage
 from manymodels.contract import PATH, SERIES_ID, find_problems, to_contract
 from manymodels.errors import InputError
 from manymodels.features import prepare_series, profile_frame, profile_schema
 from manymodels.pooled import pool
-from manymodels.settings import ComputeSpec, DataSpec
+from manymodels.settings import DataSpec
 
 log = logging.getLogger(__name__)
 
@@ -50,51 +49,6 @@ class Ingested:
         return {
             row.series_id: storage.join(self.series_dir, f"{row.key}.parquet") for row in self.accepted.itertuples()
         }
-
-
-class ImportDataFrame(WorkerPlugin):
-    """Import dask.dataframe on each worker up front: a P2P shuffle thread racing that import found its pandas
-    dispatch unregistered ("No dispatch for <class 'pandas.DataFrame'>") in one test run."""
-
-    def setup(self, worker) -> None:
-        import dask.dataframe  # noqa: F401
-
-
-# Below this much input a local cluster runs its workers as threads of this process: starting worker processes
-# (about 1.5 s and 5 CPU-seconds on 2 cores) costs more than the GIL does on so little data. Measured on 2 cores:
-# one series (13 KB) took 1.5 s less on threads; 500 store-item series (3.2 MB of gzip CSV, 913,000 rows) 1.3 s
-# more, so the two break even near half a million rows.
-IN_PROCESS_MAX_BYTES = 2 * 2**20
-
-
-@contextlib.contextmanager
-def dask_client(compute: ComputeSpec, input_url: str | None = None) -> Iterator[Client]:
-    """A client on the scheduler at compute.dask_address, or on a LocalCluster: worker processes bound to
-    127.0.0.1, or threads of this process if the input at input_url is under IN_PROCESS_MAX_BYTES."""
-    logging.getLogger("distributed").setLevel(logging.WARNING)
-    logging.getLogger("distributed.shuffle").setLevel(logging.ERROR)  # p2p shuffle start/stop notices
-    if compute.dask_address:
-        with Client(compute.dask_address) as client:
-            client.register_plugin(ImportDataFrame())
-            yield client
-        return
-    in_process = input_url is not None and storage.input_bytes(input_url) < IN_PROCESS_MAX_BYTES
-    log.info("starting a local Dask cluster (%s)", "threads of this process" if in_process else "worker processes")
-    # an in-process cluster talks over inproc://, which takes no host (so its workers' dashboards need one)
-    where = {"processes": False, "worker_dashboard_address": "127.0.0.1:0"} if in_process else {"host": "127.0.0.1"}
-    with (
-        LocalCluster(
-            n_workers=compute.workers,
-            threads_per_worker=1,
-            dashboard_address="127.0.0.1:0",
-            silence_logs=logging.CRITICAL,  # closing, it logs heartbeat tracebacks; failures reach us as task errors
-            **where,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        log.info("Dask dashboard: http://127.0.0.1:%d/status", cluster.scheduler.http_server.port)
-        client.register_plugin(ImportDataFrame())
-        yield client
 
 
 def read_raw(spec: DataSpec) -> tuple[dd.DataFrame, list[str]]:

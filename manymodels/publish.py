@@ -8,7 +8,7 @@ import pandas as pd
 from manymodels import plots, storage
 from manymodels.caching import manifest
 from manymodels.contract import SERIES_ID
-from manymodels.cost import NodeClock, PriceTable, estimate
+from manymodels.cost import PriceTable, estimate
 from manymodels.evaluation import aggregate, champion_wins, interval_scores, owa_by_model, series_metrics
 from manymodels.ingest import Ingested
 from manymodels.settings import DataSpec, TuningSpec
@@ -27,10 +27,10 @@ class RunOutputs:
 
 
 def assemble_outputs(
-    ingested: Ingested, outcome: TuneOutcome, data: DataSpec, tuning: TuningSpec, nodes: NodeClock
+    ingested: Ingested, outcome: TuneOutcome, data: DataSpec, tuning: TuningSpec, node_seconds: dict[str, float]
 ) -> RunOutputs:
     """Outputs and summary body; every input series is either forecast or listed as rejected. The cost estimate
-    prices the time the run held each of its Ray nodes."""
+    prices node_seconds, the time the run held nodes of each instance type."""
     id_cols, results, failures = data.id_cols, outcome.results, outcome.failures
     ids = ingested.profiles[[*id_cols, SERIES_ID]]
 
@@ -78,7 +78,7 @@ def assemble_outputs(
         "champion_vs_models": champion_wins(metrics, tuning.metric) if len(metrics) else {},
         "owa": owa_by_model(metrics) if len(metrics) else {},
         "intervals": interval_scores(backtest, data.levels) if len(metrics) else {},
-        "cost": estimate(nodes.node_seconds(prices := PriceTable.load()), counts["series_forecast"], prices),
+        "cost": estimate(node_seconds, counts["series_forecast"], PriceTable.load()),
         "manifest": manifest(ingested.profiles, data, tuning),
     }
     return RunOutputs(

@@ -2,7 +2,9 @@
 
 import io
 import json
+import os
 import uuid
+from pathlib import Path
 from typing import Any
 
 import fsspec
@@ -24,8 +26,6 @@ def link(url: str) -> str:
     """A URL a person can open: file:// for a local path, the URL itself otherwise."""
     if "://" in url:
         return url
-    from pathlib import Path
-
     return Path(url).resolve().as_uri()
 
 
@@ -93,3 +93,9 @@ def read_json(url: str) -> dict[str, Any]:
     fs, path = url_to_fs(url)
     with fs.open(path, "rb") as f:
         return json.load(f)
+
+
+def local_home() -> Path:
+    """Where manymodels keeps local state (MANYMODELS_HOME, default .manymodels): the Prefect server's database,
+    pid files and logs, the demo data."""
+    return Path(os.environ.get("MANYMODELS_HOME", ".manymodels")).resolve()

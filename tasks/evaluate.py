@@ -4,7 +4,6 @@ from prefect import task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from manymodels.cost import NodeClock
 from manymodels.ingest import Ingested
 from manymodels.publish import RunOutputs, assemble_outputs, write_outputs, write_plots
 from manymodels.report import best_and_worst, summary_markdown
@@ -14,10 +13,10 @@ from manymodels.tuning import TuneOutcome
 
 @task(name="evaluate", cache_policy=NO_CACHE)
 def evaluate_run(
-    ingested: Ingested, outcome: TuneOutcome, data: DataSpec, tuning: TuningSpec, nodes: NodeClock
+    ingested: Ingested, outcome: TuneOutcome, data: DataSpec, tuning: TuningSpec, node_seconds: dict[str, float]
 ) -> RunOutputs:
     """Score every model on every series' test window, aggregate against the baselines, estimate the EC2 cost."""
-    return assemble_outputs(ingested, outcome, data, tuning, nodes)
+    return assemble_outputs(ingested, outcome, data, tuning, node_seconds)
 
 
 @task(name="publish", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[10, 30, 60])

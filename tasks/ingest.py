@@ -6,8 +6,9 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed
 
+from engines.dask_engine import dask_client
 from manymodels.errors import InputError
-from manymodels.ingest import Ingested, dask_client, ingest
+from manymodels.ingest import Ingested, ingest
 from manymodels.settings import ComputeSpec, DataSpec
 
 

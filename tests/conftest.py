@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from manymodels.localserver import terminate_session
+from app.processes import terminate_session
 
 BIN = Path(sys.executable).parent
 

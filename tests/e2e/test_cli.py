@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from app.processes import terminate_session
 from manymodels import storage
-from manymodels.localserver import terminate_session
 from manymodels.publish import OUTPUT_FILES
 from tests.conftest import BIN, LOCAL_RAY_CLUSTER, base_env
 from tests.helpers import EXPECTED_REJECTIONS, GOOD_SERIES, HORIZON, messy_sales
@@ -238,18 +238,18 @@ def test_run_on_existing_ray_and_dask_clusters(prefect_server, external_clusters
 SECRET_PROBE = """
 import os, sys, ray
 from ray.experimental import internal_kv
-from flows.ray_runtime import SECRETS_NAMESPACE, fetch_secrets, ray_connected
+from engines.ray_engine import SECRETS_NAMESPACE, fetch_secrets, ray_connected, ray_engine
 from manymodels.settings import ComputeSpec
 
 def worker_secret():  # what LoggedRayTaskRunner does before each task
     fetch_secrets()
     return os.environ.get("AWS_SECRET_ACCESS_KEY")
 
-compute = ComputeSpec(ray_address=sys.argv[1])
-with ray_connected(compute):
+cluster = ray_engine(ComputeSpec(ray_address=sys.argv[1]))
+with ray_connected(cluster):
     print(ray.get(ray.remote(worker_secret).remote()))
 del os.environ["AWS_SECRET_ACCESS_KEY"]
-with ray_connected(compute):  # a later driver finds no credentials left in the cluster
+with ray_connected(cluster):  # a later driver finds no credentials left in the cluster
     print(len(internal_kv._internal_kv_list("", namespace=SECRETS_NAMESPACE)))
 """
 

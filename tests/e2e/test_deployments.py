@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from manymodels.localserver import terminate_session
-from manymodels.screenshot import flow_run_pictures
+from app.processes import terminate_session
+from app.screenshot import flow_run_pictures
 from manymodels.synthetic import make_retail_sales
 from tests.conftest import BIN
 from tests.e2e.test_cli import api

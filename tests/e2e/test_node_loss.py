@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from manymodels.localserver import terminate_session
+from app.processes import terminate_session
 from manymodels.synthetic import make_retail_sales
 from tests.conftest import BIN, LOCAL_RAY_CLUSTER, base_env
 from tests.e2e.test_reruns import study_states

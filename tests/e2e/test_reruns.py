@@ -10,8 +10,8 @@ import pytest
 from optuna.storages import JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 
+from app.processes import terminate_session
 from manymodels.features import series_key
-from manymodels.localserver import terminate_session
 from tests.conftest import BIN, fresh_database, is_loopback, listening_sockets
 from tests.e2e.test_cli import COLUMNS, manymodels
 from tests.helpers import GOOD_SERIES, HORIZON, messy_sales

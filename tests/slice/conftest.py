@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
+from engines.dask_engine import dask_client
 from manymodels.features import prepare_series
-from manymodels.ingest import dask_client
 from manymodels.settings import ComputeSpec, DataSpec
 from manymodels.synthetic import make_retail_sales
 

@@ -5,9 +5,10 @@ import gzip
 import pandas as pd
 import pytest
 
+from engines.dask_engine import IN_PROCESS_MAX_BYTES, dask_client
 from manymodels import storage
 from manymodels.errors import InputError
-from manymodels.ingest import IN_PROCESS_MAX_BYTES, dask_client, ingest
+from manymodels.ingest import ingest
 from manymodels.settings import ComputeSpec, DataSpec
 from tests.helpers import EXPECTED_REJECTIONS, GOOD_SERIES, HORIZON, messy_sales
 

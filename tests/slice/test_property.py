@@ -7,7 +7,6 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from manymodels import storage
-from manymodels.cost import NodeClock
 from manymodels.errors import InputError
 from manymodels.ingest import ingest
 from manymodels.publish import assemble_outputs
@@ -87,6 +86,6 @@ def test_every_series_is_forecast_or_rejected_or_the_run_stops_with_one_clear_li
         if non_negative:
             assert (frame["y"] >= 0).all(), series_id
         outcome.add(tune_series(frame, data, TuningSpec(trials=1)), "tuned")
-    counts = assemble_outputs(ingested, outcome, data, TuningSpec(trials=1), NodeClock()).summary["counts"]
+    counts = assemble_outputs(ingested, outcome, data, TuningSpec(trials=1), {}).summary["counts"]
     assert counts["series_in"] == counts["series_forecast"] + counts["series_rejected"] == len(ingested.profiles)
     event(f"series forecast: {'some' if counts['series_forecast'] else 'none'}, rejected: {counts['series_rejected']}")

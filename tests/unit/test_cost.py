@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from manymodels.cost import INSTANCE_TYPE_LABEL, NodeClock, PriceTable, estimate
+from engines.ray_engine import INSTANCE_TYPE_LABEL, NodeClock
+from manymodels.cost import PriceTable, estimate
 
 ROOT = Path(__file__).resolve().parents[2]
 PRICES = PriceTable.load()

@@ -3,7 +3,7 @@ import sys
 
 import psutil
 
-from manymodels.localserver import session_members, terminate_session
+from app.processes import session_members, terminate_session
 
 # a leader whose child leads a process group of its own, as Ray's workers do under their raylet
 LEADER = """

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from manymodels.localserver import post_json
+from app.prefect_server import post_json, ui_base, ui_url
 
 CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run"]
 
@@ -31,9 +31,8 @@ def render(url: str, png: Path, size: tuple[int, int] = (1400, 1400), wait_ms: i
 
 def flow_run_pictures(api_url: str, flow_run_id: str, to: Path) -> dict[str, str]:
     """Pictures of the flow run page and of its forecast-summary artifact, as {file: rendered text of the page}."""
-    ui = api_url.rstrip("/").removesuffix("/api")
-    pages = {"flow-run.png": f"{ui}/runs/flow-run/{flow_run_id}"}
+    pages = {"flow-run.png": ui_url(api_url, flow_run_id)}
     body = {"artifacts": {"flow_run_id": {"any_": [flow_run_id]}, "key": {"any_": ["forecast-summary"]}}}
     if summaries := post_json(f"{api_url.rstrip('/')}/artifacts/filter", body):
-        pages["summary.png"] = f"{ui}/artifacts/artifact/{summaries[0]['id']}"
+        pages["summary.png"] = f"{ui_base(api_url)}/artifacts/artifact/{summaries[0]['id']}"
     return {name: render(url, to / name) for name, url in pages.items()}

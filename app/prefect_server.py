@@ -1,16 +1,15 @@
 """Start, reuse and stop the local Prefect server, and serve the deployments to a worker (no Prefect import)."""
 
-import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
-import psutil
+from app.processes import terminate_session
+from manymodels.storage import local_home as home
 
 DEFAULT_PORT = 4200
 WORK_POOL = "manymodels-process"  # the pool of deployments/prefect.yaml
@@ -19,11 +18,6 @@ WORK_POOL = "manymodels-process"  # the pool of deployments/prefect.yaml
 def port() -> int:
     """The local server's port: MANYMODELS_PREFECT_PORT, else 4200."""
     return int(os.environ.get("MANYMODELS_PREFECT_PORT", DEFAULT_PORT))
-
-
-def home() -> Path:
-    """Where manymodels keeps local state: the server's database, pid file and logs."""
-    return Path(os.environ.get("MANYMODELS_HOME", ".manymodels")).resolve()
 
 
 def is_healthy(api_url: str) -> bool:
@@ -158,33 +152,11 @@ def stop_server() -> bool:
     return stop_background("server")
 
 
-def session_members(sid: int) -> list[psutil.Process]:
-    """The processes of the session led by sid: one started with start_new_session and all it spawned, Ray's
-    workers too (they lead process groups of their own, so a process-group signal misses them)."""
-    members = []
-    for process in psutil.process_iter():
-        with contextlib.suppress(OSError):  # gone, or not ours to look at
-            if os.getsid(process.pid) == sid:
-                members.append(process)
-    return members
-
-
-def terminate_session(pid: int, grace: float = 10, sig: int = signal.SIGTERM) -> bool:
-    """Send sig to every process of the session led by pid, SIGKILL what is left after grace seconds and wait
-    for it to go; True if any was alive."""
-    if pid == os.getsid(0):
-        raise ValueError(f"refusing to terminate our own session {pid}")
-    members = session_members(pid)
-    for process in members:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            process.send_signal(sig)
-    _, alive = psutil.wait_procs(members, timeout=grace)  # reaps our own children, whose zombies would linger
-    for process in alive:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            process.kill()
-    psutil.wait_procs(alive, timeout=10)
-    return bool(members)
+def ui_base(api_url: str) -> str:
+    """The Prefect UI's address, from its API's."""
+    return api_url.rstrip("/").removesuffix("/api")
 
 
 def ui_url(api_url: str, flow_run_id: str) -> str:
-    return f"{api_url.rstrip('/').removesuffix('/api')}/runs/flow-run/{flow_run_id}"
+    """The page of a flow run in the Prefect UI."""
+    return f"{ui_base(api_url)}/runs/flow-run/{flow_run_id}"

@@ -12,7 +12,8 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from manymodels import localserver, storage
+from app import prefect_server
+from manymodels import storage
 from manymodels.settings import Metric, RunSpec
 
 REPOSITORY = Path(__file__).resolve().parents[1]  # where flows/ and deployments/ are
@@ -37,22 +38,22 @@ def build(**kwargs) -> RunSpec:
 def execute(spec: RunSpec) -> dict:
     """Run the forecast flow against the Prefect server and print its results."""
     try:
-        api_url = localserver.ensure_server()
+        api_url = prefect_server.ensure_server()
     except RuntimeError as e:
         fail(str(e))
-    os.environ.update(localserver.run_env(api_url, local_ray=not spec.compute.ray_address))
+    os.environ.update(prefect_server.run_env(api_url, local_ray=not spec.compute.ray_address))
     # The flow's imports (Prefect, Dask: about 4 s on one core) beside the start of a local Ray (on the other)
     importing = threading.Thread(target=importlib.import_module, args=["flows.forecast"], name="import-flow")
     importing.start()
     if not spec.compute.ray_address and storage.input_bytes(spec.data.url):  # no input: the flow says so at once
-        from flows.ray_runtime import start_local_early
+        from engines.ray_engine import LocalRay
 
-        start_local_early(spec.compute)
+        LocalRay(spec.compute.workers).start_early()
     importing.join()
     from flows.forecast import forecast  # imports Prefect, which reads PREFECT_API_URL
 
     state = forecast(data=spec.data, output=spec.output, tuning=spec.tuning, compute=spec.compute, return_state=True)
-    run_url = localserver.ui_url(api_url, str(state.state_details.flow_run_id))
+    run_url = prefect_server.ui_url(api_url, str(state.state_details.flow_run_id))
     if not state.is_completed():
         typer.echo(f"see {run_url}", err=True)
         fail(state.message or state.type.value)
@@ -92,7 +93,7 @@ def write_demo_data(series: int = 40, seed: int = 0) -> str:
     """Write the synthetic store x item sales under the manymodels home; return its path."""
     from manymodels.synthetic import make_retail_sales
 
-    data_url = str(localserver.home() / "demo" / f"sales-{series}-{seed}.parquet")
+    data_url = str(storage.local_home() / "demo" / f"sales-{series}-{seed}.parquet")
     storage.write_parquet(data_url, make_retail_sales(series, seed=seed))
     return data_url
 
@@ -177,7 +178,7 @@ def run(
 def server() -> None:
     """Start the local Prefect server (or reuse the one that answers) and print its API URL."""
     try:
-        typer.echo(localserver.ensure_server())
+        typer.echo(prefect_server.ensure_server())
     except RuntimeError as e:
         fail(str(e))
 
@@ -189,12 +190,14 @@ def serve(
     """Start the local Prefect server, deploy deployments/prefect.yaml to a process work pool and start its worker."""
     write_demo_data()  # what the deployments' default parameters read
     try:
-        api_url = localserver.serve(REPOSITORY, limit=limit)
+        api_url = prefect_server.serve(REPOSITORY, limit=limit)
     except RuntimeError as e:
         fail(str(e))
-    typer.echo(f"serving the deployments of deployments/prefect.yaml; worker log: {localserver.home() / 'worker.log'}")
+    typer.echo(
+        f"serving the deployments of deployments/prefect.yaml; worker log: {storage.local_home() / 'worker.log'}"
+    )
     typer.echo(f"run one: prefect deployment run forecast/adhoc --watch   (with PREFECT_API_URL={api_url})")
-    typer.echo(f"Prefect UI: {api_url.removesuffix('/api')}")
+    typer.echo(f"Prefect UI: {prefect_server.ui_base(api_url)}")
 
 
 @app.command()
@@ -203,10 +206,10 @@ def screenshot(
     to: Annotated[Path, typer.Option(help="Folder for flow-run.png and summary.png.")] = Path("screenshots"),
 ) -> None:
     """Take headless Chromium screenshots of a flow run's page and summary in the Prefect UI."""
-    from manymodels.screenshot import flow_run_pictures
+    from app.screenshot import flow_run_pictures
 
     try:
-        pictures = flow_run_pictures(localserver.ensure_server(), flow_run_id, to)
+        pictures = flow_run_pictures(prefect_server.ensure_server(), flow_run_id, to)
     except RuntimeError as e:
         fail(str(e))
     typer.echo("\n".join(str(to / name) for name in pictures))
@@ -215,7 +218,7 @@ def screenshot(
 @app.command()
 def stop() -> None:
     """Stop the worker and the local Prefect server that manymodels started."""
-    typer.echo("stopped the Prefect server" if localserver.stop_server() else "no Prefect server was started here")
+    typer.echo("stopped the Prefect server" if prefect_server.stop_server() else "no Prefect server was started here")
 
 
 if __name__ == "__main__":

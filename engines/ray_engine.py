@@ -1,0 +1,201 @@
+"""Ray as a resource: a local Ray started for the run, or a cluster joined by address; what its workers get from the
+driver, and the clock of the nodes a run held (no Prefect import, so a run can start Ray while it imports the rest)."""
+
+import contextlib
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import ray
+from ray.experimental import internal_kv
+
+from manymodels.cost import PriceTable
+from manymodels.settings import ComputeSpec
+
+log = logging.getLogger("manymodels.engines")
+
+# Handed to Ray workers as runtime_env variables, so remote nodes reach the same Prefect server and storage.
+FORWARDED_ENV = ("PREFECT_API_URL", "PREFECT_LOGGING_EXTRA_LOGGERS", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION")
+# Handed over through Ray's internal store instead: Ray's runtime-env agent writes runtime_env variables to its
+# logs, and Ray Client cannot carry a worker setup hook (it JSON-encodes the runtime_env).
+FORWARDED_SECRETS = ("PREFECT_API_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "PGPASSWORD")
+SECRETS_NAMESPACE = "manymodels"
+INSTANCE_TYPE_LABEL = "ec2-instance-type"  # set on each node by infra/ray-cluster-aws.yaml
+
+
+def _runtime_env() -> dict:
+    return {"env_vars": {name: os.environ[name] for name in FORWARDED_ENV if name in os.environ}}
+
+
+@dataclass(frozen=True)
+class RayCluster:
+    """A Ray cluster that is already running, joined at address (host:port or ray://)."""
+
+    address: str
+
+    def init_kwargs(self) -> dict:
+        return {"runtime_env": _runtime_env(), "log_to_driver": False}
+
+    def connect(self) -> None:
+        log.info("connecting to the Ray cluster at %s", self.address)
+        ray.init(self.address, **self.init_kwargs())
+
+
+@dataclass(frozen=True)
+class LocalRay:
+    """A Ray started on this machine for the run, bound to it, with cpus CPUs (None: all)."""
+
+    cpus: int | None = None
+
+    def init_kwargs(self) -> dict:
+        # "local": a new instance, never the last `ray start` cluster of this machine (which may be long dead).
+        local = {"address": "local", "num_cpus": self.cpus, "include_dashboard": False}
+        return {"runtime_env": _runtime_env(), "log_to_driver": False} | local
+
+    def connect(self) -> None:
+        log.info("starting a local Ray")
+        ray.init(**self.init_kwargs())
+
+    def start_early(self) -> None:
+        """Start Ray and warm up its workers while the run imports Prefect and Dask on the other core; the run's
+        ray_session adopts it."""
+        if not ray.is_initialized():
+            ray.init(**self.init_kwargs())
+            warm_up_workers()
+
+
+def ray_engine(compute: ComputeSpec) -> RayCluster | LocalRay:
+    return RayCluster(compute.ray_address) if compute.ray_address else LocalRay(compute.workers)
+
+
+def _secrets_key() -> str:
+    """One key per Ray job: the driver and its workers share the job id."""
+    return f"secrets-{ray.get_runtime_context().get_job_id()}"
+
+
+def share_secrets() -> bool:
+    """Put this driver's credentials where the Ray workers of its job fetch them; True if it had any."""
+    secrets = {name: os.environ[name] for name in FORWARDED_SECRETS if name in os.environ}
+    if secrets:
+        internal_kv._internal_kv_put(_secrets_key(), json.dumps(secrets), namespace=SECRETS_NAMESPACE)
+    return bool(secrets)
+
+
+def fetch_secrets() -> None:
+    """In a Ray worker: take the credentials its driver shared into this process's environment."""
+    if shared := internal_kv._internal_kv_get(_secrets_key(), namespace=SECRETS_NAMESPACE):
+        os.environ.update(json.loads(shared))
+
+
+def forget_secrets() -> None:
+    internal_kv._internal_kv_del(_secrets_key(), namespace=SECRETS_NAMESPACE)
+
+
+_disconnecting: threading.Thread | None = None
+
+
+def _disconnect_in_background() -> None:
+    """ray.shutdown, which waits a second or more for a local Ray's processes to end, beside what the run does
+    next; the next ray_connected (or the interpreter's exit) waits for it."""
+    global _disconnecting
+    _disconnecting = threading.Thread(target=ray.shutdown, name="ray-shutdown")
+    _disconnecting.start()
+
+
+@contextlib.contextmanager
+def ray_connected(engine: RayCluster | LocalRay) -> Iterator[None]:
+    """Start or join Ray, with this process's credentials shared with the workers; remove them and disconnect on
+    leaving."""
+    if _disconnecting:
+        _disconnecting.join()
+    with contextlib.ExitStack() as stack:
+        if not ray.is_initialized():  # else start_early started it
+            engine.connect()
+        stack.callback(_disconnect_in_background)
+        if share_secrets():
+            stack.callback(forget_secrets)
+        yield
+
+
+@ray.remote(num_cpus=1)
+def _import_tuning() -> None:
+    import prefect.task_engine  # noqa: F401
+    import prophet  # noqa: F401
+    import statsforecast.models  # noqa: F401
+
+    import tasks.tune  # noqa: F401
+
+
+def warm_up_workers() -> None:
+    """Have a worker per CPU import the tuning code."""
+    for _ in range(cluster_cpus()):
+        _import_tuning.remote()
+
+
+def cluster_cpus() -> int:
+    """CPUs of the Ray cluster now (an autoscaling cluster grows and shrinks)."""
+    return int(ray.cluster_resources().get("CPU", 1))
+
+
+@dataclass
+class NodeClock:
+    """Seconds each node was seen up, from the node lists (ray.nodes()) observed at moments of the run."""
+
+    first_seen: dict[str, float] = field(default_factory=dict)
+    last_seen: dict[str, float] = field(default_factory=dict)
+    instance_type: dict[str, str] = field(default_factory=dict)
+    cpus: dict[str, float] = field(default_factory=dict)
+
+    def observe(self, nodes: list[dict], now: float) -> None:
+        for node in nodes:
+            if not node.get("Alive"):
+                continue
+            node_id = node["NodeID"]
+            self.first_seen.setdefault(node_id, now)
+            self.last_seen[node_id] = now
+            self.cpus[node_id] = node.get("Resources", {}).get("CPU", 0.0)
+            if label := node.get("Labels", {}).get(INSTANCE_TYPE_LABEL):
+                self.instance_type[node_id] = label
+
+    def node_seconds(self, prices: PriceTable) -> dict[str, float]:
+        """Seconds by instance type; nodes without an instance-type label count as their equivalent type."""
+        totals: dict[str, float] = {}
+        for node_id, first in self.first_seen.items():
+            kind = self.instance_type.get(node_id) or prices.equivalent(max(self.cpus[node_id], 1))
+            totals[kind] = totals.get(kind, 0.0) + self.last_seen[node_id] - first
+        return totals
+
+
+@contextlib.contextmanager
+def ray_session(compute: ComputeSpec, sample_seconds: float = 10) -> Iterator[NodeClock]:
+    """Start (or join) Ray and have its workers import the tuning code; disconnect on leaving.
+
+    Entered while ingest runs, so that tuning starts at full speed: the tuning flow's RayTaskRunner finds Ray up.
+    Yields the clock of the cluster's nodes, sampled every sample_seconds, for the cost estimate.
+    """
+    started_early = ray.is_initialized()  # by LocalRay.start_early, which warmed up its workers
+    if started_early:
+        log.info("using the local Ray started with the run")
+    with ray_connected(ray_engine(compute)):
+        clock, stop = NodeClock(), threading.Event()
+
+        def sample() -> None:
+            while True:
+                clock.observe(ray.nodes(), time.time())
+                if stop.wait(sample_seconds):
+                    return
+
+        sampler = threading.Thread(target=sample, name="ray-node-clock", daemon=True)
+        sampler.start()
+        try:
+            if not started_early:
+                warm_up_workers()
+            yield clock
+        finally:
+            stop.set()
+            sampler.join()
+            clock.observe(ray.nodes(), time.time())
