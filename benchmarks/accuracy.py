@@ -18,10 +18,9 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.machine import cores
-from benchmarks.workloads import STORE_ITEM, store_item
+from benchmarks.workloads import STORE_ITEM, seasonal_naive, store_item
 from manymodels.challengers import naive2
 from manymodels.metrics import mase, seasonal_mae, smape
-from manymodels.models import seasonal_naive
 
 BIN = Path(sys.executable).parent
 CUTOFF = pd.Timestamp("2017-10-02")

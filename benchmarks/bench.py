@@ -49,7 +49,7 @@ def prefect_server(home: Path) -> Iterator[dict[str, str]]:
         port = s.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "AWS_"))}
     env |= {"MANYMODELS_HOME": str(home), "MANYMODELS_PREFECT_PORT": str(port), "PREFECT_HOME": str(home / "client")}
-    started = subprocess.run([BIN / "manymodels", "server"], env=env, capture_output=True, text=True)
+    started = subprocess.run([BIN / "manymodels", "start"], env=env, capture_output=True, text=True)
     if started.returncode:
         raise RuntimeError(started.stderr)
     try:
@@ -221,11 +221,12 @@ def ingest_step(data: Path, work: Path) -> None:
     """Run the ingest step on a local Dask cluster and print its counts and time as JSON."""
     from engines.dask_engine import dask_client
     from manymodels.ingest import ingest as run_ingest
+    from manymodels.layout import RunLayout
     from manymodels.settings import ComputeSpec, DataSpec
 
     started = time.perf_counter()
     with dask_client(ComputeSpec()):
-        ingested = run_ingest(DataSpec(url=str(data), **DATA_SPEC), str(work))
+        ingested = run_ingest(DataSpec(url=str(data), **DATA_SPEC), RunLayout(str(work)))
     seconds = time.perf_counter() - started
     print(
         json.dumps(

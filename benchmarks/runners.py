@@ -13,9 +13,11 @@ from pathlib import Path
 import pandas as pd
 
 from benchmarks.machine import Machine
-from benchmarks.workloads import DATA_SPEC
+from benchmarks.workloads import DATA_SPEC, train_and_valid
+from manymodels.ingest import Ingested
+from manymodels.layout import RunLayout
+from manymodels.series import tune_series
 from manymodels.settings import DataSpec, TuningSpec
-from manymodels.tuning import tune_series
 
 BIN = Path(sys.executable).parent
 
@@ -32,7 +34,7 @@ def run_manymodels(data: Path, output: Path, trials: int, cpus: int, env: dict, 
     ended = time.time()
     if done.returncode:
         raise RuntimeError(f"manymodels run failed: {done.stderr[-2000:]}")
-    summary = json.loads((output / "summary.json").read_text())
+    summary = json.loads(Path(RunLayout(str(output)).summary).read_text())
     tune_start = summary["step_started_at"]["tune"]
     tune_seconds = summary["step_seconds"]["tune"]
     return {
@@ -48,18 +50,18 @@ def run_manymodels(data: Path, output: Path, trials: int, cpus: int, env: dict, 
 
 
 def _mean_best(output: Path) -> float:
-    return float(pd.read_parquet(output / "best_params.parquet")["best_value"].mean())
+    return float(pd.read_parquet(RunLayout(str(output)).table("best_params"))["best_value"].mean())
 
 
 def prepared_series(output: Path) -> tuple[list[pd.DataFrame], dict | None]:
     """The per-series frames the manymodels run prepared (the same split for every runner), in memory, and the
     pooled seasonal factors its ingest found (so the bare loop scores the same challengers)."""
-    from manymodels.ingest import Ingested
 
-    profiles = pd.read_parquet(output / "_work" / "profiles.parquet")
+    layout = RunLayout(str(output))
+    profiles = pd.read_parquet(layout.profiles)
     keys = profiles.loc[profiles["status"] == "ok", "key"]
-    frames = [pd.read_parquet(output / "_work" / "series" / f"{key}.parquet") for key in sorted(keys)]
-    return frames, Ingested(profiles=profiles, series_dir="-", n_rows=0).seasonal_factors
+    frames = [pd.read_parquet(layout.series_file(key)) for key in sorted(keys)]
+    return frames, Ingested(profiles=profiles, layout=layout, n_rows=0).seasonal_factors
 
 
 def _tune(frame: pd.DataFrame, trials: int, factors: dict | None) -> tuple[int, float]:
@@ -117,7 +119,7 @@ def run_ray_tune(frames: list[pd.DataFrame], trials: int, cpus: int, machine: Ma
     try:
         with tempfile.TemporaryDirectory() as storage:
             for frame in frames:
-                train, valid = frame[frame["split"] == "train"], frame[frame["split"] == "valid"]
+                train, valid = train_and_valid(frame)
                 seasonalities = Seasonalities.for_series("D", train["ds"].iloc[-1] - train["ds"].iloc[0])
                 tuner = tune.Tuner(
                     tune.with_parameters(trainable, train=train, valid=valid),

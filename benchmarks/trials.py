@@ -9,6 +9,7 @@ import numpy as np
 import optuna
 import pandas as pd
 
+from benchmarks.workloads import train_and_valid
 from manymodels import models
 from manymodels.metrics import smape
 from manymodels.models import fit_prophet, new_prophet, predict
@@ -25,6 +26,7 @@ def cpu_seconds() -> float:
 @contextlib.contextmanager
 def stock_stan_writer() -> Iterator[None]:
     """cmdstanpy's own JSON writer, as a plain Prophet install has it."""
+    models.prepare_stan()  # before the swap: it installs our writer once per process
     cmdstanpy.utils.filesystem.write_stan_json = models._stanio_write
     try:
         yield
@@ -78,7 +80,7 @@ def compare_trial_costs(frames: list[pd.DataFrame], trials: int) -> dict[str, di
     """Run every variant over the same series and the same proposed parameters, one after another on one core."""
     plans = []
     for number, frame in enumerate(frames):
-        train, valid = frame[frame["split"] == "train"], frame[frame["split"] == "valid"]
+        train, valid = train_and_valid(frame)
         plans.append((train, valid, trial_params(train, valid, trials, number)))
     out = {}
     for name, (trial, stock) in VARIANTS.items():

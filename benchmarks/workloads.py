@@ -3,10 +3,11 @@
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from manymodels.contract import SERIES_ID, to_contract
-from manymodels.features import prepare_series
+from manymodels.prepare import prepare_series
 from manymodels.settings import DataSpec
 from manymodels.synthetic import make_retail_sales
 
@@ -38,6 +39,19 @@ def write_workload(kind: str, n_series: int, folder: Path, days: int = 3 * 365) 
     folder.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(path, index=False)
     return path
+
+
+def train_and_valid(frame: pd.DataFrame, horizon: int = DATA_SPEC["horizon"]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A prepared series' rows before its test window, as training rows and the horizon before the test: the one
+    validation window the bare-loop comparisons tune on."""
+    known = frame[frame["split"] == "train"]
+    return known.iloc[:-horizon], known.iloc[-horizon:]
+
+
+def seasonal_naive(history: np.ndarray, horizon: int, period: int) -> np.ndarray:
+    """Repeat the last full season of history over the horizon."""
+    season = history[-period:] if len(history) >= period else history[-1:]
+    return np.resize(season, horizon).astype(float)
 
 
 def prepared_in_process(data: Path) -> list[pd.DataFrame]:

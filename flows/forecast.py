@@ -3,16 +3,17 @@
 import contextlib
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 
-from prefect import flow, runtime
+from prefect import flow
 from prefect.states import Failed
 
 from engines.ray_engine import NodeClock, ray_session
 from flows.task_runner import ray_task_runner
-from flows.tune import tune_all
-from manymodels import storage
+from flows.tune import tune_on_ray
 from manymodels.cost import PriceTable
+from manymodels.layout import RunLayout
 from manymodels.settings import ComputeSpec, DataSpec, TuningSpec
-from manymodels.timing import timed
+from manymodels.summary import RunSummary
+from manymodels.timing import StepTimes
 from tasks.evaluate import evaluate_run, publish
 from tasks.ingest import ingest_data
 from tasks.tune import plan_tuning, reuse_cached
@@ -21,15 +22,14 @@ from tasks.tune import plan_tuning, reuse_cached
 @flow(name="forecast", flow_run_name="forecast-h{data.horizon}-t{tuning.trials}")
 def forecast(
     data: DataSpec, output: str, tuning: TuningSpec = TuningSpec(), compute: ComputeSpec = ComputeSpec()
-) -> dict:
+) -> RunSummary:
     """Tune and forecast one Prophet model per series, against baselines; write the outputs to `output`."""
-    seconds: dict[str, float] = {}
-    started_at: dict[str, float] = {}  # when each step began, to line up with machine metrics
+    layout, steps = RunLayout(output), StepTimes()
     nodes = NodeClock()  # the Ray nodes the run held, for the cost estimate
     with contextlib.ExitStack() as ray_runs:
-        with timed(seconds, "ingest", started_at):
+        with steps.step("ingest"):
             input_valid: Future[bool] = Future()
-            ingesting = ingest_data.submit(data, compute, storage.join(output, "_work"), input_valid)
+            ingesting = ingest_data.submit(data, compute, layout, input_valid)
             wait([input_valid, ingesting.wrapped_future], return_when=FIRST_COMPLETED)
             # Ray starts, and its workers warm up, while the valid input is split
             if input_valid.done() and input_valid.result():
@@ -38,21 +38,13 @@ def forecast(
             if ingesting.state.is_failed():  # bad input: end the run with the task's one-line message
                 return Failed(message=ingesting.state.message)
             ingested = ingesting.result()
-        with timed(seconds, "tune", started_at):
-            results_url = storage.join(output, "_work", "results")
-            jobs = plan_tuning(ingested, data, tuning, compute, output)
-            outcome, todo_url = reuse_cached(jobs, results_url, storage.join(output, "_work", "todo.json"))
+        with steps.step("tune"):
+            jobs = plan_tuning(ingested, data, tuning, compute, layout)
+            outcome, todo_url = reuse_cached(jobs, layout.results, layout.todo)
             if todo_url:
-                tune = tune_all.with_options(task_runner=ray_task_runner(compute))
+                tune = tune_on_ray.with_options(task_runner=ray_task_runner(compute))
                 factors = ingested.seasonal_factors
-                outcome = outcome.merge(tune(todo_url, data, tuning, compute, results_url, factors))
-    with timed(seconds, "evaluate", started_at):
+                outcome = outcome.merge(tune(todo_url, data, tuning, compute, layout.results, factors))
+    with steps.step("evaluate"):
         outputs = evaluate_run(ingested, outcome, data, tuning, nodes.node_seconds(PriceTable.load()))
-    summary = {
-        "flow_run_id": str(runtime.flow_run.id),
-        **outputs.summary,
-        "step_seconds": seconds,
-        "step_started_at": started_at,
-    }
-    publish(outputs, summary, output, data.id_cols)
-    return summary
+    return publish(outputs, layout, steps, data.id_cols)

@@ -8,14 +8,14 @@ from prefect.futures import as_completed
 
 from engines.ray_engine import cluster_cpus
 from manymodels.batching import in_flight, series_per_task
-from manymodels.caching import read_jobs
+from manymodels.planning import read_jobs
+from manymodels.series import TuneOutcome, stored_results
 from manymodels.settings import ComputeSpec, DataSpec, TuningSpec
-from manymodels.tuning import TuneOutcome
-from tasks.tune import result_store, stored_results, tune_batch
+from tasks.tune import PrefectResults, tune_batch
 
 
-@flow(name="tune-series", flow_run_name="tune-{tuning.trials}-trials")
-def tune_all(
+@flow(name="tune-on-ray", flow_run_name="tune-{tuning.trials}-trials")
+def tune_on_ray(
     jobs_url: str,
     data: DataSpec,
     tuning: TuningSpec,
@@ -42,7 +42,7 @@ def tune_all(
         if future.state.is_completed():
             outcome = outcome.merge(future.result())
         else:  # what the task stored before it failed is kept
-            saved, lost = stored_results(batch, result_store(results_url, save=False), this_run=True)
+            saved, lost = stored_results(batch, PrefectResults(results_url, save=False), this_run=True)
             message = future.state.message or future.state.type.value
             outcome = outcome.merge(saved)
             outcome.failures |= {job.series_id: message for job in lost}

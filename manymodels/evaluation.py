@@ -1,12 +1,22 @@
-"""Accuracy per series and model on the test window, its aggregates, OWA, intervals, and how the champion fared."""
+"""Accuracy per series and model on the test window, its aggregates, OWA, intervals, how the champion fared, and
+the run's output tables assembled from the per-series results."""
+
+from collections import Counter
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from manymodels.candidates import CHAMPION
 from manymodels.challengers import NAIVE2
 from manymodels.contract import SERIES_ID, TARGET
+from manymodels.cost import PriceTable, estimate
+from manymodels.ingest import Ingested
 from manymodels.metrics import METRICS, coverage, evaluate, interval_pinball, owa
-from manymodels.tuning import CHAMPION
+from manymodels.planning import manifest
+from manymodels.series import SeriesResult, TuneOutcome
+from manymodels.settings import DataSpec, TuningSpec
+from manymodels.summary import RunScores
 
 
 def series_metrics(backtest: pd.DataFrame, profiles: pd.DataFrame, id_cols: list[str]) -> pd.DataFrame:
@@ -61,11 +71,11 @@ def owa_by_model(metrics: pd.DataFrame) -> dict[str, float]:
     }
 
 
-def interval_scores(backtest: pd.DataFrame, levels: list[int]) -> dict:
+def interval_scores(backtest: pd.DataFrame, levels: list[int]) -> dict | None:
     """Coverage of each interval level and the mean pinball loss of the champion's bounds on the test window."""
     champion = backtest[backtest["model"] == CHAMPION]
     if champion.empty or not levels:
-        return {}
+        return None
 
     def bounds(rows: pd.DataFrame) -> dict[str, np.ndarray]:
         return {f"{side}-{level}": rows[f"{side}_{level}"].to_numpy() for level in levels for side in ("lo", "hi")}
@@ -84,3 +94,96 @@ def _rounded(table: dict) -> dict:
     return {
         str(k): {m: (None if np.isnan(v) else round(float(v), 4)) for m, v in row.items()} for k, row in table.items()
     }
+
+
+def best_and_worst(metrics: pd.DataFrame, id_cols: list[str], n: int = 5, metric: str = "smape") -> list[dict]:
+    """The n series with the lowest and the n with the highest error of the champion, with every model's error."""
+    table = metrics.pivot(index=SERIES_ID, columns="model", values=metric).sort_values(CHAMPION)
+    ids = metrics.drop_duplicates(SERIES_ID).set_index(SERIES_ID)[id_cols]
+    picked = [("best", sid) for sid in table.index[:n]]
+    picked += [("worst", sid) for sid in table.index[max(n, len(table) - n) :][::-1]]
+    return [
+        {"rank": rank, SERIES_ID: sid, **ids.loc[sid].to_dict()}
+        | {f"{model} {metric}": round(float(table.at[sid, model]), 3) for model in table.columns}
+        for rank, sid in picked
+    ]
+
+
+@dataclass
+class RunOutputs:
+    """The output tables, and the scores summary.json is built from."""
+
+    forecasts: pd.DataFrame = field(repr=False)
+    backtest: pd.DataFrame = field(repr=False)
+    metrics: pd.DataFrame = field(repr=False)
+    best_params: pd.DataFrame = field(repr=False)
+    scores: RunScores
+
+
+def assemble_outputs(
+    ingested: Ingested, outcome: TuneOutcome, data: DataSpec, tuning: TuningSpec, node_seconds: dict[str, float]
+) -> RunOutputs:
+    """The output tables and the run's scores; every input series is either forecast or listed as rejected. The
+    cost estimate prices node_seconds, the time the run held nodes of each instance type."""
+    ids = ingested.profiles[[*data.id_cols, SERIES_ID]]
+    results = sorted(outcome.results, key=lambda r: r.series_id)
+    backtest = _with_ids(ids, {r.series_id: r.backtest for r in results})
+    metrics = series_metrics(backtest, ingested.profiles, data.id_cols)
+    scored = len(metrics) > 0
+    rejected = _rejections(ingested, outcome)
+    counts = {"series_in": len(ingested.profiles), "series_forecast": len(results), "series_rejected": len(rejected)}
+    if counts["series_in"] != counts["series_forecast"] + counts["series_rejected"]:
+        raise RuntimeError(f"series lost between steps: {counts}")
+    profiles = ingested.profiles
+    scores = RunScores(
+        counts=counts
+        | {
+            "rows_in": ingested.n_rows,
+            "rows_duplicated": int(profiles["n_duplicates"].sum()),
+            "periods_filled": int(profiles["n_filled"].sum()),
+        },
+        rejected=rejected,
+        empty_files=ingested.empty_files,
+        tuning=outcome.counts,
+        trials=int(sum(r.n_trials for r in results)),
+        prophet_fits=int(sum(r.n_fits for r in results)),
+        metrics=aggregate(metrics) if scored else {},
+        metrics_by={col: aggregate(metrics, by=col) for col in data.id_cols} if scored else {},
+        champions=dict(Counter(r.champion for r in results).most_common()),
+        champion_vs_models=champion_wins(metrics, tuning.metric) if scored else {},
+        owa=owa_by_model(metrics) if scored else {},
+        intervals=interval_scores(backtest, data.levels) if scored else None,
+        cost=estimate(node_seconds, counts["series_forecast"], PriceTable.load()),
+        manifest=manifest(profiles, data, tuning),
+    )
+    return RunOutputs(
+        forecasts=_with_ids(ids, {r.series_id: r.forecast for r in results}),
+        backtest=backtest,
+        metrics=metrics,
+        best_params=_with_ids(ids, {r.series_id: _best_params_row(r) for r in results}),
+        scores=scores,
+    )
+
+
+def _with_ids(ids: pd.DataFrame, frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per-series frames stacked, each row with its series' id columns."""
+    parts = [f.assign(**{SERIES_ID: sid}) for sid, f in frames.items()]
+    long = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({SERIES_ID: pd.Series(dtype="string")})
+    return ids.merge(long, on=SERIES_ID, validate="one_to_many")
+
+
+def _best_params_row(result: SeriesResult) -> pd.DataFrame:
+    row = result.best_params | {
+        "best_value": result.best_value,
+        "n_trials": result.n_trials,
+        "champion": result.champion,
+    }
+    return pd.DataFrame([row | {f"folds_{model}": value for model, value in result.fold_errors.items()}])
+
+
+def _rejections(ingested: Ingested, outcome: TuneOutcome) -> list[dict[str, str]]:
+    """The series rejected by ingest, then those whose tuning failed, each with why."""
+    rejected = ingested.rejected
+    return [
+        {SERIES_ID: sid, "reason": why} for sid, why in zip(rejected[SERIES_ID], rejected["reason"], strict=True)
+    ] + [{SERIES_ID: sid, "reason": f"tuning failed: {why}"} for sid, why in sorted(outcome.failures.items())]

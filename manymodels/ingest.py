@@ -13,8 +13,9 @@ from distributed import default_client
 from manymodels import storage
 from manymodels.contract import PATH, SERIES_ID, find_problems, to_contract
 from manymodels.errors import InputError
-from manymodels.features import prepare_series, profile_frame, profile_schema
+from manymodels.layout import RunLayout
 from manymodels.pooled import pool
+from manymodels.prepare import prepare_series, profile_frame, profile_schema
 from manymodels.settings import DataSpec
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ class Ingested:
     """What the ingest step hands on: one profile row per input series, and where the series files are."""
 
     profiles: pd.DataFrame
-    series_dir: str
+    layout: RunLayout
     n_rows: int
     empty_files: list[str] = field(default_factory=list)  # skipped, and listed in the summary
 
@@ -46,9 +47,7 @@ class Ingested:
 
     def series_urls(self) -> dict[str, str]:
         """series_id -> URL of its prepared file, for every accepted series."""
-        return {
-            row.series_id: storage.join(self.series_dir, f"{row.key}.parquet") for row in self.accepted.itertuples()
-        }
+        return {row.series_id: self.layout.series_file(row.key) for row in self.accepted.itertuples()}
 
 
 def read_raw(spec: DataSpec) -> tuple[dd.DataFrame, list[str]]:
@@ -101,31 +100,30 @@ class SpillError(RuntimeError):
     """Writing the work area failed: not the input's fault, so not reported as an InputError."""
 
 
-def ingest(spec: DataSpec, work_url: str, on_valid: Callable[[], None] = lambda: None) -> Ingested:
-    """Validate the input (then call on_valid), regularise, profile, split and write each series to
-    work_url/series/."""
+def ingest(spec: DataSpec, layout: RunLayout, on_valid: Callable[[], None] = lambda: None) -> Ingested:
+    """Validate the input (then call on_valid), regularise, profile, split and write each series to the run's
+    work area."""
     raw, empty_files = read_raw(spec)
     if empty_files:
         log.warning("skipped %d empty files: %s", len(empty_files), ", ".join(empty_files[:5]))
-    contract_url = storage.join(work_url, "contract")
+    contract_url = layout.contract
     remove_tree(contract_url)  # parts a killed run left must not be read as this input's
     try:
         n_rows = check_and_spill(raw, spec, contract_url)
         on_valid()
-        series_dir = storage.join(work_url, "series")
         contract = dd.read_parquet(contract_url, storage_options=storage.options(contract_url))
         n_parts = max(contract.npartitions, 2 * len(default_client().nthreads()))
         profiles = (
             contract.shuffle(SERIES_ID, npartitions=n_parts)
-            .map_partitions(prepare_partition, spec, series_dir, meta=profile_schema(spec))
+            .map_partitions(prepare_partition, spec, layout, meta=profile_schema(spec))
             .compute()
             .sort_values(SERIES_ID, ignore_index=True)
         )
     finally:
         remove_tree(contract_url)
-    storage.write_parquet(storage.join(work_url, "profiles.parquet"), profiles)
+    storage.write_parquet(layout.profiles, profiles)
     log.info("ingested %d rows into %d series (%d rejected)", n_rows, len(profiles), (profiles.status != "ok").sum())
-    return Ingested(profiles=profiles, series_dir=series_dir, n_rows=n_rows, empty_files=empty_files)
+    return Ingested(profiles=profiles, layout=layout, n_rows=n_rows, empty_files=empty_files)
 
 
 def check_and_spill(raw: dd.DataFrame, spec: DataSpec, contract_url: str) -> int:
@@ -174,13 +172,13 @@ def remove_tree(url: str) -> None:
         fs.rmdir(parent)
 
 
-def prepare_partition(part: pd.DataFrame, spec: DataSpec, series_dir: str) -> pd.DataFrame:
+def prepare_partition(part: pd.DataFrame, spec: DataSpec, layout: RunLayout) -> pd.DataFrame:
     """Prepare every series of one partition and write the accepted ones, one Parquet file each."""
     profiles = []
     for _, rows in part.groupby(SERIES_ID, sort=False, observed=True):
         frame, profile = prepare_series(rows, spec)
         if frame is not None:
-            storage.write_parquet(storage.join(series_dir, f"{profile['key']}.parquet"), frame)
+            storage.write_parquet(layout.series_file(profile["key"]), frame)
         profiles.append(profile)
     return profile_frame(profiles, spec)
 

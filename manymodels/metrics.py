@@ -61,13 +61,18 @@ def pinball(y: np.ndarray, quantile_forecast: np.ndarray, tau: float) -> float:
     return float(np.mean(np.maximum(tau * diff, (tau - 1) * diff)))
 
 
+def interval_quantiles(level: int) -> tuple[float, float]:
+    """The quantiles that bound a central prediction interval of level percent: (100-l)/200 and (100+l)/200."""
+    return (100 - level) / 200, (100 + level) / 200
+
+
 def interval_pinball(y: np.ndarray, intervals: dict[str, np.ndarray], levels: list[int]) -> float:
-    """Mean pinball loss over the bounds of every interval: the level-l bounds are the (100-l)/200 and (100+l)/200
-    quantiles."""
+    """Mean pinball loss over the bounds of every interval, each bound scored at its interval_quantiles."""
     losses = []
     for level in levels:
-        losses.append(pinball(y, intervals[f"lo-{level}"], (100 - level) / 200))
-        losses.append(pinball(y, intervals[f"hi-{level}"], (100 + level) / 200))
+        lo, hi = interval_quantiles(level)
+        losses.append(pinball(y, intervals[f"lo-{level}"], lo))
+        losses.append(pinball(y, intervals[f"hi-{level}"], hi))
     return float(np.mean(losses))
 
 

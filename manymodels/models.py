@@ -1,5 +1,6 @@
-"""The models: Prophet from a parameter dict, and the seasonal naive baseline."""
+"""Prophet from a parameter dict: fit (warm-started, rough or full), point forecasts and prediction intervals."""
 
+import functools
 import logging
 
 import cmdstanpy.utils.filesystem
@@ -7,18 +8,12 @@ import numpy as np
 import orjson
 import pandas as pd
 
-# cmdstanpy installs an INFO console handler unless its logger already has one: give it a silent one.
-for _name in ("cmdstanpy", "prophet"):
-    _logger = logging.getLogger(_name)
-    _logger.addHandler(logging.NullHandler())
-    _logger.setLevel(logging.WARNING)
-    _logger.propagate = False
+from manymodels.metrics import interval_quantiles
 
 _stanio_write = cmdstanpy.utils.filesystem.write_stan_json
 WARM_START = ("k", "m", "sigma_obs", "delta", "beta")
 # L-BFGS stops when the objective's relative change per iteration is under 1e8 machine epsilons (2e-8), not Stan's
-# 1e4: on a warm-started store-item fit that took a third of the iterations and ended 0.1 below the default's log
-# posterior of 3375, about the gap between a warm and a cold fit at the default tolerance.
+# 1e4: a fit that only ranks parameters needs no more (benchmarks/RESULTS.md: iterations saved, posterior lost).
 ROUGH_TOLERANCE = {"tol_rel_obj": 1e8}
 
 
@@ -36,7 +31,16 @@ def write_stan_json(path: str, data: dict) -> None:
         f.write(payload)
 
 
-cmdstanpy.utils.filesystem.write_stan_json = write_stan_json
+@functools.cache
+def prepare_stan() -> None:
+    """Silence cmdstanpy's and Prophet's per-fit INFO lines, and have cmdstanpy write Stan's input with
+    write_stan_json. fit_prophet calls it; it acts once per process."""
+    for name in ("cmdstanpy", "prophet"):  # cmdstanpy adds an INFO console handler unless its logger has one
+        logger = logging.getLogger(name)
+        logger.addHandler(logging.NullHandler())
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
+    cmdstanpy.utils.filesystem.write_stan_json = write_stan_json
 
 
 def new_prophet(
@@ -91,6 +95,7 @@ def fit_prophet(
     default guess; a vector of another shape falls back to the default. holidays, regressors: as new_prophet.
     rough: stop L-BFGS at ROUGH_TOLERANCE, for fits that only score parameters (trials, champion selection).
     """
+    prepare_stan()
     frame = _transformed(history, params, regressors)
     options = {"init": init} if init else {}
     if rough and len(frame) >= 100:  # below 100 points Prophet optimises with Newton, which takes no tolerances
@@ -129,12 +134,6 @@ def predict(model, at: pd.DataFrame | pd.Series | pd.DatetimeIndex, floor: float
     return yhat if floor is None else np.maximum(yhat, floor)
 
 
-def seasonal_naive(history: np.ndarray, horizon: int, period: int) -> np.ndarray:
-    """Repeat the last full season of history over the horizon."""
-    season = history[-period:] if len(history) >= period else history[-1:]
-    return np.resize(season, horizon).astype(float)
-
-
 def prophet_intervals(
     history: pd.DataFrame,
     params: dict | None,
@@ -158,6 +157,6 @@ def prophet_intervals(
         draws = model.predictive_samples(prediction_frame(model, dates))["yhat"]
         draws = np.expm1(draws) if model.log1p else draws
         for level in levels:
-            lo, hi = np.quantile(draws, [(100 - level) / 200, (100 + level) / 200], axis=1)
+            lo, hi = np.quantile(draws, interval_quantiles(level), axis=1)
             out[f"lo-{level}"], out[f"hi-{level}"] = (b if floor is None else np.maximum(b, floor) for b in (lo, hi))
     return out

@@ -10,6 +10,7 @@ its first rolling-origin fold only, so neither the folds nor the test window sha
 import numpy as np
 import pandas as pd
 
+from manymodels.metrics import interval_quantiles
 from manymodels.search_space import days_per_step
 
 POOLED = "pooled_seasonal"
@@ -101,6 +102,6 @@ def pooled_forecast(
     out = {"mean": trend * at_season}
     residuals = z - (intercept + slope * t)
     for level in levels:
-        lo, hi = np.quantile(residuals, [(100 - level) / 200, (100 + level) / 200])
+        lo, hi = np.quantile(residuals, interval_quantiles(level))
         out[f"lo-{level}"], out[f"hi-{level}"] = (trend + lo) * at_season, (trend + hi) * at_season
     return out

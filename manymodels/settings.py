@@ -1,14 +1,16 @@
 """Run parameters as frozen pydantic models: the CLI, the flow and deployments share them."""
 
-from typing import Literal
+from typing import Literal, get_args
 from urllib.parse import urlsplit
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from manymodels.batching import MAX_SERIES_PER_TASK, TASKS_PER_CPU
+
 Metric = Literal["smape", "mase", "wape", "rmse"]
 
-# the series files' own columns (manymodels.contract and features), which a regressor must not overwrite
+# the series files' own columns (manymodels.contract and prepare), which a regressor must not overwrite
 RESERVED_COLUMNS = ("series_id", "ds", "y", "row", "filled", "split", "path")
 _SEASON_LENGTHS = {"h": 24, "D": 7, "B": 5, "W": 52, "MS": 12, "ME": 12, "M": 12, "QS": 4, "QE": 4, "YS": 1, "YE": 1}
 
@@ -20,32 +22,51 @@ class Frozen(BaseModel):
 class DataSpec(Frozen):
     """Where the input is and how its columns map onto the long contract (series_id, ds, y)."""
 
-    url: str = Field(description="CSV (optionally compressed) or Parquet: a path, a glob, or an s3:// URL.")
-    id_cols: list[str] = Field(min_length=1, description="Columns that together identify a series.")
+    url: str = Field(description="Input CSV (optionally compressed) or Parquet: a path, a glob or an s3:// URL.")
+    id_cols: list[str] = Field(
+        min_length=1, description="Columns that together identify a series; their values joined with - are its id."
+    )
     time_col: str = Field(description="Timestamp column.")
     target_col: str = Field(description="Numeric column to forecast.")
-    freq: str = Field("D", description="Pandas frequency alias of the series, e.g. D, W, MS.")
-    horizon: int = Field(28, ge=1, le=10_000, description="Points forecast; also the test and validation window.")
+    freq: str = Field(
+        "D",
+        description="Pandas frequency alias of the series (D, W, MS, h, ...); it sets the seasonal period "
+        "(7, 52, 12, 24, ...) unless a season length is given.",
+    )
+    horizon: int = Field(
+        28,
+        ge=1,
+        le=10_000,
+        description="Points to forecast (1 to 10000); also the length of the test window and of each fold.",
+    )
     folds: int = Field(
         2,
         ge=2,
         le=10,
-        description="Rolling-origin folds of length horizon before the test window, on which Prophet "
+        description="Rolling-origin folds (2 to 10) of length horizon before the test window, on which Prophet "
         "is tuned and the champion model chosen.",
     )
     levels: list[int] = Field(
-        [80, 95], max_length=5, description="Prediction interval levels (percent) of the champion's forecast."
+        [80, 95],
+        max_length=5,
+        description="Prediction interval levels of the champion's forecast, in percent: at most five, each "
+        "between 0 and 100.",
     )
     holidays: str | None = Field(
         None,
-        description="Country code whose public holidays Prophet models as effects, e.g. US, GB, DE (the "
-        "holidays package's calendars); empty: none.",
+        description="Country code whose public holidays every Prophet fit models as effects, e.g. US, GB, DE "
+        "(the holidays package's calendars; their prior scale is tuned); empty: none.",
     )
     season_length: int | None = Field(
-        None, ge=1, description="Seasonal period for seasonal naive and MASE; inferred from freq when empty."
+        None,
+        ge=1,
+        description="Seasonal period, in points, of seasonal naive, AutoETS, AutoTheta, Naive2 and the MASE "
+        "scale; empty: from freq.",
     )
     fill: Literal["interpolate", "zero"] = Field(
-        "interpolate", description="How missing periods and missing targets are filled (and recorded)."
+        "interpolate",
+        description="How missing periods and missing targets are filled: interpolate (linearly between their "
+        "neighbours) or zero; either way they are recorded as filled. Missing regressor values likewise.",
     )
     duplicates: Literal["fail", "sum", "last"] = Field(
         "fail",
@@ -55,8 +76,8 @@ class DataSpec(Frozen):
     regressors: list[str] = Field(
         [],
         description="Numeric columns Prophet fits as extra regressors (price, promotion, ...). Each series needs "
-        "their values for the horizon periods after its last target, as rows with an empty target; the other "
-        "models ignore them.",
+        "their values for the horizon periods after its last target, as rows with an empty target (a series "
+        "without them is rejected); the other models ignore them. Not the id, time or target columns.",
     )
     non_negative: bool = Field(False, description="Reject series with a negative target (sales, counts).")
     encoding: str = Field("utf-8", description="Text encoding of CSV input, e.g. latin-1.")
@@ -113,22 +134,31 @@ class DataSpec(Frozen):
 class TuningSpec(Frozen):
     """The per-series Optuna study."""
 
-    trials: int = Field(10, ge=1, le=10_000, description="Optuna trials per series.")
-    metric: Metric = Field("smape", description="Validation error the study minimises.")
+    trials: int = Field(10, ge=1, le=10_000, description="Optuna trials per series (1 to 10000).")
+    metric: Metric = Field("smape", description=f"Validation error the study minimises: {', '.join(get_args(Metric))}.")
     seed: int = Field(0, description="Seed of every series' TPE sampler (combined with the series id).")
 
 
 class ComputeSpec(Frozen):
     """Where the work runs."""
 
-    ray_address: str | None = Field(None, description="Ray cluster address; empty starts a local Ray.")
-    dask_address: str | None = Field(None, description="Dask scheduler address; empty starts a LocalCluster.")
-    workers: int | None = Field(None, ge=1, description="Local worker processes for Dask and CPUs for Ray.")
+    ray_address: str | None = Field(None, description="Ray cluster address; empty: the run starts its own local Ray.")
+    dask_address: str | None = Field(None, description="Dask scheduler address; empty: a local Dask cluster.")
+    workers: int | None = Field(
+        None, ge=1, description="Workers of the local Dask cluster and CPUs of the local Ray; empty: all cores."
+    )
     series_per_task: int | None = Field(
-        None, ge=1, le=10_000, description="Series tuned by each Ray task; empty: about four tasks per CPU."
+        None,
+        ge=1,
+        le=10_000,
+        description=f"Series tuned by each Ray task (1 to 10000); empty: a share of the series left, "
+        f"1/({TASKS_PER_CPU} x the Ray CPUs) of them, at most {MAX_SERIES_PER_TASK}, so batches shrink towards "
+        "the end of the run.",
     )
     optuna_storage: str | None = Field(
-        None, description="RDB URL for the Optuna studies (e.g. postgresql://...); empty: journal files."
+        None,
+        description="RDB URL for the Optuna studies, e.g. postgresql://user@host/db (the password goes in "
+        "PGPASSWORD or ~/.pgpass); empty: a journal file per series.",
     )
 
     @field_validator("optuna_storage")

@@ -35,6 +35,7 @@ def open_storage(url: str | None) -> optuna.storages.BaseStorage | None:
 
 def open_study(place: StudyPlace, warm_start: dict | None = None) -> tuple[optuna.Study, bool]:
     """Load or create the study; trials left RUNNING by a dead process are failed and queued again."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no line per trial
     study = optuna.create_study(
         study_name=place.name, storage=open_storage(place.storage), direction="minimize", load_if_exists=True
     )

@@ -1,14 +1,17 @@
 """Prefect tasks that score the run and publish its outputs, with what the UI shows of them."""
 
-from prefect import task
+from prefect import runtime, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from manymodels.evaluation import RunOutputs, assemble_outputs, best_and_worst
 from manymodels.ingest import Ingested
-from manymodels.publish import RunOutputs, assemble_outputs, write_outputs, write_plots
-from manymodels.report import best_and_worst, summary_markdown
+from manymodels.layout import RunLayout
+from manymodels.outputs import write_run
+from manymodels.series import TuneOutcome
 from manymodels.settings import DataSpec, TuningSpec
-from manymodels.tuning import TuneOutcome
+from manymodels.summary import RunSummary
+from manymodels.timing import StepTimes
 
 
 @task(name="evaluate", cache_policy=NO_CACHE)
@@ -20,16 +23,16 @@ def evaluate_run(
 
 
 @task(name="publish", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[10, 30, 60])
-def publish(outputs: RunOutputs, summary: dict, output: str, id_cols: list[str]) -> None:
+def publish(outputs: RunOutputs, layout: RunLayout, steps: StepTimes, id_cols: list[str]) -> RunSummary:
     """Write the outputs and plots to the run location; show the summary, best and worst series and plots in the UI."""
-    plots = write_plots(outputs, output)
-    write_outputs(outputs, summary | {"plots": plots}, output)
-    create_markdown_artifact(summary_markdown(summary, output, plots), key="forecast-summary")
+    summary = write_run(outputs, layout, str(runtime.flow_run.id), steps)
+    create_markdown_artifact(summary.to_markdown(layout.output), key="forecast-summary")
     if not outputs.metrics.empty:
         create_table_artifact(
             best_and_worst(outputs.metrics, id_cols),
             key="best-and-worst-series",
             description="Series with the lowest and highest error of tuned Prophet on the test window",
         )
-    for name, url in plots.items():
+    for name, url in summary.plots.items():
         create_link_artifact(url, link_text=name, description=f"Plot: {name}")
+    return summary

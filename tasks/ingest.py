@@ -9,15 +9,16 @@ from prefect.states import Failed
 from engines.dask_engine import dask_client
 from manymodels.errors import InputError
 from manymodels.ingest import Ingested, ingest
+from manymodels.layout import RunLayout
 from manymodels.settings import ComputeSpec, DataSpec
 
 
 @task(name="ingest", cache_policy=NO_CACHE)
-def ingest_data(data: DataSpec, compute: ComputeSpec, work_url: str, input_valid: Future) -> Ingested:
+def ingest_data(data: DataSpec, compute: ComputeSpec, layout: RunLayout, input_valid: Future) -> Ingested:
     """Read, validate, regularise and split the input on Dask; write one file per series."""
     try:  # input_valid tells the flow as soon as the input passes validation
         with dask_client(compute, data.url):
-            return ingest(data, work_url, on_valid=lambda: input_valid.set_result(True))
+            return ingest(data, layout, on_valid=lambda: input_valid.set_result(True))
     except InputError as e:  # bad input: one clear line, no traceback
         return Failed(message=str(e))
     finally:

@@ -9,6 +9,7 @@ from engines.dask_engine import IN_PROCESS_MAX_BYTES, dask_client
 from manymodels import storage
 from manymodels.errors import InputError
 from manymodels.ingest import ingest
+from manymodels.layout import RunLayout
 from manymodels.settings import ComputeSpec, DataSpec
 from tests.helpers import EXPECTED_REJECTIONS, GOOD_SERIES, HORIZON, messy_sales
 
@@ -22,7 +23,7 @@ def spec(url: str, **overrides) -> DataSpec:
 def test_messy_csv_is_regularised_split_and_written_one_file_per_series(dask, tmp_path):
     data = tmp_path / "sales.csv.gz"
     messy_sales().to_csv(data, index=False)
-    result = ingest(spec(str(data)), str(tmp_path / "work"))
+    result = ingest(spec(str(data)), RunLayout(str(tmp_path)))
 
     assert result.n_rows == len(messy_sales())
     rejected = dict(zip(result.rejected["series_id"], result.rejected["reason"], strict=True))
@@ -31,15 +32,15 @@ def test_messy_csv_is_regularised_split_and_written_one_file_per_series(dask, tm
         assert reason in rejected[series_id]
     assert len(result.accepted) == GOOD_SERIES
     urls = result.series_urls()
-    assert sorted(p.name for p in (tmp_path / "work" / "series").iterdir()) == sorted(
+    assert sorted(p.name for p in (tmp_path / "_work" / "series").iterdir()) == sorted(
         u.rsplit("/", 1)[1] for u in urls.values()
     )
     for series_id, url in urls.items():
         frame = storage.read_parquet(url)
         assert frame["series_id"].unique().tolist() == [series_id]
         assert frame["ds"].diff().dropna().eq(pd.Timedelta(days=1)).all()
-        assert (frame["split"] == "test").sum() == HORIZON == (frame["split"] == "valid").sum()
-    pd.testing.assert_frame_equal(storage.read_parquet(str(tmp_path / "work" / "profiles.parquet")), result.profiles)
+        assert (frame["split"] == "test").sum() == HORIZON and (frame["split"] == "test").iloc[-HORIZON:].all()
+    pd.testing.assert_frame_equal(storage.read_parquet(str(tmp_path / "_work" / "profiles.parquet")), result.profiles)
     gappy = result.profiles.set_index("series_id").loc["1-1"]
     assert gappy["n_filled"] == 2 * 4  # days 3 and 4 of four months
 
@@ -48,7 +49,7 @@ def test_parquet_glob_of_several_files_is_one_data_set(dask, tmp_path):
     frame = messy_sales()
     frame.iloc[: len(frame) // 2].to_parquet(tmp_path / "part-1.parquet")
     frame.iloc[len(frame) // 2 :].to_parquet(tmp_path / "part-2.parquet")
-    result = ingest(spec(str(tmp_path / "part-*.parquet")), str(tmp_path / "work"))
+    result = ingest(spec(str(tmp_path / "part-*.parquet")), RunLayout(str(tmp_path)))
     assert result.n_rows == len(frame) and len(result.profiles) == GOOD_SERIES + len(EXPECTED_REJECTIONS)
 
 
@@ -56,7 +57,7 @@ def test_input_and_work_location_on_s3(s3_env):
     url = f"s3://{s3_env.bucket}/ingest/sales.csv"
     storage.write_bytes(url, messy_sales().to_csv(index=False).encode())
     with dask_client(ComputeSpec(workers=1)):  # workers started after the endpoint is in the environment
-        result = ingest(spec(url), f"s3://{s3_env.bucket}/ingest/work")
+        result = ingest(spec(url), RunLayout(f"s3://{s3_env.bucket}/ingest"))
     assert len(result.accepted) == GOOD_SERIES
     assert all(storage.read_parquet(u)["series_id"].nunique() == 1 for u in result.series_urls().values())
 
@@ -113,23 +114,23 @@ def write_csv(path, text: str | bytes) -> str:
 def test_bad_input_raises_one_clear_line_and_writes_nothing(dask, tmp_path, make_input, message):
     url = make_input(tmp_path)
     with pytest.raises(InputError, match=message) as error:
-        ingest(spec(url), str(tmp_path / "work"))
+        ingest(spec(url), RunLayout(str(tmp_path)))
     assert "\n" not in str(error.value)
-    assert not (tmp_path / "work").exists()
+    assert not (tmp_path / "_work").exists()
 
 
 def test_a_missing_regressor_column_is_named(dask, tmp_path):
     url = write_csv(tmp_path / "a.csv", "store,item,date,sales\n1,1,2024-01-01,3\n")
     with pytest.raises(InputError, match="column 'price' is not in .*a.csv; it has store, item, date, sales"):
-        ingest(spec(url, regressors=["price"]), str(tmp_path / "work"))
-    assert not (tmp_path / "work").exists()
+        ingest(spec(url, regressors=["price"]), RunLayout(str(tmp_path)))
+    assert not (tmp_path / "_work").exists()
 
 
 def test_gzip_csv_reads_as_one_partition(dask, tmp_path):
     data = tmp_path / "s.csv.gz"
     with gzip.open(data, "wt") as f:
         messy_sales().to_csv(f, index=False)
-    assert ingest(spec(str(data)), str(tmp_path / "w")).n_rows == len(messy_sales())
+    assert ingest(spec(str(data)), RunLayout(str(tmp_path))).n_rows == len(messy_sales())
 
 
 def test_empty_files_among_many_are_skipped_and_listed_and_encodings_can_be_set(dask, tmp_path):
@@ -138,7 +139,7 @@ def test_empty_files_among_many_are_skipped_and_listed_and_encodings_can_be_set(
     frame.iloc[: len(frame) // 2].to_csv(tmp_path / "a.csv", index=False, encoding="latin-1")
     frame.iloc[len(frame) // 2 :].to_csv(tmp_path / "c.csv", index=False, encoding="latin-1")
     write_csv(tmp_path / "b.csv", "")
-    result = ingest(spec(str(tmp_path / "*.csv"), encoding="latin-1"), str(tmp_path / "work"))
+    result = ingest(spec(str(tmp_path / "*.csv"), encoding="latin-1"), RunLayout(str(tmp_path)))
     assert result.n_rows == len(frame) and result.empty_files == [str(tmp_path / "b.csv")]
     assert set(result.rejected["series_id"]) == {k.replace("9", "Zürich") for k in EXPECTED_REJECTIONS}
 
@@ -157,7 +158,7 @@ def test_a_small_input_is_ingested_by_threads_of_this_process_a_large_one_by_wor
     messy_sales().to_csv(data, index=False)
     with dask_client(ComputeSpec(workers=2), str(data)) as client:
         assert client.scheduler.address.startswith("inproc://")
-        result = ingest(spec(str(data)), str(tmp_path / "work"))
+        result = ingest(spec(str(data)), RunLayout(str(tmp_path)))
         assert len(result.accepted) == GOOD_SERIES
     large = tmp_path / "large.csv"
     large.write_bytes(b"x" * IN_PROCESS_MAX_BYTES)

@@ -8,10 +8,11 @@ from hypothesis import strategies as st
 
 from manymodels import storage
 from manymodels.errors import InputError
+from manymodels.evaluation import assemble_outputs
 from manymodels.ingest import ingest
-from manymodels.publish import assemble_outputs
+from manymodels.layout import RunLayout
+from manymodels.series import TuneOutcome, tune_series
 from manymodels.settings import DataSpec, TuningSpec
-from manymodels.tuning import TuneOutcome, tune_series
 
 IDS = st.sampled_from(["1", "2", "Zürich", " x ", "a,b", "../../escaped"])
 TIMES = st.one_of(
@@ -71,14 +72,14 @@ def test_every_series_is_forecast_or_rejected_or_the_run_stops_with_one_clear_li
         fill=fill,
     )
     try:
-        ingested = ingest(data, str(work / "work"))
+        ingested = ingest(data, RunLayout(str(work)))
     except InputError as error:
         assert sorted(p.name for p in work.iterdir()) == ["in.csv"]  # nothing written
         assert str(error) and "\n" not in str(error)
         event("the run stopped with its one-line error")
         return
     assert set(ingested.profiles["series_id"]) == set(table.dropna(subset=["store"])["store"].astype(str))
-    assert sorted(p.name for p in work.iterdir()) == ["in.csv", "work"]  # ids name no path
+    assert sorted(p.name for p in work.iterdir()) == ["_work", "in.csv"]  # ids name no path
     outcome = TuneOutcome.empty()
     for series_id, url in ingested.series_urls().items():
         frame = storage.read_parquet(url)
@@ -86,6 +87,6 @@ def test_every_series_is_forecast_or_rejected_or_the_run_stops_with_one_clear_li
         if non_negative:
             assert (frame["y"] >= 0).all(), series_id
         outcome.add(tune_series(frame, data, TuningSpec(trials=1)), "tuned")
-    counts = assemble_outputs(ingested, outcome, data, TuningSpec(trials=1), {}).summary["counts"]
-    assert counts["series_in"] == counts["series_forecast"] + counts["series_rejected"] == len(ingested.profiles)
-    event(f"series forecast: {'some' if counts['series_forecast'] else 'none'}, rejected: {counts['series_rejected']}")
+    counts = assemble_outputs(ingested, outcome, data, TuningSpec(trials=1), {}).scores.counts
+    assert counts.series_in == counts.series_forecast + counts.series_rejected == len(ingested.profiles)
+    event(f"series forecast: {'some' if counts.series_forecast else 'none'}, rejected: {counts.series_rejected}")

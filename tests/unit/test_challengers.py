@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from manymodels.challengers import challenger_forecast, history_for, is_seasonal, naive2
-from manymodels.tuning import rolling_folds
+from manymodels.splits import rolling_folds
 
 WEEKLY = np.tile([10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0], 8)
 

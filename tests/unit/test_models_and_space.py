@@ -6,16 +6,11 @@ import pandas as pd
 import pytest
 import stanio
 
-from manymodels.models import ROUGH_TOLERANCE, fit_prophet, fitted_init, predict, seasonal_naive, write_stan_json
+from manymodels.models import ROUGH_TOLERANCE, fit_prophet, fitted_init, predict, write_stan_json
 from manymodels.search_space import Seasonalities, prophet_space
 from manymodels.tuning import study_seed
 
 YEARS = pd.Timedelta(days=3 * 365)
-
-
-def test_seasonal_naive_repeats_the_last_season():
-    assert seasonal_naive(np.arange(1.0, 11.0), 5, 3).tolist() == [8, 9, 10, 8, 9]
-    assert seasonal_naive(np.array([4.0]), 2, 7).tolist() == [4, 4]
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from manymodels.features import prepare_series
 from manymodels.pooled import pool, pooled_forecast, seasonal_index, series_ratios, yearly_points
+from manymodels.prepare import prepare_series
 from manymodels.settings import DataSpec
 
 WEEK = [0.8, 0.9, 0.9, 1.0, 1.0, 1.1, 1.3]

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from manymodels.features import prepare_series, series_key, split_labels
+from manymodels.prepare import prepare_series, series_key, split_labels
 from manymodels.settings import DataSpec
 
 SPEC = DataSpec(url="x", id_cols=["store"], time_col="date", target_col="sales", horizon=7)
@@ -23,7 +23,7 @@ def read_in_order(*parts: pd.DataFrame) -> pd.DataFrame:
 def test_a_regular_series_is_split_into_train_valid_test():
     frame, profile = prepare_series(rows(np.arange(40) % 5), SPEC)
     assert profile["status"] == "ok" and profile["length"] == 40 and profile["n_filled"] == 0
-    assert frame["split"].value_counts().to_dict() == {"train": 26, "valid": 7, "test": 7}
+    assert frame["split"].value_counts().to_dict() == {"train": 33, "test": 7}
     assert (frame["split"].iloc[-7:] == "test").all() and frame["store"].eq("1").all()
 
 
@@ -99,7 +99,7 @@ def test_profile_describes_the_series():
 
 
 def test_split_labels_and_series_keys():
-    assert split_labels(5, 1).tolist() == ["train", "train", "train", "valid", "test"]
+    assert split_labels(5, 1).tolist() == ["train", "train", "train", "train", "test"]
     assert series_key("1-2") == series_key("1-2") != series_key("1-3")
     assert len(series_key("a/b c")) == 16 and series_key("a/b c").isalnum()
 
@@ -116,7 +116,7 @@ def with_future(n_history: int, n_future: int, start="2024-01-01") -> pd.DataFra
 def test_rows_after_the_last_target_carry_the_regressors_future_values():
     frame, profile = prepare_series(with_future(40, 7), REGRESSED)
     assert profile["status"] == "ok" and profile["length"] == 40 and profile["n_filled"] == 0
-    assert frame["split"].value_counts().to_dict() == {"train": 26, "valid": 7, "test": 7, "future": 7}
+    assert frame["split"].value_counts().to_dict() == {"train": 33, "test": 7, "future": 7}
     future = frame[frame["split"] == "future"]
     assert future["y"].isna().all() and future["promo"].tolist() == [(40 + k) % 3 == 0 for k in range(7)]
     assert future["ds"].tolist() == pd.date_range("2024-02-10", periods=7, freq="D").tolist()

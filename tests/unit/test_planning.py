@@ -1,9 +1,10 @@
 import pandas as pd
 
-from manymodels.caching import plan_jobs, previous_best
 from manymodels.ingest import Ingested
+from manymodels.layout import RunLayout
+from manymodels.planning import plan_jobs, previous_best
+from manymodels.series import SeriesResult, TuneOutcome
 from manymodels.settings import DataSpec, TuningSpec
-from manymodels.tuning import SeriesResult, TuneOutcome
 
 DATA = DataSpec(url="x", id_cols=["store"], time_col="date", target_col="sales")
 
@@ -18,7 +19,7 @@ def ingested(data_hash: str) -> Ingested:
             "data_hash": [data_hash, "h2"],
         }
     )
-    return Ingested(profiles=profiles, series_dir="/w/series", n_rows=10)
+    return Ingested(profiles=profiles, layout=RunLayout("/w"), n_rows=10)
 
 
 def job(data_hash="h1", tuning=TuningSpec(), storage="/w/optuna", data=DATA):
@@ -27,7 +28,7 @@ def job(data_hash="h1", tuning=TuningSpec(), storage="/w/optuna", data=DATA):
 
 def test_same_inputs_give_the_same_keys():
     assert job() == job()
-    assert job().url == "/w/series/k1.parquet" and job().place.storage == "/w/optuna/k1.journal"
+    assert job().url == "/w/_work/series/k1.parquet" and job().place.storage == "/w/optuna/k1.journal"
 
 
 def test_changed_data_metric_seed_or_horizon_make_a_new_study_and_cache_key():
@@ -51,7 +52,7 @@ def test_a_database_url_holds_every_study():
 
 
 def test_previous_best_parameters_come_back_typed(tmp_path):
-    assert previous_best(str(tmp_path)) == {}
+    assert previous_best(RunLayout(str(tmp_path))) == {}
     best = pd.DataFrame(
         {
             "store": ["1"],
@@ -67,7 +68,7 @@ def test_previous_best_parameters_come_back_typed(tmp_path):
         }
     )
     best.to_parquet(tmp_path / "best_params.parquet")
-    assert previous_best(str(tmp_path)) == {
+    assert previous_best(RunLayout(str(tmp_path))) == {
         "1": {
             "seasonality_mode": "additive",
             "changepoint_prior_scale": 0.1,
@@ -105,7 +106,7 @@ def test_a_cached_result_counts_no_fits_and_outcomes_merge_by_adding():
 
 
 def test_jobs_saved_for_the_tuning_flow_come_back_equal(tmp_path):
-    from manymodels.caching import SeriesJob, read_jobs, write_jobs
+    from manymodels.planning import SeriesJob, read_jobs, write_jobs
     from manymodels.studies import StudyPlace
 
     jobs = [

@@ -5,7 +5,8 @@ from pathlib import Path
 import pandas as pd
 
 from manymodels import plots
-from manymodels.report import best_and_worst, summary_markdown
+from manymodels.evaluation import best_and_worst
+from manymodels.summary import RunSummary
 
 MODELS = ["champion", "prophet_tuned", "seasonal_naive"]
 
@@ -41,7 +42,8 @@ SUMMARY = {
     "metrics": {"champion": {"smape": 9.5, "mase": None}, "seasonal_naive": {"smape": 15.25, "mase": 1.0}},
     "champions": {"prophet_tuned": 2, "auto_ets": 1},
     "champion_vs_models": {"seasonal_naive": {"metric": "smape", "champion_mean": 9.5, "model_mean": 15.25,
-                                              "share_series_better": 2 / 3}},
+                                              "share_series_better": 2 / 3, "mean_improvement": 5.75,
+                                              "relative_improvement": 0.377}},
     "owa": {"champion": 0.8123, "seasonal_naive": 1.1},
     "intervals": {"coverage": {"80": 0.75, "95": 0.9}, "pinball": 1.2345},
     "cost": {"prices_read_on": "2026-11-22", "region": "us-east-1", "node_seconds": {"c7i.large": 60.0},
@@ -49,11 +51,17 @@ SUMMARY = {
              "spot_usd_per_series": 0.0002},
     "step_seconds": {"ingest": 1.25, "tune": 30.0, "evaluate": 0.5},
     "rejected": [{"series_id": "9-1", "reason": "too short"}, {"series_id": "9-2", "reason": "constant target"}],
+    "empty_files": [],
+    "metrics_by": {},
+    "manifest": {},
+    "flow_run_id": "f00d",
+    "step_started_at": {"ingest": 0.0, "tune": 1.25, "evaluate": 31.25},
+    "plots": {"errors per model": "s3://bucket/run/plots/errors.png"},
 }  # fmt: skip
 
 
 def test_summary_markdown_carries_counts_metrics_cost_steps_rejections_and_plot_links():
-    text = summary_markdown(SUMMARY, "s3://bucket/run", {"errors per model": "s3://bucket/run/plots/errors.png"})
+    text = RunSummary.model_validate(SUMMARY).to_markdown("s3://bucket/run")
     assert "**3** series forecast of 5 (2 rejected); 1,234 rows in" in text
     assert "| champion | 9.500 | - |" in text and "| seasonal_naive | 15.250 | 1.000 |" in text
     assert "the champion beat **seasonal_naive** on 67% of series (mean smape 9.50 against 15.25)" in text
@@ -67,8 +75,8 @@ def test_summary_markdown_carries_counts_metrics_cost_steps_rejections_and_plot_
 
 
 def test_summary_markdown_of_a_run_that_forecast_nothing():
-    empty = SUMMARY | {"metrics": {}, "champion_vs_models": {}, "rejected": []}
-    text = summary_markdown(empty, "out", {})
+    empty = SUMMARY | {"metrics": {}, "champion_vs_models": {}, "rejected": [], "plots": {}, "intervals": None}
+    text = RunSummary.model_validate(empty).to_markdown("out")
     assert "No series was forecast." in text and "Rejected" not in text and "Plots" not in text
     assert f"Outputs: `{Path('out').resolve().as_uri()}`" in text  # where a worker's relative path really is
 

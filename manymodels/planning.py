@@ -16,6 +16,7 @@ import pandas as pd
 
 from manymodels import storage
 from manymodels.contract import SERIES_ID
+from manymodels.layout import RunLayout
 from manymodels.search_space import FOURIER, describe_space
 from manymodels.settings import DataSpec, TuningSpec
 from manymodels.studies import StudyPlace, is_database
@@ -58,11 +59,11 @@ def read_jobs(url: str) -> list[SeriesJob]:
     return [SeriesJob(**job | {"place": StudyPlace(**job["place"])}) for job in storage.read_json(url)["jobs"]]
 
 
-def default_study_storage(work_url: str) -> str:
+def default_study_storage(layout: RunLayout) -> str:
     """Journal files beside the run's work files; for a remote run location, under the local home."""
-    if storage.is_local(work_url):
-        return storage.join(work_url, "optuna")
-    return str(storage.local_home() / "optuna" / digest(work_url))
+    if storage.is_local(layout.output):
+        return layout.studies
+    return str(storage.local_home() / "optuna" / digest(layout.work))
 
 
 def plan_jobs(
@@ -99,9 +100,9 @@ def plan_jobs(
     return jobs
 
 
-def previous_best(output: str) -> dict[str, dict]:
+def previous_best(layout: RunLayout) -> dict[str, dict]:
     """Best parameters per series from an earlier run at this location, to warm-start changed series."""
-    url = storage.join(output, "best_params.parquet")
+    url = layout.table("best_params")
     if not storage.filesystem(url).exists(url):
         return {}
     table = storage.read_parquet(url).set_index(SERIES_ID)

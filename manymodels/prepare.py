@@ -1,4 +1,5 @@
-"""Per-series preparation: regularise to the frequency, profile, and label the train/valid/test splits."""
+"""Prepare and check each series: reject what cannot be used, regularise to the frequency, profile, label the
+test window and the future."""
 
 import hashlib
 import json
@@ -77,17 +78,7 @@ def prepare_series(
         }
     if y.nunique() == 1:
         return None, profile | {"status": "rejected", "reason": f"constant target ({y.iloc[0]:g})"}
-    frame = pd.DataFrame(
-        {TIME: grid, TARGET: y.to_numpy(), "filled": filled.to_numpy(), "split": split_labels(len(y), spec.horizon)}
-    )
-    for col in spec.regressors:
-        frame[col] = regressors[col].to_numpy()
-    if future is not None:
-        tail = pd.DataFrame({TIME: future.index, TARGET: np.nan, "filled": False, "split": FUTURE})
-        frame = pd.concat([frame, tail.assign(**{col: future[col].to_numpy() for col in spec.regressors})])
-        frame = frame.reset_index(drop=True)
-    for col, value in {**ids, SERIES_ID: series_id}.items():
-        frame[col] = value
+    frame = series_frame(y, filled, regressors, future, spec).assign(**ids, **{SERIES_ID: series_id})
     history = y.to_numpy()[: -spec.horizon]
     before_folds = len(y) - (spec.folds + 1) * spec.horizon
     ratios = series_ratios(y.to_numpy()[:before_folds], grid[:before_folds], spec.freq)
@@ -97,6 +88,22 @@ def prepare_series(
         **describe(y.to_numpy(), history, spec.period),
         "seasonal_ratios": json.dumps(ratios) if ratios else "",
     }
+
+
+def series_frame(
+    y: pd.Series, filled: pd.Series, regressors: pd.DataFrame, future: pd.DataFrame | None, spec: DataSpec
+) -> pd.DataFrame:
+    """The series file's rows: the regular grid with its split labels and regressors, then the future's dates with
+    the regressors' values there."""
+    frame = pd.DataFrame(
+        {TIME: y.index, TARGET: y.to_numpy(), "filled": filled.to_numpy(), "split": split_labels(len(y), spec.horizon)}
+    )
+    for col in spec.regressors:
+        frame[col] = regressors[col].to_numpy()
+    if future is not None:
+        tail = pd.DataFrame({TIME: future.index, TARGET: np.nan, "filled": False, "split": FUTURE})
+        frame = pd.concat([frame, tail.assign(**{col: future[col].to_numpy() for col in spec.regressors})])
+    return frame.reset_index(drop=True)
 
 
 def _filled(values: pd.Series, fill: str) -> pd.Series:
@@ -157,9 +164,8 @@ FUTURE = "future"  # the split of the rows after the last target that carry the 
 
 
 def split_labels(length: int, horizon: int) -> np.ndarray:
-    """The last horizon points are 'test', the horizon before them 'valid', the rest 'train'."""
+    """The last horizon points are 'test', the rest 'train' (the folds are cut from them at tuning time)."""
     labels = np.full(length, "train", dtype=object)
-    labels[length - 2 * horizon : length - horizon] = "valid"
     labels[length - horizon :] = "test"
     return labels
 

@@ -1,0 +1,62 @@
+"""Every path under a run location: the outputs a user reads, and the work area the steps share."""
+
+from dataclasses import dataclass
+
+from manymodels import storage
+
+TABLES = ("forecasts", "backtest", "metrics", "best_params")
+OUTPUT_FILES = (*(f"{table}.parquet" for table in TABLES), "summary.json")
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    """The names under output (a local path or an s3:// URL); nothing from the data names a path."""
+
+    output: str
+
+    def table(self, name: str) -> str:
+        """One of the output TABLES, as Parquet."""
+        return storage.join(self.output, f"{name}.parquet")
+
+    @property
+    def summary(self) -> str:
+        """Written last: its presence marks a complete run."""
+        return storage.join(self.output, "summary.json")
+
+    def plot(self, file: str) -> str:
+        return storage.join(self.output, "plots", file)
+
+    @property
+    def work(self) -> str:
+        return storage.join(self.output, "_work")
+
+    @property
+    def contract(self) -> str:
+        """The input mapped onto the contract, spilled by the validation pass until the series are written."""
+        return storage.join(self.work, "contract")
+
+    def series_file(self, key: str) -> str:
+        """A prepared series, named by its key (a hash of its id)."""
+        return storage.join(self.work, "series", f"{key}.parquet")
+
+    @property
+    def profiles(self) -> str:
+        return storage.join(self.work, "profiles.parquet")
+
+    @property
+    def results(self) -> str:
+        """The tuning results, one per cache key."""
+        return storage.join(self.work, "results")
+
+    @property
+    def todo(self) -> str:
+        """The jobs handed to the tuning flow."""
+        return storage.join(self.work, "todo.json")
+
+    @property
+    def studies(self) -> str:
+        """The Optuna journal files, one per series."""
+        return storage.join(self.work, "optuna")
+
+    def study_journal(self, key: str) -> str:
+        return storage.join(self.studies, f"{key}.journal")

@@ -1,0 +1,172 @@
+"""One series end to end (tune Prophet, choose the champion, forecast), and a batch of series with each failure
+kept to its series."""
+
+import dataclasses
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from manymodels import storage
+from manymodels.candidates import CHAMPION, Candidates
+from manymodels.challengers import NAIVE2, naive2
+from manymodels.champion import choose_champion, fold_errors
+from manymodels.contract import TARGET, TIME
+from manymodels.planning import SeriesJob
+from manymodels.settings import DataSpec, TuningSpec
+from manymodels.splits import SeriesSplits
+from manymodels.studies import StudyPlace
+from manymodels.tuning import study_seed, tune_prophet
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SeriesResult:
+    """Everything one series contributes to the run's outputs."""
+
+    series_id: str
+    best_params: dict
+    best_value: float
+    n_trials: int  # finished (complete or pruned) trials in the study
+    n_fits: int  # Prophet fits performed by this call
+    resumed: bool  # the study already had trials when this call started
+    seconds: float
+    champion: str  # the model with the lowest mean error over the rolling-origin folds
+    fold_errors: dict[str, float]  # each candidate's mean error over the folds
+    backtest: pd.DataFrame = field(repr=False)  # ds, y, model, yhat on the test window; the champion's bounds
+    forecast: pd.DataFrame = field(repr=False)  # ds, model (the champion), yhat and bounds after the last point
+
+
+def tune_series(
+    frame: pd.DataFrame,
+    data: DataSpec,
+    tuning: TuningSpec,
+    place: StudyPlace | None = None,
+    warm_start: dict | None = None,
+    seasonal_factors: dict[str, list[float]] | None = None,
+) -> SeriesResult:
+    """Tune Prophet on rolling-origin folds; choose the champion among it and the challengers on the same folds;
+    forecast the test window with every model, and the future with the champion, with intervals."""
+    started = time.perf_counter()
+    candidates = Candidates(SeriesSplits.of(frame, data), data, seasonal_factors)
+    tuned = tune_prophet(candidates, tuning, place, warm_start)
+    candidates.tuned_params = tuned.params
+    errors = fold_errors(candidates, tuned.value, tuning.metric)
+    champion = choose_champion(errors)
+    backtest, forecast = forecast_series(candidates, champion, study_seed(tuning.seed, candidates.splits.series_id))
+    return SeriesResult(
+        series_id=candidates.splits.series_id,
+        best_params=tuned.params,
+        best_value=tuned.value,
+        n_trials=tuned.n_trials,
+        n_fits=candidates.prophet_fits,
+        resumed=tuned.resumed,
+        seconds=time.perf_counter() - started,
+        champion=champion,
+        fold_errors=errors,
+        backtest=backtest,
+        forecast=forecast,
+    )
+
+
+def forecast_series(candidates: Candidates, champion: str, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The test window forecast by every model (Naive2 too, and the champion with its bounds) beside the actuals,
+    and the future forecast by the champion with its bounds."""
+    splits = candidates.splits
+    known, test = splits.known, splits.test
+    points = {m: candidates.point(m, known, test) for m in candidates.models if m != champion}
+    points[NAIVE2] = naive2(splits.y, len(test), candidates.data.period)
+    champion_test = candidates.with_intervals(champion, known, test, seed)
+    points[champion] = champion_test["mean"]
+    dates, actual = test[TIME].to_numpy(), test[TARGET].to_numpy()
+    backtest = [pd.DataFrame({TIME: dates, TARGET: actual, "model": m, "yhat": yhat}) for m, yhat in points.items()]
+    backtest.append(pd.DataFrame({TIME: dates, TARGET: actual, "model": CHAMPION} | bands(champion_test)))
+    future = candidates.with_intervals(champion, splits.history, splits.future, seed)
+    forecast = pd.DataFrame({TIME: splits.future[TIME].to_numpy(), "model": champion} | bands(future))
+    return pd.concat(backtest, ignore_index=True), forecast
+
+
+def bands(forecast: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A forecast's point and bounds as columns: yhat, lo_80, hi_80, ..."""
+    return {"yhat": forecast["mean"]} | {k.replace("-", "_"): v for k, v in forecast.items() if k != "mean"}
+
+
+@dataclass
+class TuneOutcome:
+    """The tuning step's results, the series that failed with why, and how each result was obtained."""
+
+    results: list[SeriesResult]
+    failures: dict[str, str]
+    counts: dict[str, int]  # tuned, resumed, cached
+
+    @classmethod
+    def empty(cls) -> "TuneOutcome":
+        return cls(results=[], failures={}, counts={"tuned": 0, "resumed": 0, "cached": 0})
+
+    def add(self, result: SeriesResult, how: str | None = None) -> None:
+        """Record a series' result, obtained as `how`: cached, or (when None) tuned or resumed as the result says."""
+        how = how or ("resumed" if result.resumed else "tuned")
+        self.results.append(dataclasses.replace(result, n_fits=0) if how == "cached" else result)
+        self.counts[how] += 1
+
+    def merge(self, other: "TuneOutcome") -> "TuneOutcome":
+        return TuneOutcome(
+            results=self.results + other.results,
+            failures=self.failures | other.failures,
+            counts={how: n + other.counts[how] for how, n in self.counts.items()},
+        )
+
+
+class ResultCache(Protocol):
+    """Where each series' result is kept under its job's cache key."""
+
+    def load(self, key: str) -> SeriesResult | None: ...
+
+    def save(self, key: str, result: SeriesResult) -> None: ...
+
+
+def stored_results(
+    jobs: Iterable[SeriesJob], cache: ResultCache, this_run: bool = False
+) -> tuple[TuneOutcome, list[SeriesJob]]:
+    """The results stored under the jobs' cache keys, and the jobs that have none. Results stored in this run (by an
+    earlier attempt of a task) count as tuned or resumed, as they were; others as cached."""
+    found, todo = TuneOutcome.empty(), []
+    for job in jobs:
+        if (result := cache.load(job.cache_key)) is not None:
+            found.add(result, None if this_run else "cached")
+        else:
+            todo.append(job)
+    return found, todo
+
+
+def tune_jobs(
+    jobs: list[SeriesJob],
+    data: DataSpec,
+    tuning: TuningSpec,
+    cache: ResultCache,
+    seasonal_factors: dict[str, list[float]] | None = None,
+    logger: logging.Logger | logging.LoggerAdapter = log,
+) -> TuneOutcome:
+    """Tune each job's series (those an earlier attempt stored come from the cache), saving each result as it
+    finishes; a series that fails is reported with why, and the others go on."""
+    outcome, todo = stored_results(jobs, cache, this_run=True)
+    for job in todo:
+        try:
+            frame = storage.read_parquet(job.url)
+            result = tune_series(frame, data, tuning, job.place, job.warm_start, seasonal_factors)
+        except Exception as e:  # one series' failure is reported with the series, the others go on
+            outcome.failures[job.series_id] = f"{type(e).__name__}: {e}"
+            logger.warning("series %s failed: %s", job.series_id, outcome.failures[job.series_id])
+            continue
+        cache.save(job.cache_key, result)
+        outcome.add(result)
+        logger.info(
+            "series %s: %s %.4f after %d trials", job.series_id, tuning.metric, result.best_value, result.n_trials
+        )
+    logger.info("%d series tuned, %d failed: %s", len(outcome.results), len(outcome.failures), outcome.counts)
+    return outcome

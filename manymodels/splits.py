@@ -1,0 +1,63 @@
+"""One series cut for tuning and evaluation: rolling-origin folds, the test window, the future."""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from manymodels.contract import SERIES_ID, TARGET, TIME
+from manymodels.metrics import seasonal_mae
+from manymodels.prepare import FUTURE
+from manymodels.search_space import Seasonalities
+from manymodels.settings import DataSpec
+
+
+def rolling_folds(n_known: int, horizon: int, folds: int) -> list[tuple[int, int]]:
+    """(training end, window end) of each rolling-origin fold: the last `folds` windows of `horizon` points."""
+    return [(n_known - (folds - k) * horizon, n_known - (folds - k - 1) * horizon) for k in range(folds)]
+
+
+@dataclass(frozen=True)
+class SeriesSplits:
+    """A prepared series' parts: `known` (everything before the test window) holds the folds, `test` the last
+    horizon, `future` the dates to forecast (with the regressors' values there)."""
+
+    series_id: str
+    history: pd.DataFrame  # every row with a target: known, then test
+    known: pd.DataFrame
+    test: pd.DataFrame
+    future: pd.DataFrame
+    folds: list[tuple[int, int]]
+    scale: float  # seasonal naive MAE before the first fold: MASE's denominator in the folds
+    floor: float | None  # 0 for non-negative series: forecasts are clipped there
+    seasonalities: Seasonalities
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame, data: DataSpec) -> "SeriesSplits":
+        future, history = frame[frame["split"] == FUTURE], frame[frame["split"] != FUTURE]
+        known, test = history[history["split"] != "test"], history[history["split"] == "test"]
+        folds = rolling_folds(len(known), data.horizon, data.folds)
+        if future.empty:
+            dates = pd.date_range(history[TIME].iloc[-1], periods=data.horizon + 1, freq=data.freq)[1:]
+            future = pd.DataFrame({TIME: dates})
+        first_cut = folds[0][0]
+        return cls(
+            series_id=str(frame[SERIES_ID].iloc[0]),
+            history=history,
+            known=known,
+            test=test,
+            future=future,
+            folds=folds,
+            scale=seasonal_mae(known[TARGET].to_numpy()[:first_cut], data.period),
+            floor=0.0 if history[TARGET].min() >= 0 else None,
+            seasonalities=Seasonalities.for_series(data.freq, known[TIME].iloc[first_cut - 1] - known[TIME].iloc[0]),
+        )
+
+    @property
+    def y(self) -> np.ndarray:
+        """The known targets."""
+        return self.known[TARGET].to_numpy()
+
+    def fold(self, cut: int, end: int) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+        """A fold's training rows, its window's rows and the window's actual values."""
+        return self.known.iloc[:cut], self.known.iloc[cut:end], self.y[cut:end]

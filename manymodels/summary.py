@@ -1,0 +1,168 @@
+"""The run's summary as one typed model (summary.json), with the sentences the terminal and the UI both show."""
+
+from pydantic import BaseModel
+
+from manymodels import storage
+
+Scores = dict[str, float | None]
+
+
+class Counts(BaseModel):
+    series_in: int
+    series_forecast: int
+    series_rejected: int
+    rows_in: int
+    rows_duplicated: int
+    periods_filled: int
+
+
+class Rejection(BaseModel):
+    series_id: str
+    reason: str
+
+
+class ChampionWin(BaseModel):
+    """The champion against one other model on the test window."""
+
+    metric: str
+    champion_mean: float
+    model_mean: float
+    share_series_better: float
+    mean_improvement: float
+    relative_improvement: float
+
+
+class Intervals(BaseModel):
+    coverage: dict[str, float]  # interval level (percent) -> share of test points inside
+    pinball: float
+
+
+class Cost(BaseModel):
+    prices_read_on: str
+    region: str
+    node_seconds: dict[str, float]
+    on_demand_usd: float
+    on_demand_usd_per_series: float | None
+    spot_usd: float
+    spot_usd_per_series: float | None
+
+
+class RunScores(BaseModel):
+    """What the evaluation step finds: counts, rejections, accuracy against the baselines, cost, manifest."""
+
+    counts: Counts
+    rejected: list[Rejection]
+    empty_files: list[str]
+    tuning: dict[str, int]  # series tuned, resumed, cached
+    trials: int
+    prophet_fits: int
+    metrics: dict[str, Scores]  # model -> metric -> mean over series
+    metrics_by: dict[str, dict[str, dict[str, Scores]]]  # id column -> value -> model -> metric -> mean
+    champions: dict[str, int]
+    champion_vs_models: dict[str, ChampionWin]
+    owa: dict[str, float]
+    intervals: Intervals | None
+    cost: Cost
+    manifest: dict
+
+
+class RunSummary(RunScores):
+    """summary.json: the scores and the run's own record (flow run, step times, plots)."""
+
+    flow_run_id: str
+    step_seconds: dict[str, float]
+    step_started_at: dict[str, float]  # Unix times, to line up with machine metrics
+    plots: dict[str, str]  # name -> URL
+
+    def headline(self) -> str:
+        c = self.counts
+        return f"{c.series_forecast} series forecast of {c.series_in} ({c.series_rejected} rejected)"
+
+    def champions_line(self) -> str:
+        return "Champions (lowest error over the rolling-origin folds): " + _pairs(self.champions) + "."
+
+    def champion_lines(self, bold: str = "") -> list[str]:
+        return [
+            f"the champion beat {bold}{other}{bold} on {win.share_series_better:.0%} of series "
+            f"(mean {win.metric} {win.champion_mean:.2f} against {win.model_mean:.2f})"
+            for other, win in self.champion_vs_models.items()
+        ]
+
+    def owa_line(self) -> str:
+        return "OWA against Naive2 (below 1 beats it): " + _pairs({m: f"{v:.3f}" for m, v in self.owa.items()})
+
+    def intervals_line(self) -> str:
+        coverage = ", ".join(f"{level}% interval {share:.0%}" for level, share in self.intervals.coverage.items())
+        return f"Coverage of the champion's intervals: {coverage}; pinball loss {self.intervals.pinball:.3f}."
+
+    def steps_line(self) -> str:
+        return _pairs({k: f"{v:.1f}" for k, v in self.step_seconds.items()})
+
+    def to_markdown(self, output: str) -> str:
+        """The UI's summary: counts, metrics against baselines, cost, step times, rejections, plots."""
+        c = self.counts
+        lines = [
+            "# Forecast run",
+            f"**{c.series_forecast}** series forecast of {c.series_in} ({c.series_rejected} rejected); "
+            f"{c.rows_in:,} rows in, {c.periods_filled:,} periods filled, {c.rows_duplicated:,} duplicated rows.",
+            f"Tuning: {_pairs(self.tuning)}; {self.trials:,} trials, {self.prophet_fits:,} Prophet fits.",
+            f"Outputs: `{storage.link(output)}`",
+            "",
+            "## Accuracy on the test window (mean over series)",
+            *(self._accuracy_markdown() or ["No series was forecast."]),
+            *self._cost_markdown(),
+            "",
+            "## Step seconds",
+            self.steps_line(),
+            *self._rejected_markdown(),
+        ]
+        if self.plots:
+            lines += ["", "## Plots"] + [f"- [{name}]({url})" for name, url in self.plots.items()]
+        return "\n".join(lines) + "\n"
+
+    def _accuracy_markdown(self) -> list[str]:
+        if not self.metrics:
+            return []
+        names = list(next(iter(self.metrics.values())))
+        lines = ["| model | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+        lines += [f"| {model} | " + " | ".join(_num(v[m]) for m in names) + " |" for model, v in self.metrics.items()]
+        lines.append("")
+        if self.champions:
+            lines += [self.champions_line(), ""]
+        lines += [f"- {line}" for line in self.champion_lines(bold="**")]
+        if self.owa:
+            lines += ["", self.owa_line()]
+        if self.intervals:
+            lines += ["", self.intervals_line()]
+        return lines
+
+    def _cost_markdown(self) -> list[str]:
+        c = self.cost
+        return [
+            "",
+            "## Cost on EC2 (estimate)",
+            f"Node-seconds: {_pairs(c.node_seconds)}. On demand **${c.on_demand_usd:.4f}** "
+            f"(${_per_series(c.on_demand_usd_per_series)} per series), on spot **${c.spot_usd:.4f}** "
+            f"(${_per_series(c.spot_usd_per_series)} per series); {c.region} prices read on {c.prices_read_on}.",
+        ]
+
+    def _rejected_markdown(self, shown: int = 50) -> list[str]:
+        if not self.rejected:
+            return []
+        lines = ["", f"## Rejected series ({len(self.rejected)})", "| series | reason |", "|---|---|"]
+        lines += [f"| {r.series_id} | {r.reason} |" for r in self.rejected[:shown]]
+        if len(self.rejected) > shown:
+            lines.append(f"... and {len(self.rejected) - shown} more in summary.json")
+        return lines
+
+
+def _pairs(values: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in values.items())
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _per_series(value: float | None) -> str:
+    return "-" if value is None else f"{value:.6f}"
