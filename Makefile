@@ -3,7 +3,7 @@ PY      := .venv/bin/python
 VENV    := .venv/.synced
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: setup chromium demo serve accuracy test test-fast lint bench stop clean
+.PHONY: setup chromium demo deploy accuracy test test-fast lint bench stop clean
 
 setup: $(VENV)
 
@@ -53,8 +53,8 @@ bench: setup
 	$(BENCH) report --out $(BENCH_OUT) --to $(BENCH_REPORT)
 
 # The local Prefect server, the deployments of deployments/prefect.yaml and a worker, left running for the UI.
-serve: setup
-	.venv/bin/manymodels serve
+deploy: setup
+	.venv/bin/manymodels deploy
 
 # The champion's accuracy on held-out store-item data, daily and weekly, against the targets (about an hour here).
 ACCURACY ?= --series 500 --trials 10 --folds 4

@@ -8,17 +8,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.table import Table
+from pydantic import BaseModel, ValidationError
+from typer.models import OptionInfo
 
 from app import prefect_server
+from app.terminal import console, show
 from manymodels import storage
-from manymodels.settings import Metric, RunSpec
+from manymodels.settings import ComputeSpec, DataSpec, RunSpec, TuningSpec
+from manymodels.summary import RunSummary
 
 REPOSITORY = Path(__file__).resolve().parents[1]  # where flows/ and deployments/ are
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-console = Console(soft_wrap=True)
 
 
 def fail(message: str) -> None:
@@ -35,14 +35,37 @@ def build(**kwargs) -> RunSpec:
         fail(f"{'.'.join(map(str, first['loc']))}: {first['msg'].removeprefix('Value error, ')}")
 
 
-def execute(spec: RunSpec) -> dict:
+def described(model: type[BaseModel], field: str, note: str = "") -> OptionInfo:
+    """A CLI option whose help is the settings field's description, so both say the same; note adds its CLI form."""
+    return typer.Option(help=" ".join(filter(None, [model.model_fields[field].description, note])))
+
+
+def cli_defaults(model: type[BaseModel]) -> dict:
+    """The defaults of a model's optional fields, as the CLI takes them: lists comma-separated."""
+    return {
+        name: ",".join(map(str, info.default)) if isinstance(info.default, list) else info.default
+        for name, info in model.model_fields.items()
+        if not info.is_required()
+    }
+
+
+def listed(values: str) -> list[str]:
+    """The items of a comma-separated option."""
+    return [value.strip() for value in values.split(",") if value.strip()]
+
+
+DATA, TUNING, COMPUTE = (cli_defaults(model) for model in (DataSpec, TuningSpec, ComputeSpec))
+COMMA_SEPARATED = "(comma-separated)"
+
+
+def execute(spec: RunSpec) -> RunSummary:
     """Run the forecast flow against the Prefect server and print its results."""
     try:
         api_url = prefect_server.ensure_server()
     except RuntimeError as e:
         fail(str(e))
     os.environ.update(prefect_server.run_env(api_url, local_ray=not spec.compute.ray_address))
-    # The flow's imports (Prefect, Dask: about 4 s on one core) beside the start of a local Ray (on the other)
+    # The flow's imports (Prefect, Dask) on one core beside the start of a local Ray on the other (RESULTS.md)
     importing = threading.Thread(target=importlib.import_module, args=["flows.forecast"], name="import-flow")
     importing.start()
     if not spec.compute.ray_address and storage.input_bytes(spec.data.url):  # no input: the flow says so at once
@@ -63,32 +86,6 @@ def execute(spec: RunSpec) -> dict:
     return summary
 
 
-def show(summary: dict) -> None:
-    counts = summary["counts"]
-    table = Table(title=f"{counts['series_forecast']} series forecast, {counts['series_rejected']} rejected")
-    table.add_column("model")
-    metric_names = ["smape", "mase", "wape", "rmse", "bias"]
-    for name in metric_names:
-        table.add_column(name, justify="right")
-    for model, values in summary["metrics"].items():
-        table.add_row(model, *(f"{values[m]:.3f}" if values[m] is not None else "-" for m in metric_names))
-    console.print(table)
-    if champions := summary["champions"]:
-        console.print("champions: " + ", ".join(f"{model} {n}" for model, n in champions.items()))
-    for other, win in summary["champion_vs_models"].items():
-        console.print(
-            f"the champion beat {other} on {win['share_series_better']:.0%} of series "
-            f"(mean {win['metric']} {win['champion_mean']:.2f} against {win['model_mean']:.2f})"
-        )
-    if owa := summary["owa"]:
-        console.print("OWA against Naive2: " + ", ".join(f"{model} {value:.3f}" for model, value in owa.items()))
-    if intervals := summary["intervals"]:
-        coverage = ", ".join(f"{level}% {share:.0%}" for level, share in intervals["coverage"].items())
-        console.print(f"interval coverage: {coverage}; pinball loss {intervals['pinball']:.3f}")
-    seconds = summary["step_seconds"]
-    console.print("step seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items()))
-
-
 def write_demo_data(series: int = 40, seed: int = 0) -> str:
     """Write the synthetic store x item sales under the manymodels home; return its path."""
     from manymodels.synthetic import make_retail_sales
@@ -101,10 +98,10 @@ def write_demo_data(series: int = 40, seed: int = 0) -> str:
 @app.command()
 def demo(
     series: Annotated[int, typer.Option(help="Synthetic store x item series.")] = 40,
-    trials: Annotated[int, typer.Option(help="Optuna trials per series.")] = 10,
-    output: Annotated[str, typer.Option(help="Run location, local path or s3:// URL.")] = ".manymodels/demo/run",
-    horizon: Annotated[int, typer.Option(help="Days to forecast.")] = 28,
-    seed: int = 0,
+    trials: Annotated[int, described(TuningSpec, "trials")] = TUNING["trials"],
+    output: Annotated[str, described(RunSpec, "output")] = ".manymodels/demo/run",
+    horizon: Annotated[int, described(DataSpec, "horizon")] = DATA["horizon"],
+    seed: Annotated[int, described(TuningSpec, "seed", "Also seeds the synthetic data.")] = TUNING["seed"],
 ) -> None:
     """Forecast the built-in synthetic retail data set end to end."""
     data = {
@@ -119,44 +116,46 @@ def demo(
 
 @app.command()
 def run(
-    data: Annotated[str, typer.Option(help="Input CSV/Parquet: path, glob or s3:// URL.")],
-    id_cols: Annotated[str, typer.Option(help="Comma-separated id columns, e.g. store,item.")],
-    time_col: Annotated[str, typer.Option(help="Timestamp column.")],
-    target_col: Annotated[str, typer.Option(help="Column to forecast.")],
-    output: Annotated[str, typer.Option(help="Run location, local path or s3:// URL.")],
-    freq: str = "D",
-    horizon: int = 28,
-    folds: Annotated[int, typer.Option(help="Rolling-origin folds for tuning and the champion.")] = 2,
-    levels: Annotated[str, typer.Option(help="Comma-separated prediction interval levels, in percent.")] = "80,95",
-    holidays: Annotated[str | None, typer.Option(help="Country code of the holidays Prophet models, e.g. US.")] = None,
-    regressors: Annotated[
-        str, typer.Option(help="Comma-separated numeric columns Prophet uses as regressors; future rows give them.")
-    ] = "",
-    duplicates: Annotated[str, typer.Option(help="Repeated timestamps in a series: fail, sum or last.")] = "fail",
-    non_negative: Annotated[bool, typer.Option(help="Reject series with a negative target.")] = False,
-    encoding: Annotated[str, typer.Option(help="Text encoding of CSV input.")] = "utf-8",
-    trials: int = 10,
-    metric: Annotated[str, typer.Option(help=f"Objective: {', '.join(Metric.__args__)}.")] = "smape",
-    seed: int = 0,
-    ray_address: Annotated[str | None, typer.Option(help="Ray cluster address; default: local Ray.")] = None,
-    dask_address: Annotated[str | None, typer.Option(help="Dask scheduler address; default: LocalCluster.")] = None,
-    workers: Annotated[int | None, typer.Option(help="Local Dask workers and Ray CPUs.")] = None,
-    series_per_task: Annotated[int | None, typer.Option(help="Series per Ray task; default: 4 tasks per CPU.")] = None,
-    optuna_storage: Annotated[str | None, typer.Option(help="RDB URL for the studies; default: journal files.")] = None,
+    data: Annotated[str, described(DataSpec, "url")],
+    id_cols: Annotated[str, described(DataSpec, "id_cols", COMMA_SEPARATED)],
+    time_col: Annotated[str, described(DataSpec, "time_col")],
+    target_col: Annotated[str, described(DataSpec, "target_col")],
+    output: Annotated[str, described(RunSpec, "output")],
+    freq: Annotated[str, described(DataSpec, "freq")] = DATA["freq"],
+    horizon: Annotated[int, described(DataSpec, "horizon")] = DATA["horizon"],
+    folds: Annotated[int, described(DataSpec, "folds")] = DATA["folds"],
+    levels: Annotated[str, described(DataSpec, "levels", COMMA_SEPARATED)] = DATA["levels"],
+    holidays: Annotated[str | None, described(DataSpec, "holidays")] = DATA["holidays"],
+    season_length: Annotated[int | None, described(DataSpec, "season_length")] = DATA["season_length"],
+    fill: Annotated[str, described(DataSpec, "fill")] = DATA["fill"],
+    regressors: Annotated[str, described(DataSpec, "regressors", COMMA_SEPARATED)] = DATA["regressors"],
+    duplicates: Annotated[str, described(DataSpec, "duplicates")] = DATA["duplicates"],
+    non_negative: Annotated[bool, described(DataSpec, "non_negative")] = DATA["non_negative"],
+    encoding: Annotated[str, described(DataSpec, "encoding")] = DATA["encoding"],
+    trials: Annotated[int, described(TuningSpec, "trials")] = TUNING["trials"],
+    metric: Annotated[str, described(TuningSpec, "metric")] = TUNING["metric"],
+    seed: Annotated[int, described(TuningSpec, "seed")] = TUNING["seed"],
+    ray_address: Annotated[str | None, described(ComputeSpec, "ray_address")] = COMPUTE["ray_address"],
+    dask_address: Annotated[str | None, described(ComputeSpec, "dask_address")] = COMPUTE["dask_address"],
+    workers: Annotated[int | None, described(ComputeSpec, "workers")] = COMPUTE["workers"],
+    series_per_task: Annotated[int | None, described(ComputeSpec, "series_per_task")] = COMPUTE["series_per_task"],
+    optuna_storage: Annotated[str | None, described(ComputeSpec, "optuna_storage")] = COMPUTE["optuna_storage"],
 ) -> None:
     """Forecast your own data."""
     spec = build(
         data={
             "url": data,
-            "id_cols": [c.strip() for c in id_cols.split(",") if c.strip()],
+            "id_cols": listed(id_cols),
             "time_col": time_col,
             "target_col": target_col,
             "freq": freq,
             "horizon": horizon,
             "folds": folds,
+            "levels": listed(levels),
             "holidays": holidays,
-            "regressors": [c.strip() for c in regressors.split(",") if c.strip()],
-            "levels": [level.strip() for level in levels.split(",") if level.strip()],
+            "season_length": season_length,
+            "fill": fill,
+            "regressors": listed(regressors),
             "duplicates": duplicates,
             "non_negative": non_negative,
             "encoding": encoding,
@@ -175,7 +174,7 @@ def run(
 
 
 @app.command()
-def server() -> None:
+def start() -> None:
     """Start the local Prefect server (or reuse the one that answers) and print its API URL."""
     try:
         typer.echo(prefect_server.ensure_server())
@@ -184,13 +183,13 @@ def server() -> None:
 
 
 @app.command()
-def serve(
+def deploy(
     limit: Annotated[int, typer.Option(help="Flow runs the worker runs at once (each uses every core).")] = 1,
 ) -> None:
     """Start the local Prefect server, deploy deployments/prefect.yaml to a process work pool and start its worker."""
     write_demo_data()  # what the deployments' default parameters read
     try:
-        api_url = prefect_server.serve(REPOSITORY, limit=limit)
+        api_url = prefect_server.deploy(REPOSITORY, limit=limit)
     except RuntimeError as e:
         fail(str(e))
     typer.echo(

@@ -61,7 +61,7 @@ def run_env(api_url: str, local_ray: bool = True) -> dict[str, str]:
     return env
 
 
-def serve(root: Path, pool: str = WORK_POOL, limit: int = 1, timeout: float = 120) -> str:
+def deploy(root: Path, pool: str = WORK_POOL, limit: int = 1, timeout: float = 120) -> str:
     """The server, the process work pool, the deployments of deployments/prefect.yaml and a worker on the pool
     (reused if its pid is alive); returns the API URL."""
     env = run_env(ensure_server()) | {"PWD": str(root)}  # flow runs start in the worker's $PWD: the repository

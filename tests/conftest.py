@@ -1,33 +1,23 @@
 """Real servers for the tests: a Prefect server, a moto S3 endpoint; each stopped by its pid."""
 
-import ipaddress
-import os
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
-import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from app.processes import terminate_session
-
-BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def base_env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "AWS_"))}
-    return env | {"PREFECT_HOME": str(home / "client"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+from tests.helpers import (
+    BIN,
+    LOCAL_RAY_CLUSTER,
+    RAY_CLIENT_FORK_SAFE,
+    base_env,
+    free_port,
+    start_session,
+    wait_for_port,
+)
 
 
 @dataclass
@@ -41,7 +31,7 @@ class PrefectServer:
 def prefect_server(tmp_path_factory) -> PrefectServer:
     home = tmp_path_factory.mktemp("manymodels-home")
     env = base_env(home) | {"MANYMODELS_HOME": str(home), "MANYMODELS_PREFECT_PORT": str(free_port())}
-    started = subprocess.run([BIN / "manymodels", "server"], env=env, capture_output=True, text=True, timeout=240)
+    started = subprocess.run([BIN / "manymodels", "start"], env=env, capture_output=True, text=True, timeout=240)
     assert started.returncode == 0, started.stderr
     pid = int((home / "server.pid").read_text())
     try:
@@ -110,64 +100,6 @@ def postgres(tmp_path_factory) -> str:
         server.cleanup()
         if postmaster.is_running() and postmaster.status() != psutil.STATUS_ZOMBIE:
             postmaster.kill()
-
-
-def fresh_database(url: str) -> str:
-    """A new, empty database on the server at url; returns its URL."""
-    import sqlalchemy
-
-    name = f"db_{uuid.uuid4().hex}"
-    engine = sqlalchemy.create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            connection.execute(sqlalchemy.text(f"CREATE DATABASE {name}"))
-    finally:
-        engine.dispose()
-    return sqlalchemy.make_url(url).set(database=name).render_as_string(hide_password=False)
-
-
-# Ray rewrites 127.0.0.1 in an address to the machine's interface address unless its cluster mode is off, so
-# off it is: head and driver stay on loopback. `ray start` turns token auth on, which the driver does not expect.
-LOCAL_RAY_CLUSTER = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
-# as infra/ray-cluster-aws.yaml starts its head: Ray Client's proxy otherwise loses a forked server now and then
-RAY_CLIENT_FORK_SAFE = {"GRPC_ENABLE_FORK_SUPPORT": "0"}
-
-
-def start_session(command: list, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """Start a long-running server in its own session (stopped with terminate_session(pid))."""
-    return subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
-
-
-def listening_sockets() -> set[tuple[str, int]]:
-    """(address, port) of every TCP socket listening on this machine, IPv4 and IPv6, from /proc/net."""
-    found = set()
-    for table, family in (("/proc/net/tcp", socket.AF_INET), ("/proc/net/tcp6", socket.AF_INET6)):
-        for line in Path(table).read_text().splitlines()[1:]:
-            local, state = line.split()[1], line.split()[3]
-            if state == "0A":  # LISTEN
-                address, port = local.split(":")
-                words = bytes.fromhex(address)  # 32-bit words in host (little-endian) order
-                packed = b"".join(words[i : i + 4][::-1] for i in range(0, len(words), 4))
-                found.add((socket.inet_ntop(family, packed), int(port, 16)))
-    return found
-
-
-def is_loopback(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    return (getattr(ip, "ipv4_mapped", None) or ip).is_loopback
-
-
-def wait_for_port(port: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            assert time.monotonic() < deadline, f"nothing listens on port {port}"
-            time.sleep(0.2)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from tests.helpers import make
 
 pytestmark = [
     pytest.mark.e2e,
+    pytest.mark.benchmark,
     pytest.mark.skipif(not STORE_ITEM.exists(), reason=f"the store-item data is not at {STORE_ITEM}"),
 ]
 

@@ -6,7 +6,7 @@ import pytest
 
 from tests.helpers import make
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.benchmark]
 
 
 def test_make_bench_runs_every_benchmark_and_writes_the_report(prefect_server, tmp_path):

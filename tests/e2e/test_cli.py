@@ -3,49 +3,30 @@
 import json
 import subprocess
 import sys
-import urllib.request
 import uuid
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from app.processes import terminate_session
 from manymodels import storage
-from manymodels.publish import OUTPUT_FILES
-from tests.conftest import BIN, LOCAL_RAY_CLUSTER, base_env
-from tests.helpers import EXPECTED_REJECTIONS, GOOD_SERIES, HORIZON, messy_sales
+from manymodels.layout import OUTPUT_FILES
+from tests.helpers import (
+    COLUMNS,
+    EXPECTED_REJECTIONS,
+    GOOD_SERIES,
+    HORIZON,
+    LOCAL_RAY_CLUSTER,
+    TRIALS,
+    TUNING,
+    api,
+    base_env,
+    manymodels,
+    messy_sales,
+)
 
 pytestmark = pytest.mark.e2e
 
-TRIALS = 3
 MODELS = ["prophet_tuned", "prophet_default", "naive", "seasonal_naive", "auto_ets", "auto_theta", "naive2"]
-COLUMNS = ["--id-cols", "store,item", "--time-col", "date", "--target-col", "sales", "--freq", "D"]
-TUNING = ["--horizon", str(HORIZON), "--trials", str(TRIALS), "--workers", "2"]
-
-
-def manymodels(*args, env: dict[str, str]) -> subprocess.CompletedProcess:
-    """Run the CLI in its own session, and stop whatever of that session is left (Ray, Dask) by its pid."""
-    command = [BIN / "manymodels", *map(str, args)]
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
-    )
-    try:
-        stdout, stderr = process.communicate(timeout=600)
-    finally:
-        terminate_session(process.pid)
-    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
-
-
-def api(base: str, path: str, body: dict | None = None):
-    request = urllib.request.Request(
-        f"{base}{path}",
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"Content-Type": "application/json"},
-        method="POST" if body is not None else "GET",
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.load(response)
 
 
 @pytest.fixture(scope="module")
@@ -137,29 +118,6 @@ def test_run_is_recorded_in_prefect_with_one_task_per_series(local_run, prefect_
     for t in tasks:  # logged in a Ray worker, shown under the task run
         assert (t["id"], f"series {t['name'].removeprefix('tune-')}") in lines
         assert (t["id"], "Finished in state Completed()") in lines
-
-
-def test_regressors_with_their_future_values_reach_the_forecast(prefect_server, tmp_path):
-    """A promotion column, given for the horizon after each series' last sale; one series lacks it and is rejected."""
-    sales = messy_sales()
-    sales = sales[sales["store"] != 9].assign(promo=lambda f: (f["date"].dt.day % 4 == 0).astype(float))
-    last = sales["date"].max()
-    future_days = pd.date_range(last, periods=HORIZON + 1, freq="D")[1:]
-    ids = sales[["store", "item"]].drop_duplicates()
-    future = ids.merge(pd.DataFrame({"date": future_days, "promo": 1.0}), how="cross").assign(sales=np.nan)
-    future = future[~((future["store"] == 1) & (future["item"] == 4))]  # this series gives no future promos
-    (pd.concat([sales, future], ignore_index=True)).to_parquet(tmp_path / "sales.parquet")
-    env = prefect_server.env | {"PREFECT_API_URL": prefect_server.api_url}
-    args = ["--data", tmp_path / "sales.parquet", *COLUMNS, *TUNING, "--regressors", "promo"]
-    done = manymodels("run", *args, "--output", tmp_path / "out", env=env)
-    assert done.returncode == 0, done.stderr[-3000:]
-    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert summary["counts"]["series_forecast"] == GOOD_SERIES - 1
-    assert [r["reason"] for r in summary["rejected"]] == [
-        f"regressors need values for the {HORIZON} periods after the last target (0 given)"
-    ]
-    forecasts = pd.read_parquet(tmp_path / "out" / "forecasts.parquet")
-    assert forecasts.groupby("series_id")["ds"].apply(list).tolist() == [future_days.tolist()] * (GOOD_SERIES - 1)
 
 
 # One case per way a run can stop on its input (each message is tested in tests/slice/test_ingest.py): rows that

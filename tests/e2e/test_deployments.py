@@ -1,4 +1,4 @@
-"""`manymodels serve` (server, work pool, deployments, worker) and a deployment run triggered from Prefect's CLI,
+"""`manymodels deploy` (server, work pool, deployments, worker) and a deployment run triggered from Prefect's CLI,
 as a user does it; then what the UI shows of that run, pictured with headless Chromium."""
 
 import json
@@ -9,8 +9,7 @@ import pytest
 from app.processes import terminate_session
 from app.screenshot import flow_run_pictures
 from manymodels.synthetic import make_retail_sales
-from tests.conftest import BIN
-from tests.e2e.test_cli import api
+from tests.helpers import BIN, api
 
 pytestmark = pytest.mark.e2e
 
@@ -19,7 +18,7 @@ SERIES, TRIALS = 3, 2
 
 @pytest.fixture(scope="module")
 def served(prefect_server):
-    done = subprocess.run([BIN / "manymodels", "serve"], env=prefect_server.env, capture_output=True, text=True)
+    done = subprocess.run([BIN / "manymodels", "deploy"], env=prefect_server.env, capture_output=True, text=True)
     worker_pid = prefect_server.home / "worker.pid"
     try:
         assert done.returncode == 0, done.stderr[-2000:]

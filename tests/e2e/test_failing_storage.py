@@ -11,10 +11,9 @@ import pandas as pd
 import pytest
 
 from manymodels import storage
-from manymodels.publish import OUTPUT_FILES
-from tests.e2e.test_cli import COLUMNS, TUNING, manymodels
+from manymodels.layout import OUTPUT_FILES
 from tests.faulty_s3 import FaultyProxy
-from tests.helpers import EXPECTED_REJECTIONS, GOOD_SERIES, HORIZON, messy_sales
+from tests.helpers import COLUMNS, EXPECTED_REJECTIONS, GOOD_SERIES, HORIZON, TUNING, manymodels, messy_sales
 
 pytestmark = pytest.mark.e2e
 

@@ -14,8 +14,7 @@ import pytest
 
 from app.processes import terminate_session
 from manymodels.synthetic import make_retail_sales
-from tests.conftest import BIN, LOCAL_RAY_CLUSTER, base_env
-from tests.e2e.test_reruns import study_states
+from tests.helpers import BIN, LOCAL_RAY_CLUSTER, base_env, study_states
 
 pytestmark = pytest.mark.e2e
 

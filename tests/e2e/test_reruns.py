@@ -7,14 +7,22 @@ import time
 
 import pandas as pd
 import pytest
-from optuna.storages import JournalStorage, RDBStorage
-from optuna.storages.journal import JournalFileBackend
 
 from app.processes import terminate_session
-from manymodels.features import series_key
-from tests.conftest import BIN, fresh_database, is_loopback, listening_sockets
-from tests.e2e.test_cli import COLUMNS, manymodels
-from tests.helpers import GOOD_SERIES, HORIZON, messy_sales
+from manymodels.prepare import series_key
+from tests.helpers import (
+    BIN,
+    COLUMNS,
+    GOOD_SERIES,
+    HORIZON,
+    fresh_database,
+    is_loopback,
+    listening_sockets,
+    manymodels,
+    messy_sales,
+    studies,
+    study_states,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -40,26 +48,6 @@ def run_args(data, out, workers=2) -> list:
 
 def summary(out) -> dict:
     return json.loads((out / "summary.json").read_text())
-
-
-def studies(out, database: str | None = None) -> dict[str, list[list]]:
-    """For each series, the trials of each of its studies, oldest study first: from its journal file under
-    `out`, or from the database."""
-    if database:
-        storage = RDBStorage(database)
-        found = {}
-        for study in storage.get_all_studies():  # named series_id:key, in order of creation
-            found.setdefault(study.study_name.split(":")[0], []).append(storage.get_all_trials(study._study_id))
-        return found
-    found = {}
-    for path in sorted((out / "_work" / "optuna").glob("*.journal")):
-        storage = JournalStorage(JournalFileBackend(str(path)))
-        found[path.stem] = [storage.get_all_trials(s._study_id) for s in storage.get_all_studies()]
-    return found
-
-
-def study_states(out, database: str | None = None) -> dict[str, list[list[str]]]:
-    return {key: [[t.state.name for t in trials] for trials in study] for key, study in studies(out, database).items()}
 
 
 @pytest.fixture(scope="module")
@@ -136,8 +124,8 @@ def test_a_killed_run_finishes_only_the_remaining_series(first_run, tmp_path, po
     assert counts["cached"] == finished and counts["tuned"] + counts["resumed"] == GOOD_SERIES - finished
     states = study_states(out, database)
     assert len(states) == GOOD_SERIES
-    for studies in states.values():
-        assert [s.count("COMPLETE") for s in studies] == [TRIALS]
+    for series_studies in states.values():
+        assert [s.count("COMPLETE") for s in series_studies] == [TRIALS]
     after = pd.read_parquet(out / "forecasts.parquet")
     assert after[["series_id", "ds"]].equals(forecasts[["series_id", "ds"]]) and after["yhat"].notna().all()
     # what finished before the kill is what an uninterrupted run made; a study cut off mid-trial resumes with its

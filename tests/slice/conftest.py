@@ -4,11 +4,10 @@ import pandas as pd
 import pytest
 
 from engines.dask_engine import dask_client
-from manymodels.features import prepare_series
-from manymodels.settings import ComputeSpec, DataSpec
+from manymodels.prepare import prepare_series
+from manymodels.settings import ComputeSpec
 from manymodels.synthetic import make_retail_sales
-
-SPEC = DataSpec(url="x", id_cols=["store", "item"], time_col="date", target_col="sales", horizon=14)
+from tests.helpers import SPEC
 
 
 @pytest.fixture(scope="module")

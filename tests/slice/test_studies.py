@@ -7,11 +7,13 @@ import pandas as pd
 import pytest
 from optuna.trial import TrialState
 
+from manymodels.candidates import DEFAULT, TUNED
 from manymodels.search_space import Seasonalities, prophet_space
+from manymodels.series import tune_series
 from manymodels.settings import TuningSpec
 from manymodels.studies import StudyPlace, open_study, run_to
-from manymodels.tuning import DEFAULT, TUNED, study_seed, tune_series
-from tests.slice.conftest import SPEC
+from manymodels.tuning import study_seed
+from tests.helpers import SPEC
 
 
 class Crash(BaseException):

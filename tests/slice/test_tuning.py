@@ -4,11 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from manymodels.candidates import CHAMPION, DEFAULT, MODELS, TUNED
 from manymodels.challengers import CHALLENGERS, NAIVE2
 from manymodels.pooled import POOLED, seasonal_index
+from manymodels.series import tune_series
 from manymodels.settings import TuningSpec
-from manymodels.tuning import CHAMPION, DEFAULT, MODELS, TUNED, tune_series
-from tests.slice.conftest import SPEC
+from tests.helpers import SPEC
 
 FACTORS = {"day_of_week": [0.8, 0.9, 0.9, 1.0, 1.0, 1.1, 1.3], "month": [1.0] * 12}
 
