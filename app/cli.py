@@ -32,7 +32,8 @@ def build(**kwargs) -> RunSpec:
         return RunSpec(**kwargs)
     except ValidationError as e:
         first = e.errors()[0]
-        fail(f"{'.'.join(map(str, first['loc']))}: {first['msg'].removeprefix('Value error, ')}")
+        where, problem = ".".join(map(str, first["loc"])), first["msg"].removeprefix("Value error, ")
+        fail(f"{where}: {problem}" if where else problem)  # a problem of the whole run has no field
 
 
 def described(model: type[BaseModel], field: str, note: str = "") -> OptionInfo:
@@ -140,6 +141,9 @@ def run(
     workers: Annotated[int | None, described(ComputeSpec, "workers")] = COMPUTE["workers"],
     series_per_task: Annotated[int | None, described(ComputeSpec, "series_per_task")] = COMPUTE["series_per_task"],
     optuna_storage: Annotated[str | None, described(ComputeSpec, "optuna_storage")] = COMPUTE["optuna_storage"],
+    forward_credentials: Annotated[bool, described(ComputeSpec, "forward_credentials")] = COMPUTE[
+        "forward_credentials"
+    ],
 ) -> None:
     """Forecast your own data."""
     spec = build(
@@ -167,6 +171,7 @@ def run(
             "workers": workers,
             "series_per_task": series_per_task,
             "optuna_storage": optuna_storage,
+            "forward_credentials": forward_credentials,
         },
         output=output,
     )
@@ -175,11 +180,13 @@ def run(
 
 @app.command()
 def start() -> None:
-    """Start the local Prefect server (or reuse the one that answers) and print its API URL."""
+    """Start the local Prefect server (or reuse the one manymodels started) and print its API URL."""
     try:
         typer.echo(prefect_server.ensure_server())
     except RuntimeError as e:
         fail(str(e))
+    if not os.environ.get("PREFECT_API_URL"):
+        typer.echo(f"its auth string (PREFECT_API_AUTH_STRING, the UI's login): {prefect_server.auth_file()}", err=True)
 
 
 @app.command()
@@ -195,8 +202,16 @@ def deploy(
     typer.echo(
         f"serving the deployments of deployments/prefect.yaml; worker log: {storage.local_home() / 'worker.log'}"
     )
-    typer.echo(f"run one: prefect deployment run forecast/adhoc --watch   (with PREFECT_API_URL={api_url})")
-    typer.echo(f"Prefect UI: {prefect_server.ui_base(api_url)}")
+    if os.environ.get("PREFECT_API_URL"):
+        typer.echo(f"run one: prefect deployment run forecast/adhoc --watch   (with PREFECT_API_URL={api_url})")
+        typer.echo(f"Prefect UI: {prefect_server.ui_base(api_url)}")
+        return
+    auth = prefect_server.auth_file()
+    typer.echo(
+        "run one: prefect deployment run forecast/adhoc --watch   "
+        f"(with PREFECT_API_URL={api_url} PREFECT_API_AUTH_STRING=$(cat {auth}))"
+    )
+    typer.echo(f"Prefect UI: {prefect_server.ui_base(api_url)}   (log in with the contents of {auth})")
 
 
 @app.command()

@@ -1,10 +1,51 @@
-"""Stop what a command started: every process of a session, by the session leader's pid."""
+"""Stop what a command started: every process of a session, by the session leader's pid, and only while that pid
+still names the process that was started (a pid is reused once its process and session are gone)."""
 
 import contextlib
 import os
 import signal
+from dataclasses import dataclass
 
 import psutil
+
+# psutil derives a start time from the boot time, which the kernel may report a second apart from one read to the next
+CREATE_TIME_TOLERANCE = 1.0
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What tells a process from a later one given the same pid: when it started and its command line."""
+
+    create_time: float
+    cmdline: tuple[str, ...]
+
+    @classmethod
+    def of(cls, pid: int) -> "Identity | None":
+        """The identity of the live process at pid; None if there is none (or only its zombie)."""
+        try:
+            process = psutil.Process(pid)
+            with process.oneshot():
+                if process.status() == psutil.STATUS_ZOMBIE:
+                    return None
+                return cls(process.create_time(), tuple(process.cmdline()))
+        except (psutil.Error, OSError):
+            return None
+
+    def matches(self, pid: int) -> bool:
+        """Whether the live process at pid is this one."""
+        now = Identity.of(pid)
+        return (
+            now is not None
+            and abs(now.create_time - self.create_time) <= CREATE_TIME_TOLERANCE
+            and now.cmdline == self.cmdline
+        )
+
+    def to_json(self) -> dict:
+        return {"create_time": self.create_time, "cmdline": list(self.cmdline)}
+
+    @classmethod
+    def from_json(cls, record: dict) -> "Identity":
+        return cls(float(record["create_time"]), tuple(map(str, record["cmdline"])))
 
 
 def session_members(sid: int) -> list[psutil.Process]:
@@ -18,11 +59,14 @@ def session_members(sid: int) -> list[psutil.Process]:
     return members
 
 
-def terminate_session(pid: int, grace: float = 10, sig: int = signal.SIGTERM) -> bool:
+def terminate_session(pid: int, grace: float = 10, sig: int = signal.SIGTERM, identity: Identity | None = None) -> bool:
     """Send sig to every process of the session led by pid, SIGKILL what is left after grace seconds and wait
-    for it to go; True if any was alive."""
+    for it to go; True if any was alive. Given the leader's identity, signal nothing unless the leader is still
+    that process: a gone leader's pid, or one the kernel gave to another process, is left alone."""
     if pid == os.getsid(0):
         raise ValueError(f"refusing to terminate our own session {pid}")
+    if identity is not None and not identity.matches(pid):
+        return False
     members = session_members(pid)
     for process in members:
         with contextlib.suppress(psutil.NoSuchProcess):

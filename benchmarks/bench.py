@@ -3,7 +3,6 @@
 import contextlib
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -152,6 +151,14 @@ def trial_cost(series: int = 10, trials: int = 10, workload: str = "store-item",
 
 
 @app.command()
+def study_storage(trials: int = 20, studies: int = 5, out: Out = RESULTS) -> None:
+    """What durable studies cost per trial: a journal on the node's disk, or in the run location on S3 (moto)."""
+    from benchmarks.study_storage import measure
+
+    save(out, "study-storage", measure(trials, studies))
+
+
+@app.command()
 def scale(series: int = 30_000, days: int = 240, trials: int = 1, sample: int = 500, out: Out = RESULTS) -> None:
     """Many short synthetic series through the whole flow with one trial; per-series overhead over the bare loop."""
     from benchmarks.runners import prepared_series, run_bare_loop, run_manymodels
@@ -249,10 +256,31 @@ def report(out: Out = RESULTS, to: Path = Path(__file__).parent / "RESULTS.md") 
     typer.echo(f"wrote {to}")
 
 
+# The names save() gives the commands' results (benchmarks.accuracy's accuracy-<series>.json is not theirs: make
+# bench does not rerun it).
+RESULT_NAMES = (
+    "startup.json",
+    "trial-cost.json",
+    "study-storage.json",
+    "throughput-*-*.json",
+    "scale-*.json",
+    "ingest-*.json",
+)
+
+
 @app.command()
 def clean(out: Out = RESULTS) -> None:
-    """Remove earlier results."""
-    shutil.rmtree(out, ignore_errors=True)
+    """Remove earlier results: the files these commands wrote to `out` (by their names, and the command that wrote
+    them inside), and nothing else."""
+    for path in sorted({path for pattern in RESULT_NAMES for path in out.glob(pattern)}):
+        if path.is_symlink() or not path.is_file():
+            continue
+        try:
+            written_by = json.loads(path.read_text()).get("command", "")
+        except (ValueError, AttributeError, OSError):
+            continue
+        if isinstance(written_by, str) and written_by.startswith("python -m benchmarks.bench "):
+            path.unlink()
 
 
 if __name__ == "__main__":

@@ -2,11 +2,13 @@
 
 import contextlib
 import logging
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from distributed import Client, LocalCluster, WorkerPlugin
 
+from engines.credentials import forwarded_secrets
 from manymodels import storage
 from manymodels.settings import ComputeSpec
 
@@ -25,6 +27,35 @@ class ImportDataFrame(WorkerPlugin):
         import dask.dataframe  # noqa: F401
 
 
+class ForwardedCredentials(WorkerPlugin):
+    """The driver's credentials in the environment of each worker of an existing Dask cluster, for the run only
+    (compute.forward_credentials): set when the plugin is registered, removed when the run unregisters it. They
+    travel inside the plugin, through the scheduler, which keeps it until then."""
+
+    name = "manymodels-credentials"
+
+    def __init__(self, secrets: dict[str, str]) -> None:
+        self.secrets = secrets
+
+    def setup(self, worker) -> None:
+        os.environ.update(self.secrets)
+        _forget_filesystems()
+
+    def teardown(self, worker) -> None:
+        for name in self.secrets:
+            os.environ.pop(name, None)
+        _forget_filesystems()
+
+
+def _forget_filesystems() -> None:
+    """fsspec keeps filesystems, with the credentials they were made with, for reuse: a new set needs new ones."""
+    import fsspec
+
+    fsspec.AbstractFileSystem.clear_instance_cache()
+    for cls in fsspec.registry.values():
+        cls.clear_instance_cache()
+
+
 def _quiet() -> None:
     logging.getLogger("distributed").setLevel(logging.WARNING)
     logging.getLogger("distributed.shuffle").setLevel(logging.ERROR)  # p2p shuffle start/stop notices
@@ -35,13 +66,22 @@ class DaskScheduler:
     """A Dask scheduler that is already running, at address."""
 
     address: str
+    forward_credentials: bool = False
 
     @contextlib.contextmanager
     def client(self) -> Iterator[Client]:
         _quiet()
         with Client(self.address) as client:
             client.register_plugin(ImportDataFrame())
-            yield client
+            if not self.forward_credentials:
+                yield client
+                return
+            client.register_plugin(ForwardedCredentials(forwarded_secrets()))
+            try:
+                yield client
+            finally:
+                with contextlib.suppress(Exception):  # a scheduler that is gone took the plugin with it
+                    client.unregister_worker_plugin(ForwardedCredentials.name)
 
 
 @dataclass(frozen=True)
@@ -80,7 +120,7 @@ def dask_engine(compute: ComputeSpec, input_url: str | None = None) -> DaskSched
     """The scheduler at compute.dask_address, or a local cluster sized for the input at input_url (threads of
     this process under IN_PROCESS_MAX_BYTES)."""
     if compute.dask_address:
-        return DaskScheduler(compute.dask_address)
+        return DaskScheduler(compute.dask_address, compute.forward_credentials)
     in_process = input_url is not None and storage.input_bytes(input_url) < IN_PROCESS_MAX_BYTES
     return LocalDask(workers=compute.workers, in_process=in_process)
 

@@ -9,10 +9,12 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from secrets import token_urlsafe
 
 import ray
 from ray.experimental import internal_kv
 
+from engines.credentials import forwarded_secrets
 from manymodels.cost import PriceTable
 from manymodels.settings import ComputeSpec
 
@@ -20,10 +22,12 @@ log = logging.getLogger("manymodels.engines")
 
 # Handed to Ray workers as runtime_env variables, so remote nodes reach the same Prefect server and storage.
 FORWARDED_ENV = ("PREFECT_API_URL", "PREFECT_LOGGING_EXTRA_LOGGERS", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION")
-# Handed over through Ray's internal store instead: Ray's runtime-env agent writes runtime_env variables to its
-# logs, and Ray Client cannot carry a worker setup hook (it JSON-encodes the runtime_env).
-FORWARDED_SECRETS = ("PREFECT_API_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "PGPASSWORD")
+# With forward_credentials, handed over through Ray's internal store instead: Ray's runtime-env agent writes
+# runtime_env variables to its logs, and Ray Client cannot carry a worker setup hook (it JSON-encodes the runtime_env).
 SECRETS_NAMESPACE = "manymodels"
+# A runtime_env variable: the random part of the key under which the workers find their run's credentials (the
+# key's name, not a secret; the key also names the run's Ray job, so that a later run can tell when it is stale).
+SECRETS_TOKEN_VAR = "MANYMODELS_SECRETS_TOKEN"
 INSTANCE_TYPE_LABEL = "ec2-instance-type"  # set on each node by infra/ray-cluster-aws.yaml
 
 
@@ -33,12 +37,18 @@ def _runtime_env() -> dict:
 
 @dataclass(frozen=True)
 class RayCluster:
-    """A Ray cluster that is already running, joined at address (host:port or ray://)."""
+    """A Ray cluster that is already running, joined at address (host:port or ray://); with forward_credentials,
+    its workers get the driver's credentials under a key with secrets_token, a new random one per run."""
 
     address: str
+    forward_credentials: bool = False
+    secrets_token: str = field(default_factory=lambda: token_urlsafe(24), repr=False, compare=False)
 
     def init_kwargs(self) -> dict:
-        return {"runtime_env": _runtime_env(), "log_to_driver": False}
+        runtime_env = _runtime_env()
+        if self.forward_credentials:
+            runtime_env["env_vars"][SECRETS_TOKEN_VAR] = self.secrets_token
+        return {"runtime_env": runtime_env, "log_to_driver": False}
 
     def connect(self) -> None:
         log.info("connecting to the Ray cluster at %s", self.address)
@@ -69,30 +79,60 @@ class LocalRay:
 
 
 def ray_engine(compute: ComputeSpec) -> RayCluster | LocalRay:
-    return RayCluster(compute.ray_address) if compute.ray_address else LocalRay(compute.workers)
+    if compute.ray_address:
+        return RayCluster(compute.ray_address, forward_credentials=compute.forward_credentials)
+    return LocalRay(compute.workers)
 
 
-def _secrets_key() -> str:
-    """One key per Ray job: the driver and its workers share the job id."""
-    return f"secrets-{ray.get_runtime_context().get_job_id()}"
+def _secrets_key(token: str) -> str:
+    """The key of a run's credentials: its Ray job (the driver and its workers share it) and its random token."""
+    return f"secrets-{ray.get_runtime_context().get_job_id()}-{token}"
 
 
-def share_secrets() -> bool:
-    """Put this driver's credentials where the Ray workers of its job fetch them; True if it had any."""
-    secrets = {name: os.environ[name] for name in FORWARDED_SECRETS if name in os.environ}
-    if secrets:
-        internal_kv._internal_kv_put(_secrets_key(), json.dumps(secrets), namespace=SECRETS_NAMESPACE)
+def _job_of(key: str) -> str:
+    """The Ray job id in a credentials key (secrets-JOB-TOKEN, or secrets-JOB as earlier versions wrote it)."""
+    return key.removeprefix("secrets-").split("-", 1)[0]
+
+
+def share_secrets(token: str) -> bool:
+    """Put this driver's credentials where the Ray workers of its job, which have token, fetch them; True if it had
+    any."""
+    if secrets := forwarded_secrets():
+        internal_kv._internal_kv_put(_secrets_key(token), json.dumps(secrets), namespace=SECRETS_NAMESPACE)
+        log.info("the Ray workers get %s from this driver for the run", ", ".join(secrets))
     return bool(secrets)
 
 
 def fetch_secrets() -> None:
-    """In a Ray worker: take the credentials its driver shared into this process's environment."""
-    if shared := internal_kv._internal_kv_get(_secrets_key(), namespace=SECRETS_NAMESPACE):
+    """In a Ray worker: take the credentials its driver shared, if it forwards them, into this process's
+    environment."""
+    token = os.environ.get(SECRETS_TOKEN_VAR)
+    if token and (shared := internal_kv._internal_kv_get(_secrets_key(token), namespace=SECRETS_NAMESPACE)):
         os.environ.update(json.loads(shared))
 
 
-def forget_secrets() -> None:
-    internal_kv._internal_kv_del(_secrets_key(), namespace=SECRETS_NAMESPACE)
+def forget_secrets(token: str) -> None:
+    internal_kv._internal_kv_del(_secrets_key(token), namespace=SECRETS_NAMESPACE)
+
+
+@ray.remote(num_cpus=0)
+def _remove_stale_secrets() -> int:
+    """Delete the credentials that runs whose Ray job has ended left behind (a killed driver removes nothing); in
+    a worker, which reads the job table as a Ray Client driver cannot."""
+    alive = {job["JobID"] for job in ray._private.state.jobs() if not job["IsDead"]}
+    stale = [
+        key
+        for key in internal_kv._internal_kv_list("secrets-", namespace=SECRETS_NAMESPACE)
+        if _job_of(key.decode()) not in alive
+    ]
+    for key in stale:
+        internal_kv._internal_kv_del(key, namespace=SECRETS_NAMESPACE)
+    return len(stale)
+
+
+def remove_stale_secrets() -> None:
+    if removed := ray.get(_remove_stale_secrets.remote()):
+        log.info("removed the credentials of %d ended runs from the Ray cluster", removed)
 
 
 _disconnecting: threading.Thread | None = None
@@ -108,16 +148,18 @@ def _disconnect_in_background() -> None:
 
 @contextlib.contextmanager
 def ray_connected(engine: RayCluster | LocalRay) -> Iterator[None]:
-    """Start or join Ray, with this process's credentials shared with the workers; remove them and disconnect on
-    leaving."""
+    """Start or join Ray; on a cluster, remove the credentials of ended runs, and, if the run forwards them, share
+    this process's with the workers (a local Ray's have its environment). Remove them and disconnect on leaving."""
     if _disconnecting:
         _disconnecting.join()
     with contextlib.ExitStack() as stack:
         if not ray.is_initialized():  # else start_early started it
             engine.connect()
         stack.callback(_disconnect_in_background)
-        if share_secrets():
-            stack.callback(forget_secrets)
+        if isinstance(engine, RayCluster):
+            remove_stale_secrets()
+            if engine.forward_credentials and share_secrets(engine.secrets_token):
+                stack.callback(forget_secrets, engine.secrets_token)
         yield
 
 

@@ -3,7 +3,7 @@
 import contextlib
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 
-from prefect import flow
+from prefect import flow, runtime
 from prefect.states import Failed
 
 from engines.ray_engine import NodeClock, ray_session
@@ -11,7 +11,8 @@ from flows.task_runner import ray_task_runner
 from flows.tune import tune_on_ray
 from manymodels.cost import PriceTable
 from manymodels.layout import RunLayout
-from manymodels.settings import ComputeSpec, DataSpec, TuningSpec
+from manymodels.lease import LocationBusy, RunLease, held
+from manymodels.settings import ComputeSpec, DataSpec, TuningSpec, unreachable
 from manymodels.summary import RunSummary
 from manymodels.timing import StepTimes
 from tasks.evaluate import evaluate_run, publish
@@ -24,27 +25,36 @@ def forecast(
     data: DataSpec, output: str, tuning: TuningSpec = TuningSpec(), compute: ComputeSpec = ComputeSpec()
 ) -> RunSummary:
     """Tune and forecast one Prophet model per series, against baselines; write the outputs to `output`."""
+    if problem := unreachable(output, compute):  # the CLI refuses it too; a deployment run is checked here
+        return Failed(message=problem)
     layout, steps = RunLayout(output), StepTimes()
     nodes = NodeClock()  # the Ray nodes the run held, for the cost estimate
-    with contextlib.ExitStack() as ray_runs:
-        with steps.step("ingest"):
-            input_valid: Future[bool] = Future()
-            ingesting = ingest_data.submit(data, compute, layout, input_valid)
-            wait([input_valid, ingesting.wrapped_future], return_when=FIRST_COMPLETED)
-            # Ray starts, and its workers warm up, while the valid input is split
-            if input_valid.done() and input_valid.result():
-                nodes = ray_runs.enter_context(ray_session(compute))
-            ingesting.wait()
-            if ingesting.state.is_failed():  # bad input: end the run with the task's one-line message
-                return Failed(message=ingesting.state.message)
-            ingested = ingesting.result()
-        with steps.step("tune"):
-            jobs = plan_tuning(ingested, data, tuning, compute, layout)
-            outcome, todo_url = reuse_cached(jobs, layout.results, layout.todo)
-            if todo_url:
-                tune = tune_on_ray.with_options(task_runner=ray_task_runner(compute))
-                factors = ingested.seasonal_factors
-                outcome = outcome.merge(tune(todo_url, data, tuning, compute, layout.results, factors))
-    with steps.step("evaluate"):
-        outputs = evaluate_run(ingested, outcome, data, tuning, nodes.node_seconds(PriceTable.load()))
-    return publish(outputs, layout, steps, data.id_cols)
+    with contextlib.ExitStack() as run:
+        try:  # one run at a time on a run location
+            run.enter_context(held(RunLease(layout, str(runtime.flow_run.id))))
+        except LocationBusy as busy:
+            return Failed(message=str(busy))
+        with contextlib.ExitStack() as ray_runs:
+            with steps.step("ingest"):
+                input_valid: Future[bool] = Future()
+                ingesting = ingest_data.submit(data, compute, layout, input_valid)
+                wait([input_valid, ingesting.wrapped_future], return_when=FIRST_COMPLETED)
+                # Ray starts, and its workers warm up, while the valid input is split
+                if input_valid.done() and input_valid.result():
+                    nodes = ray_runs.enter_context(ray_session(compute))
+                ingesting.wait()
+                if ingesting.state.is_failed():  # bad input: end the run with the task's one-line message
+                    return Failed(message=ingesting.state.message)
+                ingested = ingesting.result()
+            with steps.step("tune"):
+                jobs = plan_tuning(ingested, data, tuning, compute, layout)
+                outcome, todo_url = reuse_cached(jobs, layout)
+                if todo_url:
+                    tune = tune_on_ray.with_options(task_runner=ray_task_runner(compute))
+                    outcome = outcome.merge(tune(data, tuning, compute, output, ingested.seasonal_factors))
+        with steps.step("evaluate"):
+            outputs = evaluate_run(ingested, outcome, data, tuning, nodes.node_seconds(PriceTable.load()))
+        summary = publish(outputs, layout, steps, data.id_cols)
+    if nothing := summary.nothing_forecast():
+        return Failed(message=nothing, data=summary)
+    return summary

@@ -1,4 +1,5 @@
-"""The flows' task runner on Ray: prefect-ray's, with the driver's credentials and the tasks' logs delivered."""
+"""The flows' task runner on Ray: prefect-ray's, with the driver's credentials (when the run forwards them) and the
+tasks' logs delivered."""
 
 from prefect.logging.handlers import APILogHandler
 from prefect_ray import RayTaskRunner
@@ -8,7 +9,8 @@ from manymodels.settings import ComputeSpec
 
 
 class LoggedRayTaskRunner(RayTaskRunner):
-    """A RayTaskRunner whose tasks have the driver's credentials and whose logs reach their task runs in the UI.
+    """A RayTaskRunner whose tasks have the driver's credentials, if the run forwards them to the cluster
+    (ray_connected shares them, fetch_secrets takes them), and whose logs reach their task runs in the UI.
 
     A task's log lines wait in a batch that Prefect sends every two seconds; prefect-ray returns without sending it,
     so the lines of a short task, or of the last tasks before Ray shuts down, were lost. Here each task sends its

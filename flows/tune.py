@@ -8,24 +8,26 @@ from prefect.futures import as_completed
 
 from engines.ray_engine import cluster_cpus
 from manymodels.batching import in_flight, series_per_task
-from manymodels.planning import read_jobs
+from manymodels.layout import RunLayout
+from manymodels.planning import read_jobs, study_storage
 from manymodels.series import TuneOutcome, stored_results
 from manymodels.settings import ComputeSpec, DataSpec, TuningSpec
-from tasks.tune import PrefectResults, tune_batch
+from tasks.tune import result_files, tune_batch
 
 
 @flow(name="tune-on-ray", flow_run_name="tune-{tuning.trials}-trials")
 def tune_on_ray(
-    jobs_url: str,
     data: DataSpec,
     tuning: TuningSpec,
     compute: ComputeSpec,
-    results_url: str,
+    output: str,
     seasonal_factors: dict[str, list[float]] | None = None,
 ) -> TuneOutcome:
-    """Tune the series on Ray in batches, each result cached under its key; report what was tuned, resumed, cached."""
+    """Tune the series of the run's job file on Ray in batches, each result cached under its key; report what was
+    tuned, resumed, cached."""
     logger = get_run_logger()
-    jobs = read_jobs(jobs_url)
+    layout = RunLayout(output)
+    jobs = read_jobs(layout.todo, layout, study_storage(compute, layout))
     pending = deque(jobs)
     logger.info("%d series to tune, in batches that shrink as the run nears its end", len(jobs))
     running: dict = {}
@@ -35,14 +37,14 @@ def tune_on_ray(
         while pending and len(running) < in_flight(cpus := cluster_cpus()):
             size = series_per_task(len(pending), cpus, compute.series_per_task)
             batch = [pending.popleft() for _ in range(min(size, len(pending)))]
-            running[tune_batch.submit(batch, data, tuning, results_url, seasonal_factors)] = batch
+            running[tune_batch.submit(batch, data, tuning, layout, seasonal_factors)] = batch
         future = next(as_completed(list(running)))
         batch = running.pop(future)
         future.wait()  # takes the final state from Ray rather than the API, which may lag behind
         if future.state.is_completed():
             outcome = outcome.merge(future.result())
         else:  # what the task stored before it failed is kept
-            saved, lost = stored_results(batch, PrefectResults(results_url, save=False), this_run=True)
+            saved, lost = stored_results(batch, result_files(layout), this_run=True)
             message = future.state.message or future.state.type.value
             outcome = outcome.merge(saved)
             outcome.failures |= {job.series_id: message for job in lost}

@@ -15,10 +15,7 @@ def to_contract(raw: pd.DataFrame, spec: DataSpec, partition_info: dict | None =
     """
     ids = raw[spec.id_cols].astype("string")
     frame = ids.copy()
-    series_id = ids.iloc[:, 0]
-    for col in ids.columns[1:]:
-        series_id = series_id + "-" + ids[col]
-    frame[SERIES_ID] = series_id
+    frame[SERIES_ID] = series_ids(ids)
     frame[TIME] = _parse_times(raw[spec.time_col])
     frame[TARGET] = pd.to_numeric(raw[spec.target_col], errors="coerce").astype("float64")
     for col in spec.regressors:
@@ -26,6 +23,18 @@ def to_contract(raw: pd.DataFrame, spec: DataSpec, partition_info: dict | None =
     partition = (partition_info or {}).get("number") or 0
     frame[ROW] = (partition << 40) + pd.RangeIndex(len(raw)).to_numpy()
     return frame
+
+
+def series_ids(ids: pd.DataFrame) -> pd.Series:
+    """One id per row from the id columns, joined with '-'; with several columns, a '-' or '\\' inside a value is
+    escaped with '\\', so ('a-b', 'c') and ('a', 'b-c') stay two series."""
+    if len(ids.columns) == 1:
+        return ids.iloc[:, 0]
+    parts = [ids[col].str.replace("\\", "\\\\", regex=False).str.replace("-", "\\-", regex=False) for col in ids]
+    series_id = parts[0]
+    for part in parts[1:]:
+        series_id = series_id + "-" + part
+    return series_id
 
 
 def find_problems(raw: pd.DataFrame, spec: DataSpec, contract: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -31,14 +31,28 @@ class PriceTable(BaseModel):
         return min(fits)[1]
 
 
-def estimate(node_seconds: dict[str, float], series: int, prices: PriceTable) -> dict:
-    """The run's cost at on-demand and at spot prices, in total and per forecast series."""
-    unknown = set(node_seconds) - set(prices.instance_types)
-    if unknown:
-        raise ValueError(f"no price for instance types {sorted(unknown)} in {PRICES.name}")
+def estimate(
+    node_seconds: dict[str, float], series: int, prices: PriceTable, vcpus: dict[str, float] | None = None
+) -> dict:
+    """The run's cost at on-demand and at spot prices, in total and per forecast series.
+
+    A type missing from the price table never fails the run (the figure is an estimate, and the run's work is done
+    by then): with its vCPUs known (vcpus), it is priced as the cheapest listed type with at least as many
+    (`priced_as`); otherwise it is left out of the totals and listed under `unpriced` with its node-seconds.
+    """
+    priced: dict[str, str] = {}  # type seen -> listed type it is priced as
+    priced_as: dict[str, str] = {}
+    unpriced: dict[str, float] = {}
+    for kind, seconds in sorted(node_seconds.items()):
+        if kind in prices.instance_types:
+            priced[kind] = kind
+        elif (vcpus or {}).get(kind):
+            priced[kind] = priced_as[kind] = prices.equivalent(max(vcpus[kind], 1))
+        else:
+            unpriced[kind] = round(seconds, 1)
 
     def usd(market: str) -> float:
-        return sum(s / 3600 * getattr(prices.instance_types[k], market) for k, s in node_seconds.items())
+        return sum(node_seconds[k] / 3600 * getattr(prices.instance_types[p], market) for k, p in priced.items())
 
     out = {
         "prices_read_on": prices.read_on,
@@ -49,4 +63,6 @@ def estimate(node_seconds: dict[str, float], series: int, prices: PriceTable) ->
         total = usd(market)
         out[f"{market}_usd"] = round(total, 6)
         out[f"{market}_usd_per_series"] = round(total / series, 8) if series else None
+    out["priced_as"] = priced_as
+    out["unpriced"] = unpriced
     return out

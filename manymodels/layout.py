@@ -23,8 +23,17 @@ class RunLayout:
         """Written last: its presence marks a complete run."""
         return storage.join(self.output, "summary.json")
 
-    def plot(self, file: str) -> str:
-        return storage.join(self.output, "plots", file)
+    def plot(self, run: str, file: str) -> str:
+        """A plot of one run: each run's plots have a folder of their own, so a summary never links another's."""
+        return storage.join(self.plots, run, file)
+
+    @property
+    def plots(self) -> str:
+        return storage.join(self.output, "plots")
+
+    def staged_table(self, name: str) -> str:
+        """Where a table is written before it is moved into place with the others."""
+        return storage.join(self.work, "publish", f"{name}.parquet")
 
     @property
     def work(self) -> str:
@@ -47,6 +56,11 @@ class RunLayout:
     def results(self) -> str:
         """The tuning results, one per cache key."""
         return storage.join(self.work, "results")
+
+    @property
+    def results_aside(self) -> str:
+        """Result files that could not be read or failed their check, kept to look at."""
+        return storage.join(self.work, "results-aside")
 
     @property
     def todo(self) -> str:

@@ -1,5 +1,7 @@
 """Write a run's outputs to its location: the plots, the tables, and summary.json last."""
 
+import contextlib
+
 from manymodels import plots, storage
 from manymodels.evaluation import RunOutputs
 from manymodels.layout import TABLES, RunLayout
@@ -7,7 +9,7 @@ from manymodels.summary import RunSummary
 from manymodels.timing import StepTimes
 
 
-def write_plots(outputs: RunOutputs, layout: RunLayout) -> dict[str, str]:
+def write_plots(outputs: RunOutputs, layout: RunLayout, run: str) -> dict[str, str]:
     """Render the run's plots into the run location; their names and URLs (none if no series was forecast)."""
     if outputs.metrics.empty:
         return {}
@@ -20,23 +22,35 @@ def write_plots(outputs: RunOutputs, layout: RunLayout) -> dict[str, str]:
     }
     urls = {}
     for name, (file, png) in pngs.items():
-        storage.write_bytes(url := layout.plot(file), png)
+        storage.write_bytes(url := layout.plot(run, file), png)
         urls[name] = storage.link(url)
     return urls
 
 
 def write_run(outputs: RunOutputs, layout: RunLayout, flow_run_id: str, steps: StepTimes) -> RunSummary:
-    """Write the plots and the tables, then the run's summary, built here once, last: its presence marks a complete
-    run."""
-    plot_urls = write_plots(outputs, layout)
+    """Publish the run: its summary, built here once, is written last, and a reader who goes by summary.json sees
+    either the previous complete set or this one, never a mix. The tables are staged in the work area, the old
+    summary removed, the tables moved into place, then the summary written; the earlier runs' plots go last."""
     summary = RunSummary(
         **dict(outputs.scores),
         flow_run_id=flow_run_id,
         step_seconds=steps.seconds,
         step_started_at=steps.started_at,
-        plots=plot_urls,
+        plots=write_plots(outputs, layout, flow_run_id),
     )
     for table in TABLES:
-        storage.write_parquet(layout.table(table), getattr(outputs, table))
+        storage.write_parquet(layout.staged_table(table), getattr(outputs, table))
+    storage.remove(layout.summary)
+    for table in TABLES:
+        storage.move(layout.staged_table(table), layout.table(table))
     storage.write_json(layout.summary, summary.model_dump(mode="json"))
+    _remove_other_plots(layout, flow_run_id)
     return summary
+
+
+def _remove_other_plots(layout: RunLayout, run: str) -> None:
+    fs, path = storage.url_to_fs(layout.plots)
+    with contextlib.suppress(FileNotFoundError):
+        for folder in fs.ls(path, detail=False):
+            if folder.rstrip("/").rsplit("/", 1)[-1] != run:
+                fs.rm(folder, recursive=True)

@@ -2,68 +2,96 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
 import importlib.metadata
 import json
-from dataclasses import dataclass
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from manymodels import storage
 from manymodels.contract import SERIES_ID
 from manymodels.layout import RunLayout
-from manymodels.search_space import FOURIER, describe_space
-from manymodels.settings import DataSpec, TuningSpec
+from manymodels.prepare import series_key
+from manymodels.search_space import FOURIER, describe_space, in_space
+from manymodels.settings import ComputeSpec, DataSpec, TuningSpec
 from manymodels.studies import StudyPlace, is_database
 
 if TYPE_CHECKING:  # the ingest module imports Dask, which Ray workers have no use for
     from manymodels.ingest import Ingested
 
+log = logging.getLogger(__name__)
+
 PACKAGES = ("prefect", "prefect-ray", "ray", "dask", "distributed", "optuna", "prophet", "pandas", "numpy", "s3fs")
+# What a result depends on besides our code and the data: every key covers their versions (cmdstan ships in prophet).
+MODEL_PACKAGES = ("prophet", "cmdstanpy", "statsforecast", "statsmodels", "holidays", "optuna", "numpy", "pandas")
 
 
 def digest(*parts: object) -> str:
     return hashlib.blake2b(json.dumps(parts, sort_keys=True, default=str).encode(), digest_size=8).hexdigest()
 
 
+def model_versions() -> dict[str, str]:
+    return {name: importlib.metadata.version(name) for name in MODEL_PACKAGES}
+
+
 @functools.cache
 def code_version() -> str:
-    """A digest of this package's source: any change to the forecasting code changes every key."""
+    """A digest of this package's source and the modelling packages' versions: a change to either changes every
+    key."""
     root = Path(__file__).parent
-    return digest(*[(p.name, p.read_text()) for p in sorted(root.glob("*.py"))])
+    return digest(*[(p.name, p.read_text()) for p in sorted(root.glob("*.py"))], model_versions())
 
 
-@dataclass(frozen=True)
-class SeriesJob:
+class SeriesJob(BaseModel):
     """One series' tuning: its prepared file, its durable study, its cache key and optional warm start."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     series_id: str
     url: str
     place: StudyPlace
     cache_key: str
-    warm_start: dict | None = None
+    warm_start: dict[str, float | int | str] | None = None
+
+
+JOBS = TypeAdapter(list[SeriesJob])
 
 
 def write_jobs(url: str, jobs: list[SeriesJob]) -> None:
     """Save jobs for the tuning flow: a flow run's parameters are capped in size (512 KiB by default), which a
     list of tens of thousands of jobs would break."""
-    storage.write_json(url, {"jobs": [dataclasses.asdict(job) for job in jobs]})
+    storage.write_bytes(url, JOBS.dump_json(jobs))
 
 
-def read_jobs(url: str) -> list[SeriesJob]:
-    return [SeriesJob(**job | {"place": StudyPlace(**job["place"])}) for job in storage.read_json(url)["jobs"]]
+def read_jobs(url: str, layout: RunLayout, study_storage: str) -> list[SeriesJob]:
+    """The jobs saved at url, each checked against what this run would plan for its series: a job file is data
+    found in a shared place, and may not point a series at another file, study or cache key."""
+    fs, path = storage.url_to_fs(url)
+    with fs.open(path, "rb") as f:
+        jobs = JOBS.validate_json(f.read())
+    for job in jobs:
+        key = series_key(job.series_id)
+        expected = (layout.series_file(key), study_place(study_storage, key), f"tune-{key}-")
+        if (job.url, job.place.storage) != expected[:2] or not job.cache_key.startswith(expected[2]):
+            raise ValueError(f"{url}: the job of series {job.series_id!r} does not match this run's layout")
+    return jobs
 
 
-def default_study_storage(layout: RunLayout) -> str:
-    """Journal files beside the run's work files; for a remote run location, under the local home."""
-    if storage.is_local(layout.output):
-        return layout.studies
-    return str(storage.local_home() / "optuna" / digest(layout.work))
+def study_storage(compute: ComputeSpec, layout: RunLayout) -> str:
+    """The studies' RDB URL, or the folder of their journal files in the run's work area (on S3 for a remote run
+    location, where every node and every rerun reaches them)."""
+    return compute.optuna_storage or layout.studies
+
+
+def study_place(study_storage: str, key: str) -> str:
+    """Where a series' study lives: the RDB itself, or its own journal file."""
+    return study_storage if is_database(study_storage) else storage.join(study_storage, f"{key}.journal")
 
 
 def plan_jobs(
@@ -84,15 +112,18 @@ def plan_jobs(
         describe_space(),
     ]
     urls = ingested.series_urls()
+    # one database may hold the studies of many run locations: each location's studies are its own
+    owner = f":{digest(ingested.layout.output)}" if is_database(study_storage) else ""
     jobs = []
     for row in ingested.accepted.itertuples():
         study_key = digest(row.data_hash, config, code_version())
-        where = study_storage if is_database(study_storage) else storage.join(study_storage, f"{row.key}.journal")
         jobs.append(
             SeriesJob(
                 series_id=row.series_id,
                 url=urls[row.series_id],
-                place=StudyPlace(storage=where, name=f"{row.series_id}:{study_key}"),
+                place=StudyPlace(
+                    storage=study_place(study_storage, row.key), name=f"{row.series_id}:{study_key}{owner}"
+                ),
                 cache_key=f"tune-{row.key}-{digest(study_key, tuning.trials, data.levels)}",
                 warm_start=previous.get(row.series_id),
             )
@@ -105,12 +136,23 @@ def previous_best(layout: RunLayout) -> dict[str, dict]:
     url = layout.table("best_params")
     if not storage.filesystem(url).exists(url):
         return {}
-    table = storage.read_parquet(url).set_index(SERIES_ID)
-    params = [c for c in table.columns if c in describe_space()]
-    out = {}
-    for series_id, row in table[params].iterrows():
-        values = {k: v for k, v in row.items() if not (isinstance(v, float) and np.isnan(v))}
-        out[str(series_id)] = {k: int(v) if k in FOURIER else v for k, v in values.items()}
+    try:
+        table = storage.read_parquet(url).set_index(SERIES_ID)
+        params = [c for c in table.columns if c in describe_space()]
+        out, outside = {}, []
+        for series_id, row in table[params].iterrows():
+            values = {k: v for k, v in row.items() if not (isinstance(v, float) and np.isnan(v))}
+            if in_space(values):
+                out[str(series_id)] = {k: int(v) if k in FOURIER else v for k, v in values.items()}
+            else:
+                outside.append(str(series_id))
+    except Exception as e:  # a warm start is an optimisation: a file that cannot give one is passed over
+        log.warning("no warm starts: %s is unreadable (%s: %s)", url, type(e).__name__, str(e).splitlines()[:1])
+        return {}
+    if outside:
+        log.warning(
+            "no warm start for %d series whose parameters in %s are outside the search space", len(outside), url
+        )
     return out
 
 
@@ -124,6 +166,6 @@ def manifest(profiles: pd.DataFrame, data: DataSpec, tuning: TuningSpec) -> dict
         "sampler": "TPE, re-seeded before each trial from the seed, the series id and the complete-trial count",
         "search_space": describe_space(),
         "data": data.model_dump(),
-        "packages": {name: importlib.metadata.version(name) for name in PACKAGES},
+        "packages": {name: importlib.metadata.version(name) for name in sorted({*PACKAGES, *MODEL_PACKAGES})},
         "code_version": code_version(),
     }

@@ -49,7 +49,7 @@ def prepare_series(
         **ids,
         SERIES_ID: series_id,
         "key": series_key(series_id),
-        "data_hash": data_hash(rows),
+        "data_hash": data_hash(rows, spec.regressors),
         "n_rows": len(rows),
         "n_duplicates": n_duplicates,
     }
@@ -152,10 +152,13 @@ def merge_duplicates(rows: pd.DataFrame, how: str, regressors: list[str] = ()) -
     return rows.drop_duplicates([TIME], keep="last")
 
 
-def data_hash(rows: pd.DataFrame) -> str:
-    """A digest of a series' (ds, y) rows as given, so reruns can tell which series changed."""
-    rows = rows.sort_values([TIME, TARGET])
+def data_hash(rows: pd.DataFrame, regressors: list[str] = ()) -> str:
+    """A digest of a series' rows as given (time, target and every regressor), so reruns can tell which series
+    changed."""
+    rows = rows.sort_values([TIME, TARGET, *regressors])
     values = pd.DataFrame({"ds": rows[TIME].astype("datetime64[us]").astype("int64"), "y": rows[TARGET]})
+    for col in regressors:
+        values[col] = rows[col].to_numpy()
     digest = pd.util.hash_pandas_object(values, index=False).to_numpy().tobytes()
     return hashlib.blake2b(digest, digest_size=8).hexdigest()
 

@@ -56,6 +56,23 @@ def describe_space() -> dict[str, object]:
     }
 
 
+def in_space(params: dict[str, object]) -> bool:
+    """Whether every value is one the search space can propose (a warm start read from a shared file must be)."""
+    choices = {"seasonality_mode": MODES, "transform": TRANSFORMS}
+
+    def fits(name: str, value: object) -> bool:
+        if name in choices:
+            return value in choices[name]
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+            return False
+        if name in LOG_UNIFORM:
+            low, high = LOG_UNIFORM[name]
+            return low <= value <= high
+        return name in FOURIER and float(value).is_integer() and FOURIER[name][0] <= value <= FOURIER[name][1]
+
+    return all(fits(name, value) for name, value in params.items())
+
+
 def prophet_space(trial: optuna.Trial, seasonalities: Seasonalities, log_allowed: bool = False) -> dict[str, object]:
     """Sample Prophet hyperparameters; *_order of 0 switches that seasonality off; the log1p transform of the
     target only where log_allowed (non-negative data)."""

@@ -12,7 +12,34 @@ Metric = Literal["smape", "mase", "wape", "rmse"]
 
 # the series files' own columns (manymodels.contract and prepare), which a regressor must not overwrite
 RESERVED_COLUMNS = ("series_id", "ds", "y", "row", "filled", "split", "path")
+# the profile table's own columns (manymodels.prepare.PROFILE_COLUMNS), which an id column must not overwrite
+PROFILE_NAMES = (
+    "key",
+    "status",
+    "reason",
+    "data_hash",
+    "n_rows",
+    "n_duplicates",
+    "length",
+    "n_filled",
+    "zero_share",
+    "mean",
+    "volatility",
+    "mase_scale",
+    "start",
+    "end",
+    "seasonal_ratios",
+    "model",
+    "yhat",
+    "best_value",
+    "n_trials",
+    "champion",
+    "rank",
+)
 _SEASON_LENGTHS = {"h": 24, "D": 7, "B": 5, "W": 52, "MS": 12, "ME": 12, "M": 12, "QS": 4, "QE": 4, "YS": 1, "YE": 1}
+
+
+DATABASES = ("postgresql", "mysql", "sqlite")  # what --optuna-storage may name (SQLAlchemy's schemes, any driver)
 
 
 class Frozen(BaseModel):
@@ -103,6 +130,11 @@ class DataSpec(Frozen):
 
     @model_validator(mode="after")
     def _regressors_are_other_columns(self) -> "DataSpec":
+        roles = [*self.id_cols, self.time_col, self.target_col]
+        if twice := sorted({col for col in roles if roles.count(col) > 1}):
+            raise ValueError(f"a column cannot be an id, the time and the target at once: {twice}")
+        if clash := [col for col in self.id_cols if col in (*RESERVED_COLUMNS, *PROFILE_NAMES)]:
+            raise ValueError(f"id columns cannot be named {clash}: the series files and outputs use those names")
         taken = {*self.id_cols, self.time_col, self.target_col, *RESERVED_COLUMNS}
         if clash := [col for col in self.regressors if col in taken]:
             raise ValueError(f"regressor columns must be other columns than the ids, time and target: {clash}")
@@ -158,13 +190,32 @@ class ComputeSpec(Frozen):
     optuna_storage: str | None = Field(
         None,
         description="RDB URL for the Optuna studies, e.g. postgresql://user@host/db (the password goes in "
-        "PGPASSWORD or ~/.pgpass); empty: a journal file per series.",
+        "PGPASSWORD or ~/.pgpass); empty: a journal file per series in the run location (on S3 for an s3:// one).",
+    )
+    forward_credentials: bool = Field(
+        False,
+        description="Hand the driver's credentials (AWS keys, PREFECT_API_KEY, PGPASSWORD) to the workers of the "
+        "Ray cluster at ray_address (through Ray's internal store) and of the Dask cluster at dask_address (in a "
+        "worker plugin), for the length of the run; prefer short-lived session credentials. Off: the nodes use "
+        "their own credentials, e.g. an EC2 instance profile (a local Ray's workers have the run's environment "
+        "either way).",
     )
 
     @field_validator("optuna_storage")
     @classmethod
-    def _no_password(cls, url: str | None) -> str | None:
-        if url and urlsplit(url).password:
+    def _a_database_without_password(cls, url: str | None) -> str | None:
+        from urllib.parse import parse_qsl
+
+        if not url:
+            return url
+        parts = urlsplit(url)
+        if parts.scheme.split("+")[0] not in DATABASES:
+            raise ValueError(
+                f"unknown scheme {parts.scheme or url!r}: give a database URL (postgresql://, mysql:// or sqlite:///)"
+            )
+        # the drivers also take one in the query (?password=, any case; MySQL's passwd=)
+        query = {key.strip().lower() for key, _ in parse_qsl(parts.query, keep_blank_values=True)}
+        if parts.password or query & {"password", "passwd"}:
             raise ValueError("put the database password in PGPASSWORD or ~/.pgpass, not in the URL (runs show it)")
         return url
 
@@ -176,3 +227,23 @@ class RunSpec(Frozen):
     tuning: TuningSpec = TuningSpec()
     compute: ComputeSpec = ComputeSpec()
     output: str = Field(description="Run location (local path or s3:// URL) that receives the outputs.")
+
+    @model_validator(mode="after")
+    def _reachable(self) -> "RunSpec":
+        if problem := unreachable(self.output, self.compute):
+            raise ValueError(problem)
+        return self
+
+
+def unreachable(output: str, compute: ComputeSpec) -> str | None:
+    """Why the workers of an existing cluster could not reach the run location or the studies, if they could not:
+    they run on other machines, which do not see this one's disk."""
+    remote = [name for name in ("ray_address", "dask_address") if getattr(compute, name)]
+    if not remote:
+        return None
+    flags = " and ".join(f"--{name.replace('_', '-')}" for name in remote)
+    if urlsplit(output).scheme in ("", "file"):
+        return f"a local --output cannot be used with {flags}: the cluster's workers cannot reach this disk; use s3://"
+    if compute.optuna_storage and urlsplit(compute.optuna_storage).scheme.startswith("sqlite"):
+        return f"a sqlite --optuna-storage cannot be used with {flags}: give a database every node reaches, or none"
+    return None

@@ -6,27 +6,49 @@ import os
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import fsspec
 import pandas as pd
 from fsspec.implementations.local import LocalFileSystem
 
 
+def _is_file_url(url: str) -> bool:
+    return url[:5].lower() == "file:"
+
+
+def normalise(url: str) -> str:
+    """The local path a file URL names (file:///p, file://localhost/p, file:/p, in any case, percent-decoded as
+    Path.as_uri() encodes it); any other URL or path as it is. Every function here takes either: pathlib, Optuna's
+    journal files and fsspec would otherwise read file:///p as the relative path <cwd>/file:/p, or not at all."""
+    if not _is_file_url(url):
+        return url
+    rest = url[5:]
+    if rest.startswith("//"):
+        host, _, path = rest[2:].partition("/")
+        if host.lower() not in ("", "localhost"):
+            raise ValueError(f"{url}: a file URL names a path on this machine (file:///path), not on {host}")
+        rest = "/" + path
+    if not rest.startswith("/"):
+        raise ValueError(f"{url}: a file URL names an absolute path (file:///path)")
+    return unquote(rest)
+
+
 def join(base: str, *parts: str) -> str:
-    """Join URL or path segments with '/'."""
-    return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts)])
+    """Join URL or path segments with '/'; a file URL base gives a local path."""
+    return "/".join([normalise(base).rstrip("/"), *(p.strip("/") for p in parts)])
 
 
 def is_local(url: str) -> bool:
-    """A plain path or file:// URL, as opposed to an object store such as s3://."""
-    return "://" not in url or url.startswith("file://")
+    """A plain path or file URL, as opposed to an object store such as s3://."""
+    return "://" not in url or _is_file_url(url)
 
 
 def link(url: str) -> str:
-    """A URL a person can open: file:// for a local path, the URL itself otherwise."""
-    if "://" in url:
-        return url
-    return Path(url).resolve().as_uri()
+    """A URL a person can open: file:// for a local path or file URL, the URL itself otherwise."""
+    if is_local(url):
+        return Path(normalise(url)).resolve().as_uri()
+    return url
 
 
 def options(url: str) -> dict[str, Any]:
@@ -39,6 +61,7 @@ def options(url: str) -> dict[str, Any]:
 
 def input_paths(url: str) -> tuple[fsspec.AbstractFileSystem, list[str]]:
     """The input's filesystem and the paths its path or glob names."""
+    url = normalise(url)
     fs, _, paths = fsspec.core.get_fs_token_paths(url, storage_options=options(url))
     return fs, paths
 
@@ -53,6 +76,7 @@ def input_bytes(url: str) -> int:
 
 
 def url_to_fs(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    url = normalise(url)
     return fsspec.core.url_to_fs(url, **options(url))
 
 
@@ -93,6 +117,22 @@ def read_json(url: str) -> dict[str, Any]:
     fs, path = url_to_fs(url)
     with fs.open(path, "rb") as f:
         return json.load(f)
+
+
+def remove(url: str) -> None:
+    """Remove the file at url, if there is one."""
+    fs, path = url_to_fs(url)
+    if fs.exists(path):
+        fs.rm(path)
+
+
+def move(source: str, target: str) -> None:
+    """Move a file within one store: a rename on a local disk, a copy and delete on an object store."""
+    fs, source_path = url_to_fs(source)
+    target_path = url_to_fs(target)[1]
+    if isinstance(fs, LocalFileSystem):  # an object store has no folders to make
+        fs.makedirs(target_path.rsplit("/", 1)[0], exist_ok=True)
+    fs.mv(source_path, target_path)
 
 
 def local_home() -> Path:

@@ -1,15 +1,24 @@
 """Durable Optuna studies: they resume after a crash and end with exactly the requested complete trials."""
 
-from collections.abc import Callable
+import json
+import logging
+import tempfile
+import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import optuna
 from optuna.storages import JournalStorage, RDBStorage
-from optuna.storages.journal import JournalFileBackend
+from optuna.storages.journal import BaseJournalBackend, JournalFileBackend
+from optuna.storages.journal._storage import JournalOperation
 from optuna.trial import TrialState
 
+from manymodels import storage
+
 FAILURES = (RuntimeError, ValueError)  # a fit that fails fails its trial, not the series
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -29,8 +38,66 @@ def open_storage(url: str | None) -> optuna.storages.BaseStorage | None:
         return None
     if is_database(url):
         return RDBStorage(url)
+    if not storage.is_local(url):
+        return JournalStorage(RemoteJournal(url))
     Path(url).parent.mkdir(parents=True, exist_ok=True)
+    repair_journal(Path(url))
     return JournalStorage(JournalFileBackend(url))
+
+
+def repair_journal(path: Path) -> Path | None:
+    """A journal whose last write was cut off ends in a partial line: drop it (its trial runs again), or Optuna
+    appends after it and cannot read the study again. A journal damaged elsewhere is moved aside (the study starts
+    afresh) and logged; its new path is returned."""
+    if not path.exists():
+        return None
+    data = path.read_bytes()
+    complete = data[: data.rfind(b"\n") + 1]
+    try:
+        for line in complete.splitlines():
+            json.loads(line)
+    except ValueError:
+        aside = path.with_name(f"{path.name}.aside-{uuid.uuid4().hex[:8]}")
+        path.rename(aside)
+        log.warning("study journal %s is damaged; moved to %s, the study starts afresh", path, aside)
+        return aside
+    if len(complete) < len(data):
+        with open(path, "r+b") as f:
+            f.truncate(len(complete))
+    return None
+
+
+class RemoteJournal(BaseJournalBackend):
+    """A study's journal in the run location on S3, for nodes that share no disk: worked on in a local copy, and
+    written back whole after each finished trial (and when the study is created), so a study cut off on one node
+    resumes on another from its finished trials. One process works on a study at a time (a task per series)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._folder = tempfile.TemporaryDirectory(prefix="study-")
+        local = Path(self._folder.name) / "study.journal"
+        fs, path = storage.url_to_fs(url)
+        if fs.exists(path):
+            local.write_bytes(fs.cat_file(path))
+            if aside := repair_journal(local):
+                storage.write_bytes(f"{url}{aside.name.removeprefix(local.name)}", aside.read_bytes())
+        self._local = JournalFileBackend(str(local))
+        self._path = local
+
+    def read_logs(self, log_number_from: int) -> Iterable[dict[str, Any]]:
+        return self._local.read_logs(log_number_from)
+
+    def append_logs(self, logs: list[dict[str, Any]]) -> None:
+        self._local.append_logs(logs)
+        if any(_ends_a_step(entry) for entry in logs):
+            storage.write_bytes(self.url, self._path.read_bytes())
+
+
+def _ends_a_step(entry: dict[str, Any]) -> bool:
+    """A journal entry after which the study is worth saving: the study created, or a trial finished."""
+    if entry.get("op_code") == JournalOperation.CREATE_STUDY:
+        return True
+    return entry.get("op_code") == JournalOperation.SET_TRIAL_STATE_VALUES and TrialState(entry["state"]).is_finished()
 
 
 def open_study(place: StudyPlace, warm_start: dict | None = None) -> tuple[optuna.Study, bool]:

@@ -1,5 +1,9 @@
 """The run's summary as one typed model (summary.json), with the sentences the terminal and the UI both show."""
 
+import re
+from collections import Counter
+from urllib.parse import quote
+
 from pydantic import BaseModel
 
 from manymodels import storage
@@ -45,6 +49,8 @@ class Cost(BaseModel):
     on_demand_usd_per_series: float | None
     spot_usd: float
     spot_usd_per_series: float | None
+    priced_as: dict[str, str] = {}  # a type missing from the price table -> the listed type it was priced as
+    unpriced: dict[str, float] = {}  # types with no price and no known vCPUs -> node-seconds left out of the totals
 
 
 class RunScores(BaseModel):
@@ -74,6 +80,14 @@ class RunSummary(RunScores):
     step_started_at: dict[str, float]  # Unix times, to line up with machine metrics
     plots: dict[str, str]  # name -> URL
 
+    def nothing_forecast(self) -> str | None:
+        """Why the run failed, if it forecast no series: the counts and the most common reason."""
+        if self.counts.series_forecast:
+            return None
+        common = Counter(r.reason for r in self.rejected).most_common(1)
+        reason = f"; most common reason: {common[0][0]} ({common[0][1]} series)" if common else ""
+        return f"no series was forecast: {self.counts.series_rejected} of {self.counts.series_in} rejected{reason}"
+
     def headline(self) -> str:
         c = self.counts
         return f"{c.series_forecast} series forecast of {c.series_in} ({c.series_rejected} rejected)"
@@ -99,26 +113,34 @@ class RunSummary(RunScores):
         return _pairs({k: f"{v:.1f}" for k, v in self.step_seconds.items()})
 
     def to_markdown(self, output: str) -> str:
-        """The UI's summary: counts, metrics against baselines, cost, step times, rejections, plots."""
-        c = self.counts
+        """The UI's summary: counts, metrics against baselines, cost, step times, rejections, plots. Every name and
+        text in it (series ids, reasons, models, instance types) is data, and is shown as literal text."""
+        safe = self._escaped()
+        c = safe.counts
         lines = [
             "# Forecast run",
             f"**{c.series_forecast}** series forecast of {c.series_in} ({c.series_rejected} rejected); "
             f"{c.rows_in:,} rows in, {c.periods_filled:,} periods filled, {c.rows_duplicated:,} duplicated rows.",
-            f"Tuning: {_pairs(self.tuning)}; {self.trials:,} trials, {self.prophet_fits:,} Prophet fits.",
-            f"Outputs: `{storage.link(output)}`",
+            f"Tuning: {_pairs(safe.tuning)}; {safe.trials:,} trials, {safe.prophet_fits:,} Prophet fits.",
+            f"Outputs: {_code(storage.link(output))}",
             "",
             "## Accuracy on the test window (mean over series)",
-            *(self._accuracy_markdown() or ["No series was forecast."]),
-            *self._cost_markdown(),
+            *(safe._accuracy_markdown() or ["No series was forecast."]),
+            *safe._cost_markdown(),
             "",
             "## Step seconds",
-            self.steps_line(),
-            *self._rejected_markdown(),
+            safe.steps_line(),
+            *safe._rejected_markdown(),
         ]
         if self.plots:
-            lines += ["", "## Plots"] + [f"- [{name}]({url})" for name, url in self.plots.items()]
+            lines += ["", "## Plots"] + [
+                f"- [{_escape(name)}]({_destination(url)})" for name, url in self.plots.items()
+            ]
         return "\n".join(lines) + "\n"
+
+    def _escaped(self) -> "RunSummary":
+        """This summary with every string in it, keys too, escaped for markdown (the plots and manifest left out)."""
+        return _escape_all(self.model_copy(update={"plots": {}, "manifest": {}}))
 
     def _accuracy_markdown(self) -> list[str]:
         if not self.metrics:
@@ -138,13 +160,26 @@ class RunSummary(RunScores):
 
     def _cost_markdown(self) -> list[str]:
         c = self.cost
-        return [
+        lines = [
             "",
             "## Cost on EC2 (estimate)",
             f"Node-seconds: {_pairs(c.node_seconds)}. On demand **${c.on_demand_usd:.4f}** "
             f"(${_per_series(c.on_demand_usd_per_series)} per series), on spot **${c.spot_usd:.4f}** "
             f"(${_per_series(c.spot_usd_per_series)} per series); {c.region} prices read on {c.prices_read_on}.",
         ]
+        if c.priced_as:
+            lines.append(
+                "Not in the price table, priced as the cheapest listed type with as many vCPUs: "
+                + ", ".join(f"{kind} as {listed}" for kind, listed in c.priced_as.items())
+                + "."
+            )
+        if c.unpriced:
+            lines.append(
+                "Not priced (not in the price table, vCPUs unknown) and left out of the totals: "
+                + ", ".join(f"{kind} {seconds:,.1f} node-seconds" for kind, seconds in c.unpriced.items())
+                + "."
+            )
+        return lines
 
     def _rejected_markdown(self, shown: int = 50) -> list[str]:
         if not self.rejected:
@@ -154,6 +189,39 @@ class RunSummary(RunScores):
         if len(self.rejected) > shown:
             lines.append(f"... and {len(self.rejected) - shown} more in summary.json")
         return lines
+
+
+_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_[]|~"} | {"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
+def _escape(text: object) -> str:
+    """Data as literal text in markdown, in a sentence or a table cell: no emphasis, code, link, HTML, table cell
+    or line of its own."""
+    return " ".join(str(text).splitlines()).translate(_MARKDOWN)
+
+
+def _escape_all(value: object) -> object:
+    """Every string in a value escaped: in models' fields, dicts' keys and values, lists."""
+    if isinstance(value, BaseModel):
+        return value.model_copy(update={name: _escape_all(getattr(value, name)) for name in type(value).model_fields})
+    if isinstance(value, dict):
+        return {_escape(k) if isinstance(k, str) else k: _escape_all(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_escape_all(v) for v in value]
+    return _escape(value) if isinstance(value, str) else value
+
+
+def _code(text: str) -> str:
+    """text as an inline code span, whatever backticks it holds."""
+    text = " ".join(text.splitlines())
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _destination(url: str) -> str:
+    """url as a markdown link's target: spaces, parentheses, angle brackets and new lines percent-encoded."""
+    return quote(url, safe=":/?#[]@!$&'*+,;=%~")
 
 
 def _pairs(values: dict) -> str:

@@ -7,59 +7,36 @@ from typing import TYPE_CHECKING
 from prefect import get_run_logger, runtime, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.filesystems import LocalFileSystem, RemoteFileSystem, WritableFileSystem
-from prefect.results import ResultStore
 
-from manymodels import storage
 from manymodels.layout import RunLayout
-from manymodels.planning import SeriesJob, default_study_storage, digest, plan_jobs, previous_best, write_jobs
-from manymodels.series import SeriesResult, TuneOutcome, stored_results, tune_jobs
+from manymodels.planning import SeriesJob, plan_jobs, previous_best, study_storage, write_jobs
+from manymodels.results import ResultFiles
+from manymodels.series import TuneOutcome, stored_results, tune_jobs
 from manymodels.settings import ComputeSpec, DataSpec, TuningSpec
 
 if TYPE_CHECKING:  # the ingest module imports Dask, which Ray workers have no use for
     from manymodels.ingest import Ingested
 
 
-def result_storage(url: str, save: bool = True) -> WritableFileSystem:
-    """Where tuning results are persisted by cache key; saved as a block for the UI unless save is False."""
-    if storage.is_local(url):
-        block = LocalFileSystem(basepath=url)
-    else:
-        block = RemoteFileSystem(basepath=url, settings=storage.options(url))
-    if save:
-        block.save(f"manymodels-results-{digest(url)}", overwrite=True)
-    return block
-
-
-class PrefectResults:
-    """The series results under their cache keys, in a Prefect result store at url."""
-
-    def __init__(self, url: str, save: bool = True) -> None:
-        self.store = ResultStore(result_storage=result_storage(url, save), cache_result_in_memory=False)
-
-    def load(self, key: str) -> SeriesResult | None:
-        return self.store.read(key).result if self.store.exists(key) else None
-
-    def save(self, key: str, result: SeriesResult) -> None:
-        self.store.write(result, key=key)
+def result_files(layout: RunLayout) -> ResultFiles:
+    return ResultFiles(layout.results, layout.results_aside)
 
 
 @task(name="plan-tuning", cache_policy=NO_CACHE)
 def plan_tuning(ingested: Ingested, data: DataSpec, tuning: TuningSpec, compute: ComputeSpec, layout: RunLayout):
     """Give each series its durable study, its cache key and, if tuned before here, a warm start."""
-    study_storage = compute.optuna_storage or default_study_storage(layout)
-    return plan_jobs(ingested, data, tuning, study_storage, previous_best(layout))
+    return plan_jobs(ingested, data, tuning, study_storage(compute, layout), previous_best(layout))
 
 
 @task(name="reuse-cached", cache_policy=NO_CACHE)
-def reuse_cached(jobs: list[SeriesJob], results_url: str, todo_url: str) -> tuple[TuneOutcome, str | None]:
-    """Take the series whose result is cached under its key; save the others' jobs at todo_url, for Ray."""
-    reused, todo = stored_results(jobs, PrefectResults(results_url))
+def reuse_cached(jobs: list[SeriesJob], layout: RunLayout) -> tuple[TuneOutcome, str | None]:
+    """Take the series whose result is cached under its key; save the others' jobs for Ray, and say where."""
+    reused, todo = stored_results(jobs, result_files(layout))
     get_run_logger().info("%d of %d series taken from cache, %d to tune", len(reused.results), len(jobs), len(todo))
     if not todo:
         return reused, None
-    write_jobs(todo_url, todo)
-    return reused, todo_url
+    write_jobs(layout.todo, todo)
+    return reused, layout.todo
 
 
 def _batch_name() -> str:
@@ -72,12 +49,11 @@ def tune_batch(
     jobs: list[SeriesJob],
     data: DataSpec,
     tuning: TuningSpec,
-    results_url: str,
+    layout: RunLayout,
     seasonal_factors: dict[str, list[float]] | None = None,
 ) -> TuneOutcome:
     """Run (or resume) each series' Optuna study over Prophet and forecast; store each result under its cache key."""
-    cache = PrefectResults(results_url, save=False)
-    outcome = tune_jobs(jobs, data, tuning, cache, seasonal_factors, logger=get_run_logger())
+    outcome = tune_jobs(jobs, data, tuning, result_files(layout), seasonal_factors, logger=get_run_logger())
     if len(jobs) > 1:
         create_table_artifact(
             batch_table(outcome, tuning.metric), description=f"Series tuned by this task ({len(jobs)})"

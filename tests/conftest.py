@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.processes import terminate_session
+from app.processes import Identity, terminate_session
 from tests.helpers import (
     BIN,
     LOCAL_RAY_CLUSTER,
@@ -24,7 +24,9 @@ from tests.helpers import (
 class PrefectServer:
     api_url: str
     home: Path
-    env: dict[str, str]  # reaches this server through MANYMODELS_HOME/PORT, as `make demo` does
+    # reaches this server through MANYMODELS_HOME/PORT, as `make demo` does, and carries its auth string for the
+    # clients a test starts itself (`prefect deployment run`, a run given PREFECT_API_URL)
+    env: dict[str, str]
 
 
 @pytest.fixture(scope="session")
@@ -34,11 +36,16 @@ def prefect_server(tmp_path_factory) -> PrefectServer:
     started = subprocess.run([BIN / "manymodels", "start"], env=env, capture_output=True, text=True, timeout=240)
     assert started.returncode == 0, started.stderr
     pid = int((home / "server.pid").read_text())
+    server = Identity.of(pid)  # what is left of it is stopped below, and nothing that reuses its pid
+    env["PREFECT_API_AUTH_STRING"] = (home / "prefect-auth").read_text().strip()
     try:
-        yield PrefectServer(api_url=started.stdout.strip().splitlines()[-1], home=home, env=env)
+        with pytest.MonkeyPatch.context() as patch:  # the tests' own calls (helpers.api, app.screenshot) carry it
+            patch.setenv("PREFECT_API_AUTH_STRING", env["PREFECT_API_AUTH_STRING"])
+            yield PrefectServer(api_url=started.stdout.strip().splitlines()[-1], home=home, env=env)
     finally:
         subprocess.run([BIN / "manymodels", "stop"], env=env, capture_output=True, timeout=60)
-        terminate_session(pid)
+        if server is not None:
+            terminate_session(pid, identity=server)
 
 
 @dataclass
@@ -117,23 +124,3 @@ def ray_head(tmp_path):
     finally:
         terminate_session(head.pid, grace=2)  # `ray start --block` lets its processes ignore SIGTERM for 10 s+
         shutil.rmtree(temp, ignore_errors=True)
-
-
-@pytest.fixture
-def external_clusters(ray_head, s3, tmp_path):
-    """The Ray head (as ray_head yields it), and a Dask scheduler with one worker started as separate processes
-    without Prefect settings; the Dask worker has S3 credentials of its own, the Ray head none."""
-    env = base_env(tmp_path) | s3.env
-    port = free_port()
-    scheduler = ["scheduler", "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", "127.0.0.1:0"]
-    worker = ["worker", f"tcp://127.0.0.1:{port}", "--nworkers", "1", "--nthreads", "1", "--host", "127.0.0.1"]
-    sessions = [
-        start_session([BIN / "dask", *scheduler], env),
-        start_session([BIN / "dask", *worker, "--dashboard-address", "127.0.0.1:0"], env),
-    ]
-    try:
-        wait_for_port(port)
-        yield ray_head, f"tcp://127.0.0.1:{port}"
-    finally:
-        for session in sessions:
-            terminate_session(session.pid)

@@ -2,19 +2,19 @@
 generated inputs, `make` and the manymodels command as a user runs them, and the servers' plumbing."""
 
 import ipaddress
-import json
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from app.prefect_server import call_api
 from app.processes import terminate_session
 from manymodels.settings import DataSpec
 from manymodels.synthetic import make_retail_sales
@@ -79,15 +79,9 @@ def make(target: str, settings: dict[str, object], env: dict[str, str]) -> subpr
 
 
 def api(base: str, path: str, body: dict | None = None):
-    """A call to the Prefect server's REST API: GET, or POST with a JSON body."""
-    request = urllib.request.Request(
-        f"{base}{path}",
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"Content-Type": "application/json"},
-        method="POST" if body is not None else "GET",
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.load(response)
+    """A call to the Prefect server's REST API: GET, or POST with a JSON body; with the auth string of
+    PREFECT_API_AUTH_STRING (the prefect_server fixture sets it) and a CSRF token when the server wants one."""
+    return call_api(f"{base}{path}", body)
 
 
 # --- Optuna studies as a run leaves them ---
@@ -106,10 +100,24 @@ def studies(out, database: str | None = None) -> dict[str, list[list]]:
             found.setdefault(study.study_name.split(":")[0], []).append(storage.get_all_trials(study._study_id))
         return found
     found = {}
-    for path in sorted((out / "_work" / "optuna").glob("*.journal")):
+    for path in journal_files(out):
         storage = JournalStorage(JournalFileBackend(str(path)))
         found[path.stem] = [storage.get_all_trials(s._study_id) for s in storage.get_all_studies()]
     return found
+
+
+def journal_files(out) -> list[Path]:
+    """The study journals of the run location out: its files, or for s3://, local copies of what the nodes wrote."""
+    if not str(out).startswith("s3://"):
+        return sorted((Path(out) / "_work" / "optuna").glob("*.journal"))
+    from manymodels import storage as run_storage
+
+    fs = run_storage.filesystem(str(out))
+    fs.invalidate_cache()
+    copies = Path(tempfile.mkdtemp(prefix="journals-"))
+    for path in fs.glob(f"{str(out).removeprefix('s3://')}/_work/optuna/*.journal"):
+        (copies / path.rsplit("/", 1)[1]).write_bytes(fs.cat_file(path))
+    return sorted(copies.glob("*.journal"))
 
 
 def study_states(out, database: str | None = None) -> dict[str, list[list[str]]]:
@@ -186,3 +194,31 @@ def fresh_database(url: str) -> str:
     finally:
         engine.dispose()
     return sqlalchemy.make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+# A run summary as summary.json holds it, for the tests of its rendering and of publishing.
+SUMMARY = {
+    "counts": {"series_in": 5, "series_forecast": 3, "series_rejected": 2, "rows_in": 1234, "rows_duplicated": 1,
+               "periods_filled": 7},
+    "tuning": {"tuned": 2, "resumed": 0, "cached": 1},
+    "trials": 20,
+    "prophet_fits": 26,
+    "metrics": {"champion": {"smape": 9.5, "mase": None}, "seasonal_naive": {"smape": 15.25, "mase": 1.0}},
+    "champions": {"prophet_tuned": 2, "auto_ets": 1},
+    "champion_vs_models": {"seasonal_naive": {"metric": "smape", "champion_mean": 9.5, "model_mean": 15.25,
+                                              "share_series_better": 2 / 3, "mean_improvement": 5.75,
+                                              "relative_improvement": 0.377}},
+    "owa": {"champion": 0.8123, "seasonal_naive": 1.1},
+    "intervals": {"coverage": {"80": 0.75, "95": 0.9}, "pinball": 1.2345},
+    "cost": {"prices_read_on": "2026-11-22", "region": "us-east-1", "node_seconds": {"c7i.large": 60.0},
+             "on_demand_usd": 0.0015, "on_demand_usd_per_series": 0.0005, "spot_usd": 0.0006,
+             "spot_usd_per_series": 0.0002},
+    "step_seconds": {"ingest": 1.25, "tune": 30.0, "evaluate": 0.5},
+    "rejected": [{"series_id": "9-1", "reason": "too short"}, {"series_id": "9-2", "reason": "constant target"}],
+    "empty_files": [],
+    "metrics_by": {},
+    "manifest": {},
+    "flow_run_id": "f00d",
+    "step_started_at": {"ingest": 0.0, "tune": 1.25, "evaluate": 31.25},
+    "plots": {"errors per model": "s3://bucket/run/plots/errors.png"},
+}  # fmt: skip

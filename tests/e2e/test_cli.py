@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -64,8 +65,9 @@ def test_run_writes_every_output_and_accounts_for_every_series(local_run):
     assert set(summary["champion_vs_models"]) == set(MODELS)
     cost = summary["cost"]
     assert cost["node_seconds"]["c7i.large"] > 0 and 0 < cost["spot_usd"] < cost["on_demand_usd"]
-    for url in summary["plots"].values():
-        assert (out / "plots" / url.rsplit("/", 1)[1]).read_bytes().startswith(b"\x89PNG")
+    for url in summary["plots"].values():  # each run's plots in a folder of its own
+        assert url.startswith(f"file://{out}/plots/{summary['flow_run_id']}/")
+        assert Path(url.removeprefix("file://")).read_bytes().startswith(b"\x89PNG")
 
 
 def test_tables_have_the_documented_shape(local_run):
@@ -171,28 +173,6 @@ def test_demo_reuses_the_local_server(prefect_server, tmp_path):
     assert backtest.groupby("model")["series_id"].nunique().get("pooled_seasonal") == 3
 
 
-@pytest.mark.parametrize("ray_via", ["gcs", "ray-client"])
-def test_run_on_existing_ray_and_dask_clusters(prefect_server, external_clusters, s3_env, tmp_path, ray_via):
-    """The run's output is on S3, whose credentials the Ray workers have only from the driver."""
-    (gcs_address, ray_temp, client_address), dask_address = external_clusters
-    ray_address = gcs_address if ray_via == "gcs" else client_address
-    messy_sales().to_parquet(tmp_path / "sales.parquet")
-    output = f"s3://{s3_env.bucket}/existing-clusters-{uuid.uuid4().hex}"
-    env = prefect_server.env | {"PREFECT_API_URL": prefect_server.api_url} | LOCAL_RAY_CLUSTER | s3_env.env
-    addresses = ["--ray-address", ray_address, "--dask-address", dask_address]
-    args = ["--data", tmp_path / "sales.parquet", *COLUMNS, *TUNING, *addresses, "--output", output]
-    done = manymodels("run", *args, env=env)
-    client_errors = [p.read_text()[-2000:] for p in ray_temp.glob("session_latest/logs/ray_client_server*.err")]
-    assert done.returncode == 0, done.stderr[-3000:] + "\n".join(client_errors)
-    log = done.stdout + done.stderr
-    assert f"connecting to the Ray cluster at {ray_address}" in log and "local Ray" not in log
-    assert "starting a local Dask cluster" not in log and "ingested" in log
-    summary = storage.read_json(f"{output}/summary.json")
-    assert summary["counts"]["series_forecast"] == GOOD_SERIES
-    run = api(prefect_server.api_url, f"/flow_runs/{summary['flow_run_id']}")
-    assert run["state_type"] == "COMPLETED"
-
-
 SECRET_PROBE = """
 import os, sys, ray
 from ray.experimental import internal_kv
@@ -203,7 +183,7 @@ def worker_secret():  # what LoggedRayTaskRunner does before each task
     fetch_secrets()
     return os.environ.get("AWS_SECRET_ACCESS_KEY")
 
-cluster = ray_engine(ComputeSpec(ray_address=sys.argv[1]))
+cluster = ray_engine(ComputeSpec(ray_address=sys.argv[1], forward_credentials=True))
 with ray_connected(cluster):
     print(ray.get(ray.remote(worker_secret).remote()))
 del os.environ["AWS_SECRET_ACCESS_KEY"]

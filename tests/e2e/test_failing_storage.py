@@ -6,14 +6,13 @@ import time
 import uuid
 from pathlib import Path
 
-import httpx
 import pandas as pd
 import pytest
 
 from manymodels import storage
 from manymodels.layout import OUTPUT_FILES
 from tests.faulty_s3 import FaultyProxy
-from tests.helpers import COLUMNS, EXPECTED_REJECTIONS, GOOD_SERIES, HORIZON, TUNING, manymodels, messy_sales
+from tests.helpers import COLUMNS, EXPECTED_REJECTIONS, GOOD_SERIES, HORIZON, TUNING, api, manymodels, messy_sales
 
 pytestmark = pytest.mark.e2e
 
@@ -21,18 +20,18 @@ pytestmark = pytest.mark.e2e
 def everything_on_the_server(api_url: str) -> str:
     """Logs, artifacts, flow and task runs (with parameters) and block documents (secrets included), as JSON."""
     found = []
-    with httpx.Client(base_url=api_url, timeout=30) as client:
-        for kind, extra in [
-            ("logs", {}),
-            ("artifacts", {}),
-            ("flow_runs", {}),
-            ("task_runs", {}),
-            ("block_documents", {"include_secrets": True}),
-        ]:
-            offset = 0
-            while page := client.post(f"/{kind}/filter", json={"limit": 200, "offset": offset, **extra}).json():
-                found += page
-                offset += len(page)
+    for kind, extra in [
+        ("logs", {}),
+        ("artifacts", {}),
+        ("flow_runs", {}),
+        ("task_runs", {}),
+        ("block_documents", {"include_secrets": True}),
+    ]:
+        offset = 0
+        while page := api(api_url, f"/{kind}/filter", {"limit": 200, "offset": offset, **extra}):
+            assert isinstance(page, list), page
+            found += page
+            offset += len(page)
     return json.dumps(found)
 
 

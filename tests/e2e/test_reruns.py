@@ -93,7 +93,7 @@ def test_reruns_tune_only_what_changed(first_run):
 
 
 def test_a_killed_run_finishes_only_the_remaining_series(first_run, tmp_path, postgres):
-    """With its studies in PostgreSQL (journal files, the default, survive the node kills of test_node_loss)."""
+    """With its studies in PostgreSQL (the journals, the default, have killed-run tests of their own on S3)."""
     work, env, forecasts = first_run
     out = tmp_path / "out"
     database = fresh_database(postgres)

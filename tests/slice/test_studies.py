@@ -20,13 +20,17 @@ class Crash(BaseException):
     """Stands for the process dying in the middle of a trial."""
 
 
-@pytest.fixture(params=["journal", "postgresql"])
+@pytest.fixture(params=["journal", "s3-journal", "postgresql"])
 def place(request, tmp_path):
-    """Makes a fresh study's place: a journal file per study, or a study of its own in one PostgreSQL database."""
+    """Makes a fresh study's place: a journal file per study, locally or on S3 (moto), or a study of its own in one
+    PostgreSQL database."""
 
     def make(name: str = "s") -> StudyPlace:
         if request.param == "journal":
             return StudyPlace(storage=str(tmp_path / f"{name}.journal"), name="1-1:test")
+        if request.param == "s3-journal":
+            bucket = request.getfixturevalue("s3_env").bucket
+            return StudyPlace(storage=f"s3://{bucket}/studies-{uuid.uuid4().hex}/{name}.journal", name="1-1:test")
         return StudyPlace(storage=request.getfixturevalue("postgres"), name=f"1-1:{uuid.uuid4().hex}")
 
     return make
@@ -55,8 +59,8 @@ def test_rerun_adds_no_trial_and_a_bigger_budget_adds_only_the_difference(series
     assert states(where)[:3] == [TrialState.COMPLETE] * 3 and len(states(where)) == 5
 
 
-def crash_during_trial(series, where: StudyPlace, after: int, seed: int) -> None:
-    """Run `after` trials, then die in the next one after its parameters were drawn."""
+def crash_during_trial(series, where: StudyPlace, after: int, seed: int) -> dict:
+    """Run `after` trials, then die in the next one after its parameters were drawn; that trial's parameters."""
     train = series[series["split"] == "train"]
     seasonalities = Seasonalities.for_series("D", train["ds"].iloc[-1] - train["ds"].iloc[0])
     study, _ = open_study(where)
@@ -69,19 +73,21 @@ def crash_during_trial(series, where: StudyPlace, after: int, seed: int) -> None
 
     with pytest.raises(Crash):
         run_to(study, objective, after + 1, seed)
+    return study.trials[-1].params
 
 
-def test_a_trial_whose_process_died_is_failed_and_retried_with_its_parameters(series, place):
+def test_a_trial_whose_process_died_is_retried_with_its_parameters(series, place, request):
     where = place()
     tune_series(series, SPEC, TuningSpec(trials=2, seed=4), where)
-    crash_during_trial(series, where, after=2, seed=study_seed(4, "1-1"))
-    study, _ = open_study(StudyPlace(where.storage, where.name))
-    dead_params = study.trials[2].params
+    dead_params = crash_during_trial(series, where, after=2, seed=study_seed(4, "1-1"))
     result = tune_series(series, SPEC, TuningSpec(trials=4, seed=4), where)
     assert result.n_trials == 4 and result.resumed
     trials = open_study(StudyPlace(where.storage, where.name))[0].trials
-    assert [t.state for t in trials] == [TrialState.COMPLETE] * 2 + [TrialState.FAIL] + [TrialState.COMPLETE] * 2
-    assert trials[3].params == dead_params
+    if "s3" in request.node.callspec.id:  # written back after finished trials only: the dead one left no trace
+        assert [t.state for t in trials] == [TrialState.COMPLETE] * 4 and trials[2].params == dead_params
+    else:  # recorded as it started: failed on resuming, and asked again
+        assert [t.state for t in trials] == [TrialState.COMPLETE] * 2 + [TrialState.FAIL] + [TrialState.COMPLETE] * 2
+        assert trials[3].params == dead_params
 
 
 def test_an_interrupted_study_ends_where_an_uninterrupted_one_does(series, place):
@@ -126,3 +132,55 @@ def test_a_hopeless_trial_is_pruned_after_its_first_fold_and_counts_against_the_
     assert run_to(study, objective, 6, seed=0) == 6
     assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 5 + [TrialState.PRUNED]
     assert second_folds == [0, 1, 2, 3, 4]
+
+
+def test_a_journal_cut_off_mid_write_resumes_with_its_complete_trials(tmp_path):
+    place = StudyPlace(storage=str(tmp_path / "s.journal"), name="1-1:test")
+    study, _ = open_study(place)
+    run_to(study, lambda trial: trial.suggest_float("x", 0, 1), 2, seed=0)
+    with open(place.storage, "ab") as journal:
+        journal.write(b'{"op_code": 5, "worker_id": "dead", "trial_id": 2, "sta')  # the process died here
+    study, resumed = open_study(place)
+    run_to(study, lambda trial: trial.suggest_float("x", 0, 1), 4, seed=0)
+    assert resumed and states(place) == [TrialState.COMPLETE] * 4
+
+
+def test_a_journal_damaged_elsewhere_is_set_aside_and_the_study_starts_afresh(tmp_path):
+    place = StudyPlace(storage=str(tmp_path / "s.journal"), name="1-1:test")
+    study, _ = open_study(place)
+    run_to(study, lambda trial: trial.suggest_float("x", 0, 1), 2, seed=0)
+    lines = (tmp_path / "s.journal").read_bytes().splitlines(keepends=True)
+    (tmp_path / "s.journal").write_bytes(lines[0] + b"garbage\n" + b"".join(lines[1:]))
+    study, resumed = open_study(place)
+    run_to(study, lambda trial: trial.suggest_float("x", 0, 1), 2, seed=0)
+    assert not resumed and states(place) == [TrialState.COMPLETE] * 2
+    assert len(list(tmp_path.glob("s.journal.aside-*"))) == 1
+
+
+def test_a_study_on_s3_is_written_back_once_per_finished_trial_and_resumes_elsewhere(s3_env, monkeypatch):
+    from manymodels import storage, studies
+
+    place = StudyPlace(storage=f"s3://{s3_env.bucket}/studies-{uuid.uuid4().hex}/k.journal", name="1-1:test")
+    writes = []
+    write = storage.write_bytes
+    monkeypatch.setattr(studies.storage, "write_bytes", lambda url, data: writes.append(url) or write(url, data))
+    study, resumed = open_study(place)
+    run_to(study, lambda trial: trial.suggest_float("x", 0, 1), 3, seed=0)
+    assert not resumed and writes == [place.storage] * (1 + 3)  # the study created, then each trial
+    elsewhere, resumed = open_study(place)  # a new local copy, as on another node
+    assert resumed and [t.state for t in elsewhere.trials] == [TrialState.COMPLETE] * 3
+    assert elsewhere.trials[2].params == study.trials[2].params
+
+
+def test_a_damaged_study_on_s3_is_set_aside_and_starts_afresh(s3_env):
+    from manymodels import storage
+
+    folder = f"s3://{s3_env.bucket}/studies-{uuid.uuid4().hex}"
+    place = StudyPlace(storage=f"{folder}/k.journal", name="1-1:test")
+    study, _ = open_study(place)
+    run_to(study, lambda trial: trial.suggest_float("x", 0, 1), 2, seed=0)
+    storage.write_bytes(place.storage, b"garbage\n" + storage.filesystem(folder).cat_file(place.storage))
+    study, resumed = open_study(place)
+    run_to(study, lambda trial: trial.suggest_float("x", 0, 1), 2, seed=0)
+    assert not resumed and states(place) == [TrialState.COMPLETE] * 2
+    assert len(storage.filesystem(folder).glob(f"{folder}/k.journal.aside-*")) == 1

@@ -1,4 +1,7 @@
+import re
+
 import pandas as pd
+import pytest
 
 from manymodels.contract import PATH, find_problems, to_contract
 from manymodels.settings import DataSpec
@@ -78,3 +81,26 @@ def test_regressors_are_kept_as_numbers_and_non_numeric_ones_reported():
     assert frame["price"].tolist()[0] == 1.5 and frame["price"].isna().tolist() == [False, True]
     problems = find_problems(raw(price=["1.5", "cheap"]), spec)
     assert "regressor column 'price' is not numeric" in problems["problem"].tolist()
+
+
+def test_ids_that_join_alike_stay_apart():
+    spec = DataSpec(url="x", id_cols=["store", "item"], time_col="date", target_col="sales")
+    raw = pd.DataFrame({"store": ["a-b", "a", "1"], "item": ["c", "b-c", "2"], "date": "2024-01-01", "sales": "1"})
+    ids = to_contract(raw, spec)["series_id"].tolist()
+    assert len(set(ids)) == 3 and ids[2] == "1-2"
+
+
+@pytest.mark.parametrize(
+    ("columns", "problem"),
+    [
+        ({"id_cols": ["y"]}, "id columns cannot be named ['y']"),
+        ({"id_cols": ["status"]}, "id columns cannot be named ['status']"),
+        ({"id_cols": ["store"], "target_col": "store"}, "a column cannot be an id, the time and the target at once"),
+        ({"time_col": "sales"}, "a column cannot be an id, the time and the target at once"),
+        ({"id_cols": ["store", "store"]}, "a column cannot be an id, the time and the target at once"),
+    ],
+)
+def test_columns_are_checked_against_the_reserved_names_and_each_other(columns, problem):
+    fields = {"url": "x", "id_cols": ["store"], "time_col": "date", "target_col": "sales"} | columns
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        DataSpec(**fields)

@@ -1,10 +1,16 @@
-import pandas as pd
+import pickle
 
+import pandas as pd
+import pytest
+
+from manymodels import planning, storage
 from manymodels.ingest import Ingested
 from manymodels.layout import RunLayout
-from manymodels.planning import plan_jobs, previous_best
+from manymodels.planning import SeriesJob, plan_jobs, previous_best, read_jobs, write_jobs
+from manymodels.prepare import data_hash, series_key
 from manymodels.series import SeriesResult, TuneOutcome
 from manymodels.settings import DataSpec, TuningSpec
+from manymodels.studies import StudyPlace
 
 DATA = DataSpec(url="x", id_cols=["store"], time_col="date", target_col="sales")
 
@@ -106,12 +112,88 @@ def test_a_cached_result_counts_no_fits_and_outcomes_merge_by_adding():
 
 
 def test_jobs_saved_for_the_tuning_flow_come_back_equal(tmp_path):
-    from manymodels.planning import SeriesJob, read_jobs, write_jobs
-    from manymodels.studies import StudyPlace
-
+    layout = RunLayout(str(tmp_path))
+    key = series_key("1-1")
+    journal = f"{tmp_path}/studies/{key}.journal"
     jobs = [
-        SeriesJob("1-1", "s/a.parquet", StudyPlace("o/a.journal", "1-1:k"), "tune-a", {"weekly_order": 3}),
-        SeriesJob("1-2", "s/b.parquet", StudyPlace(None, "1-2:k"), "tune-b"),
+        SeriesJob(
+            series_id="1-1",
+            url=layout.series_file(key),
+            place=StudyPlace(journal, "1-1:k"),
+            cache_key=f"tune-{key}-abc",
+            warm_start={"weekly_order": 3, "seasonality_mode": "additive"},
+        )
     ]
-    write_jobs(str(tmp_path / "todo.json"), jobs)
-    assert read_jobs(str(tmp_path / "todo.json")) == jobs
+    write_jobs(layout.todo, jobs)
+    assert read_jobs(layout.todo, layout, f"{tmp_path}/studies") == jobs
+
+
+@pytest.mark.parametrize("field", ["url", "place", "cache_key"])
+def test_a_job_file_that_points_a_series_elsewhere_is_refused(tmp_path, field):
+    layout = RunLayout(str(tmp_path))
+    key = series_key("1-1")
+    honest = {
+        "series_id": "1-1",
+        "url": layout.series_file(key),
+        "place": StudyPlace(f"{tmp_path}/studies/{key}.journal", "1-1:k"),
+        "cache_key": f"tune-{key}-abc",
+    }
+    tampered = {"url": "s3://other/bucket/x.parquet", "place": StudyPlace("/tmp/x.journal", "1-1:k")}
+    tampered["cache_key"] = f"tune-{series_key('1-2')}-abc"
+    write_jobs(layout.todo, [SeriesJob(**honest | {field: tampered[field]})])
+    with pytest.raises(ValueError, match="does not match this run"):
+        read_jobs(layout.todo, layout, f"{tmp_path}/studies")
+
+
+def test_a_job_file_that_is_not_json_jobs_is_refused(tmp_path):
+    layout = RunLayout(str(tmp_path))
+    storage.write_bytes(layout.todo, pickle.dumps({"jobs": []}))
+    with pytest.raises(ValueError):
+        read_jobs(layout.todo, layout, f"{tmp_path}/studies")
+
+
+def test_a_regressor_change_changes_the_series_data_hash():
+    rows = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=3), "y": [1.0, 2.0, 3.0], "price": [5.0, 5, 5]})
+    cheaper = rows.assign(price=[5.0, 5, 4])
+    assert data_hash(rows, ["price"]) != data_hash(cheaper, ["price"])
+    assert data_hash(rows, ["price"]) == data_hash(rows.copy(), ["price"])
+
+
+def test_keys_cover_the_modelling_packages_versions(monkeypatch):
+    base = job()
+    planning.code_version.cache_clear()
+    monkeypatch.setattr(planning, "model_versions", lambda: {"prophet": "0.0-other"})
+    try:
+        assert job().cache_key != base.cache_key and job().place.name != base.place.name
+    finally:
+        planning.code_version.cache_clear()
+    assert {"prophet", "cmdstanpy", "statsforecast", "holidays"} <= set(planning.MODEL_PACKAGES)
+
+
+def test_an_unreadable_best_params_file_gives_no_warm_starts(tmp_path):
+    layout = RunLayout(str(tmp_path))
+    storage.write_bytes(layout.table("best_params"), b"PAR1 torn")
+    assert previous_best(layout) == {}
+
+
+def test_two_run_locations_never_share_a_study_in_one_database():
+    here = plan_jobs(ingested("h1"), DATA, TuningSpec(), "postgresql://db/optuna", previous={})[0]
+    there_ingested = ingested("h1")
+    there_ingested = Ingested(profiles=there_ingested.profiles, layout=RunLayout("/elsewhere"), n_rows=10)
+    there = plan_jobs(there_ingested, DATA, TuningSpec(), "postgresql://db/optuna", previous={})[0]
+    assert here.place.storage == there.place.storage and here.place.name != there.place.name
+
+
+def test_warm_starts_outside_the_search_space_are_passed_over(tmp_path):
+    layout = RunLayout(str(tmp_path))
+    good = {"seasonality_mode": "additive", "changepoint_prior_scale": 0.1, "weekly_order": 3.0}
+    rows = [
+        {"series_id": "ok", **good},
+        {"series_id": "mode", **good, "seasonality_mode": "__import__('os')"},
+        {"series_id": "scale", **good, "changepoint_prior_scale": 1e9},
+        {"series_id": "order", **good, "weekly_order": 2.5},
+    ]
+    pd.DataFrame(rows).to_parquet(layout.table("best_params"))
+    assert previous_best(layout) == {
+        "ok": {"seasonality_mode": "additive", "changepoint_prior_scale": 0.1, "weekly_order": 3}
+    }

@@ -3,7 +3,7 @@ import sys
 
 import psutil
 
-from app.processes import session_members, terminate_session
+from app.processes import Identity, session_members, terminate_session
 
 # a leader whose child leads a process group of its own, as Ray's workers do under their raylet
 LEADER = """
@@ -22,6 +22,23 @@ def test_terminating_a_session_stops_children_that_left_its_process_group():
         assert terminate_session(leader.pid, grace=5)
         assert not child.is_running() and leader.poll() is not None
         assert session_members(leader.pid) == [] and not terminate_session(leader.pid)
+    finally:
+        leader.kill()
+        leader.wait()
+
+
+def test_a_session_whose_leader_is_not_the_process_recorded_is_not_signalled():
+    leader = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    try:
+        now = Identity.of(leader.pid)
+        assert now is not None and now.matches(leader.pid)
+        earlier = Identity(create_time=now.create_time - 3600, cmdline=now.cmdline)  # the pid's previous owner
+        other = Identity(create_time=now.create_time, cmdline=("prefect", "server", "start"))
+        for recorded in (earlier, other):
+            assert not recorded.matches(leader.pid)
+            assert not terminate_session(leader.pid, grace=1, identity=recorded)
+            assert leader.poll() is None
+        assert terminate_session(leader.pid, grace=5, identity=now) and leader.poll() is not None
     finally:
         leader.kill()
         leader.wait()

@@ -7,6 +7,7 @@ import pandas as pd
 from manymodels import plots
 from manymodels.evaluation import best_and_worst
 from manymodels.summary import RunSummary
+from tests.helpers import SUMMARY
 
 MODELS = ["champion", "prophet_tuned", "seasonal_naive"]
 
@@ -33,40 +34,14 @@ def test_best_and_worst_rank_by_the_champions_error_and_never_list_a_series_twic
     assert [r["series_id"] for r in few] == ["s0", "s1", "s2", "s3"]
 
 
-SUMMARY = {
-    "counts": {"series_in": 5, "series_forecast": 3, "series_rejected": 2, "rows_in": 1234, "rows_duplicated": 1,
-               "periods_filled": 7},
-    "tuning": {"tuned": 2, "resumed": 0, "cached": 1},
-    "trials": 20,
-    "prophet_fits": 26,
-    "metrics": {"champion": {"smape": 9.5, "mase": None}, "seasonal_naive": {"smape": 15.25, "mase": 1.0}},
-    "champions": {"prophet_tuned": 2, "auto_ets": 1},
-    "champion_vs_models": {"seasonal_naive": {"metric": "smape", "champion_mean": 9.5, "model_mean": 15.25,
-                                              "share_series_better": 2 / 3, "mean_improvement": 5.75,
-                                              "relative_improvement": 0.377}},
-    "owa": {"champion": 0.8123, "seasonal_naive": 1.1},
-    "intervals": {"coverage": {"80": 0.75, "95": 0.9}, "pinball": 1.2345},
-    "cost": {"prices_read_on": "2026-11-22", "region": "us-east-1", "node_seconds": {"c7i.large": 60.0},
-             "on_demand_usd": 0.0015, "on_demand_usd_per_series": 0.0005, "spot_usd": 0.0006,
-             "spot_usd_per_series": 0.0002},
-    "step_seconds": {"ingest": 1.25, "tune": 30.0, "evaluate": 0.5},
-    "rejected": [{"series_id": "9-1", "reason": "too short"}, {"series_id": "9-2", "reason": "constant target"}],
-    "empty_files": [],
-    "metrics_by": {},
-    "manifest": {},
-    "flow_run_id": "f00d",
-    "step_started_at": {"ingest": 0.0, "tune": 1.25, "evaluate": 31.25},
-    "plots": {"errors per model": "s3://bucket/run/plots/errors.png"},
-}  # fmt: skip
-
-
 def test_summary_markdown_carries_counts_metrics_cost_steps_rejections_and_plot_links():
     text = RunSummary.model_validate(SUMMARY).to_markdown("s3://bucket/run")
     assert "**3** series forecast of 5 (2 rejected); 1,234 rows in" in text
-    assert "| champion | 9.500 | - |" in text and "| seasonal_naive | 15.250 | 1.000 |" in text
-    assert "the champion beat **seasonal_naive** on 67% of series (mean smape 9.50 against 15.25)" in text
-    assert "rolling-origin folds): prophet_tuned 2, auto_ets 1." in text
-    assert "OWA against Naive2 (below 1 beats it): champion 0.812, seasonal_naive 1.100" in text
+    # names are escaped like any text from the data: seasonal\_naive renders as seasonal_naive
+    assert "| champion | 9.500 | - |" in text and "| seasonal\\_naive | 15.250 | 1.000 |" in text
+    assert "the champion beat **seasonal\\_naive** on 67% of series (mean smape 9.50 against 15.25)" in text
+    assert "rolling-origin folds): prophet\\_tuned 2, auto\\_ets 1." in text
+    assert "OWA against Naive2 (below 1 beats it): champion 0.812, seasonal\\_naive 1.100" in text
     assert "80% interval 75%, 95% interval 90%; pinball loss 1.234" in text
     assert "On demand **$0.0015** ($0.000500 per series), on spot **$0.0006**" in text
     assert "read on 2026-11-22" in text and "ingest 1.2, tune 30.0, evaluate 0.5" in text

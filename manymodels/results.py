@@ -1,0 +1,107 @@
+"""Tuning results under their cache keys, as Parquet: data that cannot run code, checked when read. A file that
+cannot be read or fails the check is moved aside, logged, and its series recomputed."""
+
+import io
+import logging
+import re
+import uuid
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import BaseModel, ConfigDict
+
+from manymodels import storage
+from manymodels.series import SeriesResult
+
+log = logging.getLogger(__name__)
+
+KEY = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
+META = b"manymodels.result"
+PARTS = ("backtest", "forecast")
+
+
+class ResultRecord(BaseModel):
+    """A result's scalars and its frames' columns, stored in the Parquet file's metadata."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str
+    series_id: str
+    best_params: dict[str, float | int | str]
+    best_value: float
+    n_trials: int
+    n_fits: int
+    resumed: bool
+    seconds: float
+    champion: str
+    fold_errors: dict[str, float]
+    columns: dict[str, list[str]]  # part -> its columns
+
+
+class ResultFiles:
+    """One Parquet file per cache key under url; those that fail to load go to aside_url."""
+
+    def __init__(self, url: str, aside_url: str) -> None:
+        self.url, self.aside_url = url, aside_url
+
+    def path(self, key: str) -> str:
+        if not KEY.match(key):
+            raise ValueError(f"not a cache key: {key!r}")
+        return storage.join(self.url, f"{key}.parquet")
+
+    def save(self, key: str, result: SeriesResult) -> None:
+        frames = {"backtest": result.backtest, "forecast": result.forecast}
+        scalars = {k: v for k, v in vars(result).items() if k not in frames}
+        record = ResultRecord(key=key, **scalars, columns={part: list(f.columns) for part, f in frames.items()})
+        table = pa.Table.from_pandas(pd.concat([f.assign(part=p) for p, f in frames.items()], ignore_index=True))
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), META: record.model_dump_json()})
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer)
+        storage.write_bytes(self.path(key), buffer.getvalue())
+
+    def load(self, key: str) -> SeriesResult | None:
+        """The result stored under key; None if there is none, or if what is there is unreadable or invalid (then
+        it is moved aside)."""
+        path = self.path(key)
+        fs = storage.filesystem(path)
+        try:
+            with fs.open(path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            return None
+        try:
+            return self._parse(key, data)
+        except Exception as e:  # anything wrong with a file found in a shared place: recompute, keep it to look at
+            self._set_aside(key, path, e)
+            return None
+
+    @staticmethod
+    def _parse(key: str, data: bytes) -> SeriesResult:
+        table = pq.read_table(io.BytesIO(data))
+        record = ResultRecord.model_validate_json((table.schema.metadata or {})[META])
+        if record.key != key:
+            raise ValueError(f"stored under {key} but made for {record.key}")
+        frame = table.to_pandas()
+        frames = {}
+        for part in PARTS:
+            rows = frame[frame["part"] == part]
+            frames[part] = rows[record.columns[part]].reset_index(drop=True)
+        scalars = record.model_dump(exclude={"key", "columns"})
+        return SeriesResult(**scalars, **frames)
+
+    def _set_aside(self, key: str, path: str, error: Exception) -> None:
+        aside = storage.join(self.aside_url, f"{key}.{uuid.uuid4().hex[:8]}.parquet")
+        log.warning(
+            "result %s could not be used (%s: %s); moved to %s and recomputed",
+            key,
+            type(error).__name__,
+            str(error).splitlines()[0] if str(error) else "",
+            aside,
+        )
+        fs = storage.filesystem(path)
+        try:
+            fs.makedirs(aside.rsplit("/", 1)[0], exist_ok=True)
+            fs.mv(storage.url_to_fs(path)[1], storage.url_to_fs(aside)[1])
+        except OSError:
+            fs.rm(storage.url_to_fs(path)[1])

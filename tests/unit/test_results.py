@@ -1,0 +1,96 @@
+"""Tuning results are stored as data and checked when read: nothing found in the run location runs as code."""
+
+import pathlib
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from manymodels import storage
+from manymodels.results import ResultFiles
+from manymodels.series import SeriesResult
+
+
+def result(series_id: str = "1-1") -> SeriesResult:
+    dates = pd.date_range("2024-01-01", periods=3)
+    backtest = pd.concat(
+        [
+            pd.DataFrame({"ds": dates, "y": [1.0, 2.0, 3.0], "model": "naive", "yhat": [1.0, 1.0, 1.0]}),
+            pd.DataFrame(
+                {"ds": dates, "y": [1.0, 2.0, 3.0], "model": "champion", "yhat": [1.5, 2, 2.5]}
+                | {"lo_80": [1.0, 1.5, 2], "hi_80": [2.0, 2.5, 3]}
+            ),
+        ],
+        ignore_index=True,
+    )
+    future = pd.DataFrame(
+        {"ds": dates + pd.Timedelta(days=3), "model": "naive", "yhat": np.pi, "lo_80": 1.0, "hi_80": 5.0}
+    )
+    return SeriesResult(
+        series_id=series_id,
+        best_params={"seasonality_mode": "additive", "changepoint_prior_scale": 0.0123456789, "weekly_order": 3},
+        best_value=12.5,
+        n_trials=5,
+        n_fits=17,
+        resumed=False,
+        seconds=1.25,
+        champion="naive",
+        fold_errors={"prophet_tuned": 12.5, "naive": 11.0},
+        backtest=backtest,
+        forecast=future,
+    )
+
+
+class Bomb:
+    """Unpickling this touches a file: what code in a pickled cache file could do."""
+
+    def __init__(self, marker: pathlib.Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return pathlib.Path.touch, (self.marker,)
+
+
+@pytest.fixture
+def files(tmp_path) -> ResultFiles:
+    return ResultFiles(str(tmp_path / "results"), str(tmp_path / "aside"))
+
+
+def test_a_result_comes_back_exactly(files):
+    files.save("tune-k1-abc", stored := result())
+    loaded = files.load("tune-k1-abc")
+    for frame in ("backtest", "forecast"):
+        pd.testing.assert_frame_equal(getattr(loaded, frame), getattr(stored, frame))
+    assert vars(loaded) | {"backtest": None, "forecast": None} == vars(stored) | {"backtest": None, "forecast": None}
+    assert isinstance(loaded.best_params["weekly_order"], int)
+    assert files.load("tune-k2-abc") is None
+
+
+def test_a_pickled_file_is_never_run_but_set_aside(files, tmp_path):
+    marker = tmp_path / "pwned"
+    storage.write_bytes(files.path("tune-k1-abc"), pickle.dumps(Bomb(marker)))
+    assert files.load("tune-k1-abc") is None
+    assert not marker.exists()
+    assert not (tmp_path / "results" / "tune-k1-abc.parquet").exists()
+    assert [p.name.split(".")[0] for p in (tmp_path / "aside").iterdir()] == ["tune-k1-abc"]
+
+
+@pytest.mark.parametrize("damage", ["torn", "other-key", "bad-record"])
+def test_a_damaged_or_misplaced_result_is_recomputed(files, tmp_path, damage):
+    files.save("tune-k1-abc", result())
+    path = tmp_path / "results" / "tune-k1-abc.parquet"
+    if damage == "torn":
+        path.write_bytes(path.read_bytes()[:-100])
+    elif damage == "other-key":  # a valid result copied to another series' key
+        files.save("tune-k2-abc", result("1-2"))
+        path.write_bytes((tmp_path / "results" / "tune-k2-abc.parquet").read_bytes())
+    else:
+        frame = pd.DataFrame({"part": ["backtest"], "x": [1]})
+        frame.to_parquet(path)
+    assert files.load("tune-k1-abc") is None and not path.exists()
+
+
+def test_keys_cannot_name_paths(files):
+    with pytest.raises(ValueError):
+        files.path("../../etc/passwd")
