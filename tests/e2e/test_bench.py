@@ -19,6 +19,7 @@ def test_make_bench_runs_every_benchmark_and_writes_the_report(prefect_server, t
         "BENCH_TRIALS": 2,
         "BENCH_RAYTUNE": 1,
         "BENCH_TRIAL_COST": "--series 1 --trials 2 --workload synthetic",
+        "BENCH_STUDY_STORAGE": "--trials 2 --studies 1",
         "BENCH_INGEST": "--rows 8000 --days 400 --series-per-file 10",
         "BENCH_SCALE": "--series 4 --days 150 --sample 2",
     }
@@ -26,7 +27,8 @@ def test_make_bench_runs_every_benchmark_and_writes_the_report(prefect_server, t
     done = make("bench", settings, env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     results = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
-    assert set(results) == {"trial-cost", "startup", "throughput-synthetic-2", "ingest-8000", "scale-4"}
+    names = {"trial-cost", "study-storage", "startup", "throughput-synthetic-2", "ingest-8000", "scale-4"}
+    assert set(results) == names
 
     runs = results["throughput-synthetic-2"]["runs"]
     assert set(runs) == {"manymodels", "bare_loop", "manymodels_after", "ray_tune"}
@@ -45,11 +47,15 @@ def test_make_bench_runs_every_benchmark_and_writes_the_report(prefect_server, t
         v["cpu_per_trial"] > 0 and v["mean_valid_smape"] >= v["mean_best_valid_smape"] for v in variants.values()
     )
 
+    stored = results["study-storage"]
+    assert stored["s3"]["cpu_s"] > 0 and stored["local"]["cpu_s"] > 0 and stored["journal_bytes"] > 0
+
     ingest = results["ingest-8000"]
     assert ingest["rows"] == 20 * 400 and ingest["series"] == ingest["accepted"] == 20
     assert results["scale-4"]["manymodels"]["series"] == 4 and results["scale-4"]["peak_memory_gib"] > 0
 
     text = report.read_text()
-    for heading in ("## Throughput", "## Cost of one trial", "## Fixed cost", "## Scale", "## Ingest"):
+    headings = ("## Throughput", "## Cost of one trial", "## Durable studies", "## Fixed cost", "## Scale", "## Ingest")
+    for heading in headings:
         assert heading in text
     assert "python -m benchmarks.bench throughput --workload synthetic --series 2" in text

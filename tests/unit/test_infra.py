@@ -45,5 +45,12 @@ def test_every_node_installs_the_locked_environment_and_runs_its_ray():
     config = load()
     assert any("uv sync --frozen" in command for command in config["setup_commands"])
     starts = config["head_start_ray_commands"] + config["worker_start_ray_commands"]
-    assert all(".venv/bin/ray" in command for command in starts)
+    assert all(".venv/bin/ray" in command or ".venv/bin/dask" in command for command in starts)
     assert "--ray-client-server-port=10001" in " ".join(config["head_start_ray_commands"])
+
+
+def test_a_dask_scheduler_runs_on_the_head_and_a_worker_beside_each_ray_worker():
+    config = load()
+    head, workers = " ".join(config["head_start_ray_commands"]), " ".join(config["worker_start_ray_commands"])
+    assert ".venv/bin/dask scheduler --port 8786" in head and "--dashboard-address 127.0.0.1:" in head
+    assert ".venv/bin/dask worker tcp://$RAY_HEAD_IP:8786" in workers
