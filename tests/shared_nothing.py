@@ -20,11 +20,16 @@ import psutil
 from app.processes import terminate_session
 from tests.helpers import BIN, LOCAL_RAY_CLUSTER, RAY_CLIENT_FORK_SAFE, REPO, base_env, free_port, wait_for_port
 
-# Run by bash inside the new namespace, before the node's own command ("$@").
+# Run by bash inside the new namespace, before the node's own command ("$@"). The checkout is held aside on a
+# private mount while /tmp is replaced (a clone may live under /tmp), then put back read-only at its own path.
 PRIVATE_MACHINE = f"""
 set -e
+mount -t tmpfs none /media
+mkdir /media/checkout
+mount --bind {REPO} /media/checkout
 mount -t tmpfs -o size=4g,mode=1777 none /tmp
-mount --bind {REPO} {REPO}
+mkdir -p {REPO}
+mount --move /media/checkout {REPO}
 mount -o remount,ro,bind {REPO} {REPO}
 if [ -d {REPO}/.manymodels ]; then mount -t tmpfs -o ro none {REPO}/.manymodels; fi
 mkdir -p /tmp/home /tmp/work
