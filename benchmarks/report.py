@@ -129,7 +129,13 @@ def scale(r: dict) -> list[str]:
         f"Whole command {run['command_wall']:.0f} s; steps "
         + ", ".join(f"{k} {v:.0f} s" for k, v in run["step_seconds"].items())
         + f". {run['series']:,} series forecast. Peak memory in use on the machine above the start: "
-        f"{r['peak_memory_gib']:.2f} GiB. Tuning CPU busy {run['cpu_share']:.0%}.",
+        f"{r['peak_memory_gib']:.2f} GiB"
+        + (
+            f"; the driver's peak resident memory: **{run['driver_peak_rss_gib']:.2f} GiB**"
+            if "driver_peak_rss_gib" in run
+            else ""
+        )
+        + f". Tuning CPU busy {run['cpu_share']:.0%}.",
         "",
         f"Against the bare loop on {r['bare_loop_sample']['series']} of the same series: manymodels' tuning step "
         f"ran at "

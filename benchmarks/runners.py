@@ -30,10 +30,16 @@ def run_manymodels(data: Path, output: Path, trials: int, cpus: int, env: dict, 
         "--horizon", DATA_SPEC["horizon"], "--trials", trials, "--workers", cpus,
     ]  # fmt: skip
     started = time.time()
-    done = subprocess.run(list(map(str, command)), env=env, capture_output=True, text=True)
-    ended = time.time()
-    if done.returncode:
-        raise RuntimeError(f"manymodels run failed: {done.stderr[-2000:]}")
+    with tempfile.TemporaryFile() as log:
+        driver = subprocess.Popen(list(map(str, command)), env=env, stdout=log, stderr=subprocess.STDOUT)
+        driver_peak = 0
+        while driver.poll() is None:  # the kernel's high-water mark of the driver's resident memory
+            driver_peak = max(driver_peak, _peak_rss(driver.pid))
+            time.sleep(0.5)
+        ended = time.time()
+        if driver.returncode:
+            log.seek(0)
+            raise RuntimeError(f"manymodels run failed: {log.read()[-2000:].decode(errors='replace')}")
     summary = json.loads(Path(RunLayout(str(output)).summary).read_text())
     tune_start = summary["step_started_at"]["tune"]
     tune_seconds = summary["step_seconds"]["tune"]
@@ -44,9 +50,21 @@ def run_manymodels(data: Path, output: Path, trials: int, cpus: int, env: dict, 
         "cpu_share": machine.cpu_share(tune_start, tune_start + tune_seconds),
         "steal_share": machine.steal_share(tune_start, tune_start + tune_seconds),
         "fits": summary["prophet_fits"],
+        "driver_peak_rss_gib": driver_peak / 2**30,
         "series": summary["counts"]["series_forecast"],
         "mean_best_value": _mean_best(output),
     }
+
+
+def _peak_rss(pid: int) -> int:
+    """VmHWM of a live process, in bytes (0 once it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 
 def _mean_best(output: Path) -> float:

@@ -10,9 +10,10 @@ from engines.ray_engine import cluster_cpus
 from manymodels.batching import in_flight, series_per_task
 from manymodels.layout import RunLayout
 from manymodels.planning import read_jobs, study_storage
+from manymodels.results import result_files
 from manymodels.series import TuneOutcome, stored_results
 from manymodels.settings import ComputeSpec, DataSpec, TuningSpec
-from tasks.tune import result_files, tune_batch
+from tasks.tune import tune_batch
 
 
 @flow(name="tune-on-ray", flow_run_name="tune-{tuning.trials}-trials")

@@ -14,7 +14,7 @@ from manymodels.cost import PriceTable, estimate
 from manymodels.ingest import Ingested
 from manymodels.metrics import METRICS, coverage, evaluate, interval_pinball, owa
 from manymodels.planning import manifest
-from manymodels.series import SeriesResult, TuneOutcome
+from manymodels.series import SeriesSummary, TuneOutcome
 from manymodels.settings import DataSpec, TuningSpec
 from manymodels.summary import RunScores
 
@@ -121,13 +121,19 @@ class RunOutputs:
 
 
 def assemble_outputs(
-    ingested: Ingested, outcome: TuneOutcome, data: DataSpec, tuning: TuningSpec, node_seconds: dict[str, float]
+    ingested: Ingested,
+    outcome: TuneOutcome,
+    frames: tuple[pd.DataFrame, pd.DataFrame],
+    data: DataSpec,
+    tuning: TuningSpec,
+    node_seconds: dict[str, float],
 ) -> RunOutputs:
-    """The output tables and the run's scores; every input series is either forecast or listed as rejected. The
-    cost estimate prices node_seconds, the time the run held nodes of each instance type."""
+    """The output tables and the run's scores; every input series is either forecast or listed as rejected. frames
+    are the results' backtest and forecast rows (ResultCache.frames); the cost estimate prices node_seconds, the
+    time the run held nodes of each instance type."""
     ids = ingested.profiles[[*data.id_cols, SERIES_ID]]
     results = sorted(outcome.results, key=lambda r: r.series_id)
-    backtest = _with_ids(ids, {r.series_id: r.backtest for r in results})
+    backtest = _with_ids(ids, frames[0])
     metrics = series_metrics(backtest, ingested.profiles, data.id_cols)
     scored = len(metrics) > 0
     rejected = _rejections(ingested, outcome)
@@ -157,28 +163,30 @@ def assemble_outputs(
         manifest=manifest(profiles, data, tuning),
     )
     return RunOutputs(
-        forecasts=_with_ids(ids, {r.series_id: r.forecast for r in results}),
+        forecasts=_with_ids(ids, frames[1]),
         backtest=backtest,
         metrics=metrics,
-        best_params=_with_ids(ids, {r.series_id: _best_params_row(r) for r in results}),
+        best_params=_with_ids(ids, pd.DataFrame([_best_params_row(r) for r in results])),
         scores=scores,
     )
 
 
-def _with_ids(ids: pd.DataFrame, frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Per-series frames stacked, each row with its series' id columns."""
-    parts = [f.assign(**{SERIES_ID: sid}) for sid, f in frames.items()]
-    long = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({SERIES_ID: pd.Series(dtype="string")})
+def _with_ids(ids: pd.DataFrame, long: pd.DataFrame) -> pd.DataFrame:
+    """Rows of many series (with a series_id column), each with its series' id columns, in series order."""
+    if SERIES_ID not in long:
+        long = pd.DataFrame({SERIES_ID: pd.Series(dtype="string")})
+    long = long.astype({SERIES_ID: ids[SERIES_ID].dtype}).sort_values(SERIES_ID, kind="stable")
     return ids.merge(long, on=SERIES_ID, validate="one_to_many")
 
 
-def _best_params_row(result: SeriesResult) -> pd.DataFrame:
+def _best_params_row(result: SeriesSummary) -> dict:
     row = result.best_params | {
         "best_value": result.best_value,
         "n_trials": result.n_trials,
         "champion": result.champion,
+        SERIES_ID: result.series_id,
     }
-    return pd.DataFrame([row | {f"folds_{model}": value for model, value in result.fold_errors.items()}])
+    return row | {f"folds_{model}": value for model, value in result.fold_errors.items()}
 
 
 def _rejections(ingested: Ingested, outcome: TuneOutcome) -> list[dict[str, str]]:

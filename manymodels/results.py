@@ -8,11 +8,14 @@ import uuid
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict
 
 from manymodels import storage
-from manymodels.series import SeriesResult
+from manymodels.contract import SERIES_ID
+from manymodels.layout import RunLayout
+from manymodels.series import SeriesResult, SeriesSummary
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +79,43 @@ class ResultFiles:
             self._set_aside(key, path, e)
             return None
 
+    def frames(self, results: list[SeriesSummary], batch: int = 1000) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Every result's backtest and forecast rows, each with its series_id: read in batches (concurrently from
+        S3) and stacked as Arrow tables, so the driver never holds a frame per series."""
+        fs, _ = storage.url_to_fs(self.url)
+        tables, columns = [], {part: {} for part in PARTS}
+        for start in range(0, len(results), batch):
+            paths = {storage.url_to_fs(self.path(r.key))[1]: r for r in results[start : start + batch]}
+            found = fs.cat(list(paths))
+            for path, summary in paths.items():
+                table, record = self._checked(summary.key, found[path])
+                if record.series_id != summary.series_id:
+                    raise ValueError(f"result {summary.key} changed during the run: it is for {record.series_id}")
+                for part in PARTS:
+                    columns[part] |= dict.fromkeys(record.columns[part])
+                ids = pa.array([summary.series_id] * len(table), pa.string())
+                tables.append(table.replace_schema_metadata(None).append_column(SERIES_ID, ids))
+        if not tables:
+            empty = pd.DataFrame({SERIES_ID: pd.Series(dtype="string")})
+            return empty, empty.copy()
+        stacked = pa.concat_tables(tables, promote_options="default")
+        backtest, forecast = (
+            stacked.filter(pc.equal(stacked["part"], part)).select([*columns[part], SERIES_ID]).to_pandas()
+            for part in PARTS
+        )
+        return backtest, forecast
+
     @staticmethod
-    def _parse(key: str, data: bytes) -> SeriesResult:
+    def _checked(key: str, data: bytes) -> tuple[pa.Table, ResultRecord]:
         table = pq.read_table(io.BytesIO(data))
         record = ResultRecord.model_validate_json((table.schema.metadata or {})[META])
         if record.key != key:
             raise ValueError(f"stored under {key} but made for {record.key}")
+        return table, record
+
+    @staticmethod
+    def _parse(key: str, data: bytes) -> SeriesResult:
+        table, record = ResultFiles._checked(key, data)
         frame = table.to_pandas()
         frames = {}
         for part in PARTS:
@@ -105,3 +139,8 @@ class ResultFiles:
             fs.mv(storage.url_to_fs(path)[1], storage.url_to_fs(aside)[1])
         except OSError:
             fs.rm(storage.url_to_fs(path)[1])
+
+
+def result_files(layout: RunLayout) -> ResultFiles:
+    """The result files of a run location."""
+    return ResultFiles(layout.results, layout.results_aside)

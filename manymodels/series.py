@@ -41,6 +41,27 @@ class SeriesResult:
     backtest: pd.DataFrame = field(repr=False)  # ds, y, model, yhat on the test window; the champion's bounds
     forecast: pd.DataFrame = field(repr=False)  # ds, model (the champion), yhat and bounds after the last point
 
+    def summary(self, key: str) -> "SeriesSummary":
+        kept = [f.name for f in dataclasses.fields(SeriesSummary) if f.name != "key"]
+        return SeriesSummary(key=key, **{name: getattr(self, name) for name in kept})
+
+
+@dataclass(frozen=True)
+class SeriesSummary:
+    """What the driver keeps of a series' result: its numbers, and the cache key under which its frames are stored
+    (a run of tens of thousands of series does not hold their frames, nor pass them through Ray)."""
+
+    key: str
+    series_id: str
+    best_params: dict
+    best_value: float
+    n_trials: int
+    n_fits: int
+    resumed: bool
+    seconds: float
+    champion: str
+    fold_errors: dict[str, float]
+
 
 def tune_series(
     frame: pd.DataFrame,
@@ -100,7 +121,7 @@ def bands(forecast: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 class TuneOutcome:
     """The tuning step's results, the series that failed with why, and how each result was obtained."""
 
-    results: list[SeriesResult]
+    results: list[SeriesSummary]
     failures: dict[str, str]
     counts: dict[str, int]  # tuned, resumed, cached
 
@@ -108,10 +129,12 @@ class TuneOutcome:
     def empty(cls) -> "TuneOutcome":
         return cls(results=[], failures={}, counts={"tuned": 0, "resumed": 0, "cached": 0})
 
-    def add(self, result: SeriesResult, how: str | None = None) -> None:
-        """Record a series' result, obtained as `how`: cached, or (when None) tuned or resumed as the result says."""
+    def add(self, key: str, result: SeriesResult, how: str | None = None) -> None:
+        """Record a series' result stored under key, obtained as `how`: cached, or (when None) tuned or resumed as
+        the result says."""
         how = how or ("resumed" if result.resumed else "tuned")
-        self.results.append(dataclasses.replace(result, n_fits=0) if how == "cached" else result)
+        summary = result.summary(key)
+        self.results.append(dataclasses.replace(summary, n_fits=0) if how == "cached" else summary)
         self.counts[how] += 1
 
     def merge(self, other: "TuneOutcome") -> "TuneOutcome":
@@ -129,6 +152,8 @@ class ResultCache(Protocol):
 
     def save(self, key: str, result: SeriesResult) -> None: ...
 
+    def frames(self, results: list[SeriesSummary]) -> tuple[pd.DataFrame, pd.DataFrame]: ...
+
 
 def stored_results(
     jobs: Iterable[SeriesJob], cache: ResultCache, this_run: bool = False
@@ -138,7 +163,7 @@ def stored_results(
     found, todo = TuneOutcome.empty(), []
     for job in jobs:
         if (result := cache.load(job.cache_key)) is not None:
-            found.add(result, None if this_run else "cached")
+            found.add(job.cache_key, result, None if this_run else "cached")
         else:
             todo.append(job)
     return found, todo
@@ -164,7 +189,7 @@ def tune_jobs(
             logger.warning("series %s failed: %s", job.series_id, outcome.failures[job.series_id])
             continue
         cache.save(job.cache_key, result)
-        outcome.add(result)
+        outcome.add(job.cache_key, result)
         logger.info(
             "series %s: %s %.4f after %d trials", job.series_id, tuning.metric, result.best_value, result.n_trials
         )

@@ -8,6 +8,7 @@ from manymodels.evaluation import RunOutputs, assemble_outputs, best_and_worst
 from manymodels.ingest import Ingested
 from manymodels.layout import RunLayout
 from manymodels.outputs import write_run
+from manymodels.results import result_files
 from manymodels.series import TuneOutcome
 from manymodels.settings import DataSpec, TuningSpec
 from manymodels.summary import RunSummary
@@ -16,10 +17,15 @@ from manymodels.timing import StepTimes
 
 @task(name="evaluate", cache_policy=NO_CACHE)
 def evaluate_run(
-    ingested: Ingested, outcome: TuneOutcome, data: DataSpec, tuning: TuningSpec, node_seconds: dict[str, float]
+    ingested: Ingested,
+    outcome: TuneOutcome,
+    data: DataSpec,
+    tuning: TuningSpec,
+    node_seconds: dict[str, float],
 ) -> RunOutputs:
     """Score every model on every series' test window, aggregate against the baselines, estimate the EC2 cost."""
-    return assemble_outputs(ingested, outcome, data, tuning, node_seconds)
+    frames = result_files(ingested.layout).frames(outcome.results)
+    return assemble_outputs(ingested, outcome, frames, data, tuning, node_seconds)
 
 
 @task(name="publish", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[10, 30, 60])

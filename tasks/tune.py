@@ -10,16 +10,12 @@ from prefect.cache_policies import NO_CACHE
 
 from manymodels.layout import RunLayout
 from manymodels.planning import SeriesJob, plan_jobs, previous_best, study_storage, write_jobs
-from manymodels.results import ResultFiles
+from manymodels.results import result_files
 from manymodels.series import TuneOutcome, stored_results, tune_jobs
 from manymodels.settings import ComputeSpec, DataSpec, TuningSpec
 
 if TYPE_CHECKING:  # the ingest module imports Dask, which Ray workers have no use for
     from manymodels.ingest import Ingested
-
-
-def result_files(layout: RunLayout) -> ResultFiles:
-    return ResultFiles(layout.results, layout.results_aside)
 
 
 @task(name="plan-tuning", cache_policy=NO_CACHE)

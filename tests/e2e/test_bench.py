@@ -53,6 +53,7 @@ def test_make_bench_runs_every_benchmark_and_writes_the_report(prefect_server, t
     ingest = results["ingest-8000"]
     assert ingest["rows"] == 20 * 400 and ingest["series"] == ingest["accepted"] == 20
     assert results["scale-4"]["manymodels"]["series"] == 4 and results["scale-4"]["peak_memory_gib"] > 0
+    assert 0 < results["scale-4"]["manymodels"]["driver_peak_rss_gib"] < 8
 
     text = report.read_text()
     headings = ("## Throughput", "## Cost of one trial", "## Durable studies", "## Fixed cost", "## Scale", "## Ingest")

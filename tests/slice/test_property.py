@@ -11,6 +11,8 @@ from manymodels.errors import InputError
 from manymodels.evaluation import assemble_outputs
 from manymodels.ingest import ingest
 from manymodels.layout import RunLayout
+from manymodels.prepare import series_key
+from manymodels.results import result_files
 from manymodels.series import TuneOutcome, tune_series
 from manymodels.settings import DataSpec, TuningSpec
 
@@ -80,13 +82,16 @@ def test_every_series_is_forecast_or_rejected_or_the_run_stops_with_one_clear_li
         return
     assert set(ingested.profiles["series_id"]) == set(table.dropna(subset=["store"])["store"].astype(str))
     assert sorted(p.name for p in work.iterdir()) == ["_work", "in.csv"]  # ids name no path
-    outcome = TuneOutcome.empty()
+    outcome, results = TuneOutcome.empty(), result_files(ingested.layout)
     for series_id, url in ingested.series_urls().items():
         frame = storage.read_parquet(url)
         assert np.isfinite(frame["y"]).all() and frame["ds"].diff().dropna().eq(pd.Timedelta(days=1)).all()
         if non_negative:
             assert (frame["y"] >= 0).all(), series_id
-        outcome.add(tune_series(frame, data, TuningSpec(trials=1)), "tuned")
-    counts = assemble_outputs(ingested, outcome, data, TuningSpec(trials=1), {}).scores.counts
+        result, key = tune_series(frame, data, TuningSpec(trials=1)), f"tune-{series_key(series_id)}"
+        results.save(key, result)
+        outcome.add(key, result, "tuned")
+    frames = results.frames(outcome.results)
+    counts = assemble_outputs(ingested, outcome, frames, data, TuningSpec(trials=1), {}).scores.counts
     assert counts.series_in == counts.series_forecast + counts.series_rejected == len(ingested.profiles)
     event(f"series forecast: {'some' if counts.series_forecast else 'none'}, rejected: {counts.series_rejected}")

@@ -102,12 +102,17 @@ def test_a_cached_result_counts_no_fits_and_outcomes_merge_by_adding():
         )
 
     reused, tuned = TuneOutcome.empty(), TuneOutcome.empty()
-    reused.add(result("a"), "cached")
-    tuned.add(result("b"))
-    tuned.add(result("d", resumed=True))  # tuned or resumed, as the result says
+    reused.add("k-a", result("a"), "cached")
+    tuned.add("k-b", result("b"))
+    tuned.add("k-d", result("d", resumed=True))  # tuned or resumed, as the result says
     tuned.failures["c"] = "boom"
     merged = reused.merge(tuned)
-    assert [(r.series_id, r.n_fits) for r in merged.results] == [("a", 0), ("b", 6), ("d", 6)]
+    assert [(r.series_id, r.key, r.n_fits) for r in merged.results] == [
+        ("a", "k-a", 0),
+        ("b", "k-b", 6),
+        ("d", "k-d", 6),
+    ]
+    assert not hasattr(merged.results[0], "backtest")  # the driver keeps numbers, not frames
     assert merged.counts == {"tuned": 1, "resumed": 1, "cached": 1} and merged.failures == {"c": "boom"}
 
 

@@ -94,3 +94,21 @@ def test_a_damaged_or_misplaced_result_is_recomputed(files, tmp_path, damage):
 def test_keys_cannot_name_paths(files):
     with pytest.raises(ValueError):
         files.path("../../etc/passwd")
+
+
+def test_the_results_frames_come_back_stacked_with_their_series_ids(tmp_path):
+    files = ResultFiles(str(tmp_path / "results"), str(tmp_path / "aside"))
+    first, second = result("1-1"), result("2-1")
+    files.save("tune-a", first)
+    files.save("tune-b", second)
+    backtest, forecast = files.frames([first.summary("tune-a"), second.summary("tune-b")])
+    expected = pd.concat([first.backtest.assign(series_id="1-1"), second.backtest.assign(series_id="2-1")])
+    pd.testing.assert_frame_equal(backtest, expected.reset_index(drop=True), check_dtype=False)
+    assert list(forecast.columns) == [*first.forecast.columns, "series_id"] and len(forecast) == 2 * len(first.forecast)
+
+
+def test_a_result_swapped_for_another_series_during_the_run_is_refused(tmp_path):
+    files = ResultFiles(str(tmp_path / "results"), str(tmp_path / "aside"))
+    files.save("tune-a", result("2-1"))  # written over by someone with another series' result under this key
+    with pytest.raises(ValueError, match="changed during the run"):
+        files.frames([result("1-1").summary("tune-a")])
