@@ -76,7 +76,14 @@ def execute(spec: RunSpec) -> RunSummary:
     importing.join()
     from flows.forecast import forecast  # imports Prefect, which reads PREFECT_API_URL
 
-    state = forecast(data=spec.data, output=spec.output, tuning=spec.tuning, compute=spec.compute, return_state=True)
+    state = forecast(
+        data=spec.data,
+        output=spec.output,
+        tuning=spec.tuning,
+        compute=spec.compute,
+        min_forecast_share=spec.min_forecast_share,
+        return_state=True,
+    )
     run_url = prefect_server.ui_url(api_url, str(state.state_details.flow_run_id))
     if not state.is_completed():
         typer.echo(f"see {run_url}", err=True)
@@ -144,6 +151,7 @@ def run(
     forward_credentials: Annotated[bool, described(ComputeSpec, "forward_credentials")] = COMPUTE[
         "forward_credentials"
     ],
+    min_forecast_share: Annotated[float, described(RunSpec, "min_forecast_share")] = 0.0,
 ) -> None:
     """Forecast your own data."""
     spec = build(
@@ -174,6 +182,7 @@ def run(
             "forward_credentials": forward_credentials,
         },
         output=output,
+        min_forecast_share=min_forecast_share,
     )
     execute(spec)
 
@@ -192,8 +201,29 @@ def start() -> None:
 @app.command()
 def deploy(
     limit: Annotated[int, typer.Option(help="Flow runs the worker runs at once (each uses every core).")] = 1,
+    cluster: Annotated[
+        bool,
+        typer.Option(
+            help="On a Ray cluster's head: deploy adhoc-cluster and nightly-cluster to the team's Prefect server "
+            "(PREFECT_API_URL) with the S3 locations of MANYMODELS_DATA_URL and MANYMODELS_RUNS_URL, and start "
+            "their worker here."
+        ),
+    ] = False,
+    alert_webhook: Annotated[
+        str | None,
+        typer.Option(
+            envvar="MANYMODELS_ALERT_WEBHOOK",
+            show_default=False,
+            help="With --cluster: a webhook URL to post to when a cluster run ends Failed (read from "
+            "MANYMODELS_ALERT_WEBHOOK, so that it stays out of process lists).",
+        ),
+    ] = None,
 ) -> None:
-    """Start the local Prefect server, deploy deployments/prefect.yaml to a process work pool and start its worker."""
+    """Deploy deployments/prefect.yaml to a process work pool and start its worker: locally (with the local Prefect
+    server), or on a Ray cluster's head (--cluster)."""
+    if cluster:
+        deploy_on_cluster(limit, alert_webhook)
+        return
     write_demo_data()  # what the deployments' default parameters read
     try:
         api_url = prefect_server.deploy(REPOSITORY, limit=limit)
@@ -212,6 +242,23 @@ def deploy(
         f"(with PREFECT_API_URL={api_url} PREFECT_API_AUTH_STRING=$(cat {auth}))"
     )
     typer.echo(f"Prefect UI: {prefect_server.ui_base(api_url)}   (log in with the contents of {auth})")
+
+
+def deploy_on_cluster(limit: int, alert_webhook: str | None) -> None:
+    try:
+        api_url = prefect_server.deploy(REPOSITORY, limit=limit, cluster=True)
+    except RuntimeError as e:
+        fail(str(e))
+    typer.echo(
+        f"serving {', '.join(prefect_server.CLUSTER_DEPLOYMENTS)} on the work pool {prefect_server.CLUSTER_POOL}"
+    )
+    if alert_webhook:
+        from app.alerts import alert_on_failure
+
+        names = [f"forecast/{name}" for name in prefect_server.CLUSTER_DEPLOYMENTS]
+        alert_on_failure(alert_webhook, names)
+        typer.echo("a run of these deployments that ends Failed posts to the alert webhook")
+    typer.echo(f"Prefect UI: {prefect_server.ui_base(api_url)}")
 
 
 @app.command()

@@ -25,7 +25,10 @@ from app.processes import Identity, terminate_session
 from manymodels.storage import local_home as home
 
 DEFAULT_PORT = 4200
-WORK_POOL = "manymodels-process"  # the pool of deployments/prefect.yaml
+WORK_POOL = "manymodels-process"  # the pools of deployments/prefect.yaml: this machine's, and a Ray cluster head's
+CLUSTER_POOL = "manymodels-cluster"
+LOCAL_DEPLOYMENTS = ("adhoc", "nightly")
+CLUSTER_DEPLOYMENTS = ("adhoc-cluster", "nightly-cluster")
 AUTH_FILE = "prefect-auth"  # under home(): the local server's auth string, readable by its owner only
 
 
@@ -163,21 +166,46 @@ def run_env(api_url: str, local_ray: bool = True) -> dict[str, str]:
     return env
 
 
-def deploy(root: Path, pool: str = WORK_POOL, limit: int = 1, timeout: float = 120) -> str:
-    """The server, the process work pool, the deployments of deployments/prefect.yaml and a worker on the pool
-    (reused if its pid is alive); returns the API URL."""
-    env = run_env(ensure_server()) | {"PWD": str(root)}  # flow runs start in the worker's $PWD: the repository
+def deploy(root: Path, limit: int = 1, cluster: bool = False, timeout: float = 120) -> str:
+    """The deployments of deployments/prefect.yaml on their process work pool, and a worker on the pool (reused if
+    its pid is alive); returns the API URL. Locally: the local server (or PREFECT_API_URL's), adhoc and nightly.
+    On a Ray cluster's head (cluster): PREFECT_API_URL's server, adhoc-cluster and nightly-cluster, whose flow runs
+    join the head's Ray."""
+    if cluster:
+        env = cluster_env()
+        pool, names = CLUSTER_POOL, CLUSTER_DEPLOYMENTS
+    else:
+        env, pool, names = run_env(ensure_server()), WORK_POOL, LOCAL_DEPLOYMENTS
+    env |= {"PWD": str(root)}  # flow runs start in the worker's $PWD: the repository
     _prefect(["work-pool", "create", pool, "--type", "process", "--overwrite"], env, root)
-    _prefect(["--no-prompt", "deploy", "--all", "--prefect-file", "deployments/prefect.yaml"], env, root)
-    if not is_alive("worker"):
-        start_background("worker", ["worker", "start", "--pool", pool, "--limit", str(limit)], env, root)
+    chosen = [arg for name in names for arg in ("--name", f"forecast/{name}")]
+    _prefect(["--no-prompt", "deploy", *chosen, "--prefect-file", "deployments/prefect.yaml"], env, root)
+    worker = "cluster-worker" if cluster else "worker"
+    if not is_alive(worker):
+        start_background(worker, ["worker", "start", "--pool", pool, "--limit", str(limit)], env, root)
     deadline = time.monotonic() + timeout
     while not _online_workers(env["PREFECT_API_URL"], pool):
-        if not is_alive("worker") or time.monotonic() > deadline:
-            stop_background("worker")
-            raise RuntimeError(f"the worker did not come online; see {home() / 'worker.log'}")
+        if not is_alive(worker) or time.monotonic() > deadline:
+            stop_background(worker)
+            raise RuntimeError(f"the worker did not come online; see {home() / f'{worker}.log'}")
         time.sleep(0.5)
     return env["PREFECT_API_URL"]
+
+
+def cluster_env() -> dict[str, str]:
+    """The environment of a cluster head's worker and its flow runs: the team's Prefect API and the run locations
+    from the head's environment (never from a file of this repository), the head's own Ray and Dask by default."""
+    missing = [
+        name for name in ("PREFECT_API_URL", "MANYMODELS_DATA_URL", "MANYMODELS_RUNS_URL") if not os.environ.get(name)
+    ]
+    if missing:
+        raise RuntimeError(f"a cluster's worker needs {', '.join(missing)} in its environment (infra/README.md)")
+    if not is_healthy(os.environ["PREFECT_API_URL"]):
+        raise RuntimeError(f"the Prefect server at PREFECT_API_URL={os.environ['PREFECT_API_URL']} does not answer")
+    defaults = {"MANYMODELS_RAY_ADDRESS": "auto", "MANYMODELS_DASK_ADDRESS": "tcp://127.0.0.1:8786"}
+    env = defaults | dict(os.environ)
+    env.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "manymodels")
+    return env
 
 
 def _prefect(args: list[str], env: dict[str, str], cwd: Path) -> None:
@@ -297,8 +325,9 @@ def stop_background(name: str) -> bool:
 
 
 def stop_server() -> bool:
-    """Stop the worker and the server this machine started; True if the server was running."""
+    """Stop the workers and the server this machine started; True if the server was running."""
     stop_background("worker")
+    stop_background("cluster-worker")
     return stop_background("server")
 
 

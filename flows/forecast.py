@@ -12,7 +12,7 @@ from flows.tune import tune_on_ray
 from manymodels.cost import PriceTable
 from manymodels.layout import RunLayout
 from manymodels.lease import LocationBusy, RunLease, held
-from manymodels.settings import ComputeSpec, DataSpec, TuningSpec, unreachable
+from manymodels.settings import ComputeSpec, DataSpec, MinForecastShare, TuningSpec, unreachable
 from manymodels.summary import RunSummary
 from manymodels.timing import StepTimes
 from tasks.evaluate import evaluate_run, publish
@@ -22,7 +22,11 @@ from tasks.tune import plan_tuning, reuse_cached
 
 @flow(name="forecast", flow_run_name="forecast-h{data.horizon}-t{tuning.trials}")
 def forecast(
-    data: DataSpec, output: str, tuning: TuningSpec = TuningSpec(), compute: ComputeSpec = ComputeSpec()
+    data: DataSpec,
+    output: str,
+    tuning: TuningSpec = TuningSpec(),
+    compute: ComputeSpec = ComputeSpec(),
+    min_forecast_share: MinForecastShare = 0.0,
 ) -> RunSummary:
     """Tune and forecast one Prophet model per series, against baselines; write the outputs to `output`."""
     if problem := unreachable(output, compute):  # the CLI refuses it too; a deployment run is checked here
@@ -55,6 +59,6 @@ def forecast(
         with steps.step("evaluate"):
             outputs = evaluate_run(ingested, outcome, data, tuning, nodes.node_seconds(PriceTable.load()))
         summary = publish(outputs, layout, steps, data.id_cols)
-    if nothing := summary.nothing_forecast():
-        return Failed(message=nothing, data=summary)
+    if shortfall := summary.shortfall(min_forecast_share):
+        return Failed(message=shortfall, data=summary)
     return summary

@@ -1,6 +1,6 @@
 """Run parameters as frozen pydantic models: the CLI, the flow and deployments share them."""
 
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 from urllib.parse import urlsplit
 
 import pandas as pd
@@ -220,6 +220,17 @@ class ComputeSpec(Frozen):
         return url
 
 
+MinForecastShare = Annotated[
+    float,
+    Field(
+        ge=0,
+        le=1,
+        description="The run ends Failed (and the command exits 1) when it forecasts a smaller share of its series "
+        "than this; whatever the share, a run that forecasts no series fails.",
+    ),
+]
+
+
 class RunSpec(Frozen):
     """Everything one forecast run needs."""
 
@@ -227,6 +238,7 @@ class RunSpec(Frozen):
     tuning: TuningSpec = TuningSpec()
     compute: ComputeSpec = ComputeSpec()
     output: str = Field(description="Run location (local path or s3:// URL) that receives the outputs.")
+    min_forecast_share: MinForecastShare = 0.0
 
     @model_validator(mode="after")
     def _reachable(self) -> "RunSpec":

@@ -80,13 +80,20 @@ class RunSummary(RunScores):
     step_started_at: dict[str, float]  # Unix times, to line up with machine metrics
     plots: dict[str, str]  # name -> URL
 
-    def nothing_forecast(self) -> str | None:
-        """Why the run failed, if it forecast no series: the counts and the most common reason."""
-        if self.counts.series_forecast:
+    def shortfall(self, min_share: float = 0.0) -> str | None:
+        """Why the run failed, if it forecast no series, or a share of its series under min_share: the counts and
+        the most common reason."""
+        c = self.counts
+        if c.series_forecast and c.series_forecast >= min_share * c.series_in:
             return None
         common = Counter(r.reason for r in self.rejected).most_common(1)
         reason = f"; most common reason: {common[0][0]} ({common[0][1]} series)" if common else ""
-        return f"no series was forecast: {self.counts.series_rejected} of {self.counts.series_in} rejected{reason}"
+        if not c.series_forecast:
+            return f"no series was forecast: {c.series_rejected} of {c.series_in} rejected{reason}"
+        return (
+            f"too few series forecast: {c.series_forecast} of {c.series_in} ({c.series_forecast / c.series_in:.0%}), "
+            f"under the {min_share:.0%} this run requires; {c.series_rejected} rejected{reason}"
+        )
 
     def headline(self) -> str:
         c = self.counts

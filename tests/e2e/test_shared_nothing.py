@@ -3,11 +3,15 @@ one-CPU worker nodes, a Dask scheduler with a worker, every node in a mount name
 credentials. A node lost mid-tuning and a killed run cost no series, and every study ends with exactly its trials,
 resumed from the trials it had finished."""
 
+import http.server
 import io
 import json
+import queue
 import random
+import re
 import signal
 import subprocess
+import threading
 import time
 import uuid
 
@@ -16,7 +20,7 @@ import pytest
 from app.processes import terminate_session
 from manymodels import storage
 from manymodels.synthetic import make_retail_sales
-from tests.helpers import BIN, LOCAL_RAY_CLUSTER, study_states
+from tests.helpers import BIN, GOOD_SERIES, HORIZON, LOCAL_RAY_CLUSTER, api, manymodels, messy_sales, study_states
 from tests.shared_nothing import SharedNothing
 
 pytestmark = pytest.mark.e2e
@@ -180,3 +184,86 @@ def test_a_killed_run_rerun_tunes_only_its_unfinished_series_and_resumes_the_cut
     assert counts["cached"] == finished and counts["tuned"] + counts["resumed"] == SERIES - finished
     assert counts["resumed"] >= len([c for c in cut if c >= 1]), counts
     assert_every_study_has_exactly_its_trials(output)
+
+
+class Webhook(http.server.BaseHTTPRequestHandler):
+    """A notification endpoint on 127.0.0.1: keeps each POSTed body."""
+
+    received: "queue.Queue[dict]" = queue.Queue()
+
+    def do_POST(self) -> None:  # noqa: N802  (http.server's name)
+        self.received.put(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def webhook():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Webhook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/alerts", Webhook.received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_worker_on_the_head_runs_a_cluster_deployment_and_a_run_that_falls_short_is_announced(
+    prefect_server, s3_env, full_cluster, webhook, tmp_path
+):
+    """The head's worker (in the driver's namespace, as the head is) takes a run of nightly-cluster triggered
+    from the CLI; its tuning runs on the worker nodes (the head has no CPUs), its outputs land on S3, and as it
+    forecasts under the share it requires, it ends Failed and the automation posts to the webhook."""
+    cluster, s3 = full_cluster, s3_env
+    webhook_url, received = webhook
+    data, runs = f"s3://{s3.bucket}/nightly-{uuid.uuid4().hex}/sales.csv", new_location(s3)
+    storage.write_bytes(data, messy_sales().to_csv(index=False).encode())
+    head = run_env(prefect_server, s3) | {
+        "MANYMODELS_HOME": str(tmp_path / "head"),
+        "MANYMODELS_DATA_URL": data,
+        "MANYMODELS_RUNS_URL": runs,
+        "MANYMODELS_RAY_ADDRESS": cluster.gcs,
+        "MANYMODELS_DASK_ADDRESS": cluster.dask,
+        "MANYMODELS_ALERT_WEBHOOK": webhook_url,
+    }
+    deployed = manymodels("deploy", "--cluster", env=head)
+    try:
+        assert deployed.returncode == 0, deployed.stderr[-3000:]
+        data_spec = {"url": data, "id_cols": ["store", "item"], "time_col": "date", "target_col": "sales"}
+        params = {
+            "data": data_spec | {"freq": "D", "horizon": HORIZON},
+            "tuning": {"trials": 2},
+            "compute": {"ray_address": cluster.gcs, "dask_address": cluster.dask, "forward_credentials": True},
+            "min_forecast_share": 1.0,  # the messy data has rejected series: the run falls short
+        }
+        triggered = subprocess.run(
+            [BIN / "prefect", "deployment", "run", "forecast/nightly-cluster", "--params", json.dumps(params)],
+            env=head,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert triggered.returncode == 0, triggered.stderr[-3000:]
+        run_id = re.search(r"UUID: ([0-9a-f-]{36})", triggered.stdout).group(1)
+        run = finished_flow_run(prefect_server.api_url, run_id)
+        assert run["state_type"] == "FAILED" and "too few series forecast" in run["state"]["message"], run["state"]
+        summary = storage.read_json(f"{runs}/nightly/summary.json")
+        assert summary["flow_run_id"] == run_id and summary["counts"]["series_forecast"] == GOOD_SERIES
+        logs = api(prefect_server.api_url, "/logs/filter", {"logs": {"flow_run_id": {"any_": [run_id]}}, "limit": 200})
+        assert any(f"connecting to the Ray cluster at {cluster.gcs}" in log["message"] for log in logs)
+        notice = received.get(timeout=120)
+        assert run["name"] in notice["subject"] and "too few series forecast" in notice["text"], notice
+    finally:
+        subprocess.run([BIN / "manymodels", "stop"], env=head, capture_output=True, timeout=60)
+
+
+def finished_flow_run(api_url: str, run_id: str, timeout: float = 600) -> dict:
+    deadline = time.monotonic() + timeout
+    while (run := api(api_url, f"/flow_runs/{run_id}"))["state_type"] not in ("COMPLETED", "FAILED", "CRASHED"):
+        assert time.monotonic() < deadline, run["state"]
+        time.sleep(1)
+    return run

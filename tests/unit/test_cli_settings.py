@@ -63,6 +63,8 @@ INVALID = {
         None,
         "a sqlite --optuna-storage cannot be used with --ray-address",
     ),
+    "forecast share over 1": (["--min-forecast-share", "1.5"], "min_forecast_share", "less than or equal to 1"),
+    "forecast share negative": (["--min-forecast-share", "-0.1"], "min_forecast_share", "greater than or equal to 0"),
     "unknown duplicates": (["--duplicates", "first"], "data.duplicates", "'fail', 'sum' or 'last'"),
     "unknown fill": (["--fill", "mean"], "data.fill", "'interpolate' or 'zero'"),
     "season length 0": (["--season-length", "0"], "data.season_length", "greater than or equal to 1"),

@@ -13,7 +13,8 @@ DEPLOYMENTS = yaml.safe_load((ROOT / "deployments" / "prefect.yaml").read_text()
 @pytest.mark.parametrize("deployment", DEPLOYMENTS, ids=[d["name"] for d in DEPLOYMENTS])
 def test_deployment_entrypoint_loads_and_parameters_validate(deployment):
     flow = load_flow_from_entrypoint(str(ROOT / deployment["entrypoint"]))
-    assert flow.name == "forecast" and flow.description and deployment["work_pool"]["name"] == "manymodels-process"
+    pool = "manymodels-cluster" if deployment["name"].endswith("-cluster") else "manymodels-process"
+    assert flow.name == "forecast" and flow.description and deployment["work_pool"]["name"] == pool
     validated = flow.validate_parameters(deployment["parameters"])
     assert validated["data"].horizon == deployment["parameters"]["data"]["horizon"]
     for schedule in deployment.get("schedules", []):
@@ -34,3 +35,12 @@ def test_invalid_parameters_are_refused_by_the_flow():
     bad = DEPLOYMENTS[0]["parameters"] | {"tuning": {"trials": 0}}
     with pytest.raises(Exception, match="trials"):
         flow.validate_parameters(bad)
+
+
+def test_the_cluster_nightly_runs_one_at_a_time_fails_short_runs_and_takes_its_places_from_the_environment():
+    nightly = next(d for d in DEPLOYMENTS if d["name"] == "nightly-cluster")
+    assert nightly["concurrency_limit"] == {"limit": 1, "collision_strategy": "ENQUEUE"}
+    assert nightly["parameters"]["min_forecast_share"] == 0.95 and nightly["schedules"][0]["cron"] == "0 2 * * *"
+    assert nightly["parameters"]["data"]["url"] == "{{ $MANYMODELS_DATA_URL }}"
+    assert nightly["parameters"]["output"].startswith("{{ $MANYMODELS_RUNS_URL }}")
+    assert nightly["parameters"]["compute"]["ray_address"] == "{{ $MANYMODELS_RAY_ADDRESS }}"

@@ -2,6 +2,7 @@
 
 import copy
 import json
+import re
 from pathlib import Path
 
 import jsonschema
@@ -45,7 +46,9 @@ def test_every_node_installs_the_locked_environment_and_runs_its_ray():
     config = load()
     assert any("uv sync --frozen" in command for command in config["setup_commands"])
     starts = config["head_start_ray_commands"] + config["worker_start_ray_commands"]
-    assert all(".venv/bin/ray" in command or ".venv/bin/dask" in command for command in starts)
+    assert all(
+        any(tool in command for tool in (".venv/bin/ray", ".venv/bin/dask", "start-worker.sh")) for command in starts
+    )
     assert "--ray-client-server-port=10001" in " ".join(config["head_start_ray_commands"])
 
 
@@ -54,3 +57,12 @@ def test_a_dask_scheduler_runs_on_the_head_and_a_worker_beside_each_ray_worker()
     head, workers = " ".join(config["head_start_ray_commands"]), " ".join(config["worker_start_ray_commands"])
     assert ".venv/bin/dask scheduler --port 8786" in head and "--dashboard-address 127.0.0.1:" in head
     assert ".venv/bin/dask worker tcp://$RAY_HEAD_IP:8786" in workers
+
+
+def test_the_prefect_worker_runs_on_the_head_only_and_its_secrets_stay_out_of_the_config():
+    config = load()
+    head, workers = " ".join(config["head_start_ray_commands"]), " ".join(config["worker_start_ray_commands"])
+    assert "infra/start-worker.sh" in head and "start-worker" not in workers and "prefect worker" not in workers
+    script = (CONFIG.parent / "start-worker.sh").read_text()
+    assert not re.search(r"PREFECT_API_(KEY|AUTH_STRING|URL)\s*[=:]\s*\S", CONFIG.read_text() + script)
+    assert "aws ssm get-parameter" in script and "manymodels deploy --cluster" in script

@@ -92,12 +92,25 @@ def test_a_run_that_forecast_nothing_says_why():
             + [{"series_id": "s9", "reason": "too short"}],
         }
     )
-    assert summary.nothing_forecast() == (
+    assert summary.shortfall() == (
         "no series was forecast: 5 of 5 rejected; most common reason: all targets missing (4 series)"
     )
-    assert RunSummary.model_validate(SUMMARY).nothing_forecast() is None
+    assert RunSummary.model_validate(SUMMARY).shortfall() is None
 
 
 def test_holders_are_checked_data():
     with pytest.raises(ValueError):
         Holder.model_validate_json(b'{"run": 1}')
+
+
+def test_a_run_under_its_required_share_of_series_forecast_falls_short():
+    from manymodels.summary import RunSummary
+
+    counts = SUMMARY["counts"] | {"series_in": 10, "series_forecast": 7, "series_rejected": 3}
+    rejected = [{"series_id": f"s{i}", "reason": "too short"} for i in range(3)]
+    summary = RunSummary.model_validate(SUMMARY | {"counts": counts, "rejected": rejected})
+    assert summary.shortfall(0.7) is None and summary.shortfall() is None
+    assert summary.shortfall(0.8) == (
+        "too few series forecast: 7 of 10 (70%), under the 80% this run requires; 3 rejected; "
+        "most common reason: too short (3 series)"
+    )
