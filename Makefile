@@ -38,6 +38,7 @@ BENCH_WORKLOADS ?= synthetic store-item
 BENCH_SERIES   ?= 200 500
 BENCH_TRIALS   ?= 5
 BENCH_RAYTUNE  ?= 10
+BENCH_THROUGHPUT ?=
 BENCH_TRIAL_COST ?= --series 10 --trials 10
 BENCH_STUDY_STORAGE ?= --trials 20 --studies 5
 BENCH_INGEST   ?= --rows 50000000
@@ -49,7 +50,7 @@ bench: setup
 	$(BENCH) study-storage $(BENCH_STUDY_STORAGE) --out $(BENCH_OUT)
 	for workload in $(BENCH_WORKLOADS); do for n in $(BENCH_SERIES); do \
 		$(BENCH) throughput --workload $$workload --series $$n --trials $(BENCH_TRIALS) \
-			--raytune-series $(BENCH_RAYTUNE) --out $(BENCH_OUT) || exit 1; done; done
+			--raytune-series $(BENCH_RAYTUNE) $(BENCH_THROUGHPUT) --out $(BENCH_OUT) || exit 1; done; done
 	$(BENCH) ingest $(BENCH_INGEST) --out $(BENCH_OUT)
 	$(BENCH) scale $(BENCH_SCALE) --out $(BENCH_OUT)
 	$(BENCH) report --out $(BENCH_OUT) --to $(BENCH_REPORT)

@@ -18,6 +18,7 @@ def test_make_bench_runs_every_benchmark_and_writes_the_report(prefect_server, t
         "BENCH_SERIES": 2,
         "BENCH_TRIALS": 2,
         "BENCH_RAYTUNE": 1,
+        "BENCH_THROUGHPUT": "--no-bracket",  # the second manymodels run only steadies the ratio
         "BENCH_TRIAL_COST": "--series 1 --trials 2 --workload synthetic",
         "BENCH_STUDY_STORAGE": "--trials 2 --studies 1",
         "BENCH_INGEST": "--rows 8000 --days 400 --series-per-file 10",
@@ -31,13 +32,12 @@ def test_make_bench_runs_every_benchmark_and_writes_the_report(prefect_server, t
     assert set(results) == names
 
     runs = results["throughput-synthetic-2"]["runs"]
-    assert set(runs) == {"manymodels", "bare_loop", "manymodels_after", "ray_tune"}
+    assert set(runs) == {"manymodels", "bare_loop", "ray_tune"}
     # the same series, trials, space, split and seed: manymodels and the bare loop find the same optima
     # per series: 2 trials on 2 folds, default Prophet on 2 folds, both on the test window (+1 for a Prophet champion)
     assert 2 * 8 <= runs["bare_loop"]["fits"] <= 2 * 9
-    for ours in (runs["manymodels"], runs["manymodels_after"]):
-        assert ours["fits"] == runs["bare_loop"]["fits"]
-        assert ours["mean_best_value"] == pytest.approx(runs["bare_loop"]["mean_best_value"])
+    assert runs["manymodels"]["fits"] == runs["bare_loop"]["fits"]
+    assert runs["manymodels"]["mean_best_value"] == pytest.approx(runs["bare_loop"]["mean_best_value"])
     assert runs["ray_tune"]["fits"] == 2 and runs["ray_tune"]["series"] == 1
     assert all(0 < run["cpu_share"] <= 1 for run in runs.values())
 

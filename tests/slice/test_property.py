@@ -51,7 +51,7 @@ def messy_tables(draw) -> pd.DataFrame:
     return table.assign(extra="x").sample(frac=1, random_state=draw(st.integers(0, 9)), ignore_index=True)
 
 
-@settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 @given(
     table=messy_tables(),
     duplicates=st.sampled_from(["fail", "sum", "last"]),
