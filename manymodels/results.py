@@ -25,20 +25,11 @@ PARTS = ("backtest", "forecast")
 
 
 class ResultRecord(BaseModel):
-    """A result's scalars and its frames' columns, stored in the Parquet file's metadata."""
+    """A result's numbers (under its key) and its frames' columns, stored in the Parquet file's metadata."""
 
     model_config = ConfigDict(extra="forbid")
 
-    key: str
-    series_id: str
-    best_params: dict[str, float | int | str]
-    best_value: float
-    n_trials: int
-    n_fits: int
-    resumed: bool
-    seconds: float
-    champion: str
-    fold_errors: dict[str, float]
+    summary: SeriesSummary
     columns: dict[str, list[str]]  # part -> its columns
 
 
@@ -55,8 +46,9 @@ class ResultFiles:
 
     def save(self, key: str, result: SeriesResult) -> None:
         frames = {"backtest": result.backtest, "forecast": result.forecast}
-        scalars = {k: v for k, v in vars(result).items() if k not in frames}
-        record = ResultRecord(key=key, **scalars, columns={part: list(f.columns) for part, f in frames.items()})
+        record = ResultRecord(
+            summary=result.summary(key), columns={part: list(f.columns) for part, f in frames.items()}
+        )
         table = pa.Table.from_pandas(pd.concat([f.assign(part=p) for p, f in frames.items()], ignore_index=True))
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), META: record.model_dump_json()})
         buffer = io.BytesIO()
@@ -89,8 +81,10 @@ class ResultFiles:
             found = fs.cat(list(paths))
             for path, summary in paths.items():
                 table, record = self._checked(summary.key, found[path])
-                if record.series_id != summary.series_id:
-                    raise ValueError(f"result {summary.key} changed during the run: it is for {record.series_id}")
+                if record.summary.series_id != summary.series_id:
+                    raise ValueError(
+                        f"result {summary.key} changed during the run: it is for {record.summary.series_id}"
+                    )
                 for part in PARTS:
                     columns[part] |= dict.fromkeys(record.columns[part])
                 ids = pa.array([summary.series_id] * len(table), pa.string())
@@ -109,8 +103,8 @@ class ResultFiles:
     def _checked(key: str, data: bytes) -> tuple[pa.Table, ResultRecord]:
         table = pq.read_table(io.BytesIO(data))
         record = ResultRecord.model_validate_json((table.schema.metadata or {})[META])
-        if record.key != key:
-            raise ValueError(f"stored under {key} but made for {record.key}")
+        if record.summary.key != key:
+            raise ValueError(f"stored under {key} but made for {record.summary.key}")
         return table, record
 
     @staticmethod
@@ -121,7 +115,7 @@ class ResultFiles:
         for part in PARTS:
             rows = frame[frame["part"] == part]
             frames[part] = rows[record.columns[part]].reset_index(drop=True)
-        scalars = record.model_dump(exclude={"key", "columns"})
+        scalars = {name: value for name, value in vars(record.summary).items() if name != "key"}
         return SeriesResult(**scalars, **frames)
 
     def _set_aside(self, key: str, path: str, error: Exception) -> None:

@@ -10,6 +10,7 @@ from typing import Protocol
 
 import numpy as np
 import pandas as pd
+from pydantic import ConfigDict
 
 from manymodels import storage
 from manymodels.candidates import CHAMPION, Candidates
@@ -51,9 +52,11 @@ class SeriesSummary:
     """What the driver keeps of a series' result: its numbers, and the cache key under which its frames are stored
     (a run of tens of thousands of series does not hold their frames, nor pass them through Ray)."""
 
+    __pydantic_config__ = ConfigDict(extra="forbid")  # read back from a result file's metadata: nothing unknown
+
     key: str
     series_id: str
-    best_params: dict
+    best_params: dict[str, float | int | str]
     best_value: float
     n_trials: int
     n_fits: int
