@@ -143,6 +143,10 @@ def run(
     trials: Annotated[int, described(TuningSpec, "trials")] = TUNING["trials"],
     metric: Annotated[str, described(TuningSpec, "metric")] = TUNING["metric"],
     seed: Annotated[int, described(TuningSpec, "seed")] = TUNING["seed"],
+    early_stopping_rounds: Annotated[int | None, described(TuningSpec, "early_stopping_rounds")] = TUNING[
+        "early_stopping_rounds"
+    ],
+    solver: Annotated[str, described(TuningSpec, "solver")] = TUNING["solver"],
     ray_address: Annotated[str | None, described(ComputeSpec, "ray_address")] = COMPUTE["ray_address"],
     dask_address: Annotated[str | None, described(ComputeSpec, "dask_address")] = COMPUTE["dask_address"],
     workers: Annotated[int | None, described(ComputeSpec, "workers")] = COMPUTE["workers"],
@@ -172,7 +176,13 @@ def run(
             "non_negative": non_negative,
             "encoding": encoding,
         },
-        tuning={"trials": trials, "metric": metric, "seed": seed},
+        tuning={
+            "trials": trials,
+            "metric": metric,
+            "seed": seed,
+            "early_stopping_rounds": early_stopping_rounds,
+            "solver": solver,
+        },
         compute={
             "ray_address": ray_address,
             "dask_address": dask_address,

@@ -1,14 +1,16 @@
 """The candidate models for a series' champion, and their forecasts: Prophet tuned and default, the challengers,
 the pooled-seasonal model."""
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from manymodels.challengers import CHALLENGERS, challenger_forecast
 from manymodels.contract import TARGET, TIME
-from manymodels.models import fit_prophet, predict, prophet_intervals
+from manymodels.designs import FoldDesign, largest_params
+from manymodels.models import fit_prophet, is_log, predict, prophet_intervals
 from manymodels.pooled import POOLED, pooled_forecast
 from manymodels.settings import DataSpec
 from manymodels.splits import SeriesSplits
@@ -24,13 +26,21 @@ class Candidates:
 
     seasonal_factors: the run's pooled factors (Ingested.seasonal_factors); without them, no pooled challenger.
     tuned_params: the tuned Prophet's parameters, once the study has chosen them.
+    solver: how Prophet's fits are solved (TuningSpec.solver); solved_by counts them by what solved each: exact,
+    stan, or fallback (Stan after the exact solver declined or failed its check).
     """
 
     splits: SeriesSplits
     data: DataSpec
     seasonal_factors: dict[str, list[float]] | None = None
     tuned_params: dict | None = None
-    prophet_fits: int = 0
+    solver: str = "exact"
+    solved_by: Counter = field(default_factory=Counter)
+    _designs: dict = field(default_factory=dict, repr=False)  # (fold, log transform) -> FoldDesign
+
+    @property
+    def prophet_fits(self) -> int:
+        return sum(self.solved_by.values())
 
     @property
     def models(self) -> list[str]:
@@ -38,9 +48,31 @@ class Candidates:
 
     def prophet(self, params: dict | None, history: pd.DataFrame, at: pd.DataFrame, init=None, rough=False):
         """Prophet with params (None: its defaults) fitted on history; its point forecast at `at` and the model."""
-        self.prophet_fits += 1
-        model = fit_prophet(history, params, init, self.data.holidays, self.data.regressors, rough)
+        return self._prophet(params, history, at, init, rough, self.solver)
+
+    def _prophet(self, params, history, at, init, rough, solver, fallback=False):
+        model = fit_prophet(history, params, init, self.data.holidays, self.data.regressors, rough, solver)
+        self.solved_by["fallback" if fallback else model.stan_backend.used or "constant"] += 1
         return predict(model, at, self.splits.floor), model
+
+    def trial(self, params: dict, fold: int, init=None):
+        """A tuning trial's forecast of fold `fold` (an index of splits.folds), and the model where Stan fitted it.
+        With the exact solver, from the fold's design shared by every trial; Stan where its check fails."""
+        history, window, _ = self.splits.fold(*self.splits.folds[fold])
+        if self.solver != "exact":
+            return self.prophet(params, history, window, init, rough=True)
+        log = is_log(params)
+        key = (fold, log)
+        if key not in self._designs:
+            fitted = history.assign(y=np.log1p(history[TARGET])) if log else history
+            largest = largest_params(self.splits.seasonalities)
+            self._designs[key] = FoldDesign.build(fitted, window, largest, self.data.holidays, self.data.regressors)
+        scaled = self._designs[key].fit_and_forecast(params)
+        if scaled is None:
+            return self._prophet(params, history, window, init, True, "stan", fallback=True)
+        self.solved_by["exact"] += 1
+        yhat = np.expm1(scaled) if log else scaled
+        return (yhat if self.splits.floor is None else np.maximum(yhat, self.splits.floor)), None
 
     def point(self, model: str, history: pd.DataFrame, at: pd.DataFrame, rough: bool = False) -> np.ndarray:
         """A model's point forecast at `at`, fitted on history; rough: a Prophet fit that only scores."""
@@ -62,10 +94,12 @@ class Candidates:
         """A model's point forecast and its prediction intervals at the run's levels."""
         if model not in PROPHETS:
             return self.challenger(model, history, at, self.data.levels)
-        self.prophet_fits += 1
         data, floor = self.data, self.splits.floor
-        params = self._params(model)
-        return prophet_intervals(history, params, at, data.levels, floor, 500, seed, data.holidays, data.regressors)
+        out, fitted = prophet_intervals(
+            history, self._params(model), at, data.levels, floor, 500, seed, data.holidays, data.regressors, self.solver
+        )
+        self.solved_by[fitted.stan_backend.used or "constant"] += 1
+        return out
 
     def _params(self, model: str) -> dict | None:
         return self.tuned_params if model == TUNED else None

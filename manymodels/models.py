@@ -88,22 +88,34 @@ def fit_prophet(
     holidays: str | None = None,
     regressors=(),
     rough: bool = False,
+    solver: str = "exact",
 ):
     """Fit Prophet on a (ds, y, regressors...) frame; params from prophet_space, or None for Prophet's defaults.
 
     init: fitted parameters of an earlier model (fitted_init), where the optimiser starts instead of Prophet's
     default guess; a vector of another shape falls back to the default. holidays, regressors: as new_prophet.
     rough: stop L-BFGS at ROUGH_TOLERANCE, for fits that only score parameters (trials, champion selection).
+    solver: exact (manymodels.exact, with Stan where it does not apply or its check fails) or stan. The fitted
+    model's stan_backend.used says which solved it.
     """
     prepare_stan()
     frame = _transformed(history, params, regressors)
     options = {"init": init} if init else {}
     if rough and len(frame) >= 100:  # below 100 points Prophet optimises with Newton, which takes no tolerances
         try:
-            return new_prophet(params, None, holidays, regressors).fit(frame, **options, **ROUGH_TOLERANCE)
+            return _with_solver(new_prophet(params, None, holidays, regressors), solver).fit(
+                frame, **options, **ROUGH_TOLERANCE
+            )
         except (RuntimeError, ValueError):  # L-BFGS failed: Prophet's own way, with its fallback to Newton
             pass
-    return new_prophet(params, None, holidays, regressors).fit(frame, **options)
+    return _with_solver(new_prophet(params, None, holidays, regressors), solver).fit(frame, **options)
+
+
+def _with_solver(model, solver: str):
+    from manymodels.quick_prophet import SolverBackend
+
+    model.stan_backend = SolverBackend(solver)
+    return model
 
 
 def _transformed(history: pd.DataFrame, params: dict | None, regressors=()) -> pd.DataFrame:
@@ -144,12 +156,14 @@ def prophet_intervals(
     seed: int = 0,
     holidays: str | None = None,
     regressors=(),
-) -> dict[str, np.ndarray]:
+    solver: str = "exact",
+) -> tuple[dict[str, np.ndarray], object]:
     """Point forecast and prediction intervals ({'mean', 'lo-80', 'hi-80', ...}) of Prophet fitted on history,
-    the intervals from the quantiles of its predictive samples (trend changes and noise). dates: as predict."""
+    the intervals from the quantiles of its predictive samples (trend changes and noise), and the fitted model.
+    dates: as predict."""
     from manymodels.quick_prophet import prediction_frame
 
-    model = fit_prophet(history, params, holidays=holidays, regressors=regressors)
+    model = fit_prophet(history, params, holidays=holidays, regressors=regressors, solver=solver)
     model.uncertainty_samples = samples  # read at prediction time only
     out = {"mean": predict(model, dates, floor)}
     if levels:
@@ -159,4 +173,4 @@ def prophet_intervals(
         for level in levels:
             lo, hi = np.quantile(draws, interval_quantiles(level), axis=1)
             out[f"lo-{level}"], out[f"hi-{level}"] = (b if floor is None else np.maximum(b, floor) for b in (lo, hi))
-    return out
+    return out, model

@@ -109,6 +109,7 @@ def plan_jobs(
         data.duplicates,
         tuning.metric,
         tuning.seed,
+        tuning.solver,
         describe_space(),
     ]
     urls = ingested.series_urls()
@@ -117,6 +118,7 @@ def plan_jobs(
     jobs = []
     for row in ingested.accepted.itertuples():
         study_key = digest(row.data_hash, config, code_version())
+        result_key = digest(study_key, tuning.trials, tuning.early_stopping_rounds, data.levels)
         jobs.append(
             SeriesJob(
                 series_id=row.series_id,
@@ -124,7 +126,7 @@ def plan_jobs(
                 place=StudyPlace(
                     storage=study_place(study_storage, row.key), name=f"{row.series_id}:{study_key}{owner}"
                 ),
-                cache_key=f"tune-{row.key}-{digest(study_key, tuning.trials, data.levels)}",
+                cache_key=f"tune-{row.key}-{result_key}",
                 warm_start=previous.get(row.series_id),
             )
         )

@@ -4,19 +4,70 @@ Imported only where a fit happens (Prophet's import is heavy).
 """
 
 import copy
+import functools
 
 import numpy as np
 import pandas as pd
 from prophet import Prophet
+from prophet.models import CmdStanPyBackend
+
+from manymodels import exact
+
+SOLVERS = ("exact", "stan")
 
 _COLUMN_MATRICES: dict[tuple, tuple[pd.DataFrame, dict]] = {}
 _MAX_CACHED = 256
 
 
+@functools.cache
+def _stan() -> CmdStanPyBackend:
+    return CmdStanPyBackend()
+
+
+class SolverBackend:
+    """Prophet's Stan backend, solving MAP fits with the exact solver (manymodels.exact) where it applies and its
+    check passes, with Stan otherwise. `used` says which solved the last fit: exact, stan (not eligible, or the
+    solver is stan) or fallback (Stan after the exact fit failed its check)."""
+
+    newton_fallback = True
+
+    def __init__(self, solver: str = "exact") -> None:
+        if solver not in SOLVERS:
+            raise ValueError(f"unknown solver {solver!r}: one of {', '.join(SOLVERS)}")
+        self.solver, self.used, self.stan_fit = solver, None, None
+
+    @staticmethod
+    def get_type() -> str:
+        return _stan().get_type()
+
+    def fit(self, stan_init: dict, stan_data: dict, **kwargs) -> dict:
+        self.used = "stan"
+        problem = exact.Problem.of(stan_data) if self.solver == "exact" else None
+        if problem is not None and problem.eligible:
+            solved = exact.solve(problem)
+            if solved is not None:
+                self.used, self.stan_fit = "exact", None
+                return solved.params()
+            self.used = "fallback"
+        stan = _stan()
+        params = stan.fit(stan_init, stan_data, **kwargs)
+        self.stan_fit = stan.stan_fit
+        return params
+
+    def sampling(self, stan_init: dict, stan_data: dict, samples: int, **kwargs) -> dict:
+        stan = _stan()
+        params = stan.sampling(stan_init, stan_data, samples, **kwargs)
+        self.stan_fit, self.used = stan.stan_fit, "stan"
+        return params
+
+
 class QuickProphet(Prophet):
-    """Prophet that computes Fourier terms on arrays rather than Series, and builds each distinct component matrix
-    once: Prophet rebuilds it with pandas.crosstab on every fit, though the trials of a study repeat a handful of
-    layouts. Together these were about a fifth of a tuning trial's CPU."""
+    """Prophet that solves its MAP fit with SolverBackend, computes Fourier terms on arrays rather than Series, and
+    builds each distinct component matrix once: Prophet rebuilds it with pandas.crosstab on every fit, though the
+    trials of a study repeat a handful of layouts. Together these were about a fifth of a tuning trial's CPU."""
+
+    def _load_stan_backend(self, stan_backend: str | None) -> None:
+        self.stan_backend = SolverBackend()
 
     @staticmethod
     def fourier_series(dates: pd.Series, period: float, series_order: int) -> np.ndarray:

@@ -35,7 +35,9 @@ class SeriesResult:
     best_value: float
     n_trials: int  # finished (complete or pruned) trials in the study
     n_fits: int  # Prophet fits performed by this call
+    fits_by_solver: dict[str, int]  # those fits by what solved them: exact, stan, fallback (to Stan), constant
     resumed: bool  # the study already had trials when this call started
+    stopped_early: bool  # the study ended before its trials: its best value stopped improving
     seconds: float
     champion: str  # the model with the lowest mean error over the rolling-origin folds
     fold_errors: dict[str, float]  # each candidate's mean error over the folds
@@ -60,7 +62,9 @@ class SeriesSummary:
     best_value: float
     n_trials: int
     n_fits: int
+    fits_by_solver: dict[str, int]
     resumed: bool
+    stopped_early: bool
     seconds: float
     champion: str
     fold_errors: dict[str, float]
@@ -77,7 +81,7 @@ def tune_series(
     """Tune Prophet on rolling-origin folds; choose the champion among it and the challengers on the same folds;
     forecast the test window with every model, and the future with the champion, with intervals."""
     started = time.perf_counter()
-    candidates = Candidates(SeriesSplits.of(frame, data), data, seasonal_factors)
+    candidates = Candidates(SeriesSplits.of(frame, data), data, seasonal_factors, solver=tuning.solver)
     tuned = tune_prophet(candidates, tuning, place, warm_start)
     candidates.tuned_params = tuned.params
     errors = fold_errors(candidates, tuned.value, tuning.metric)
@@ -89,7 +93,9 @@ def tune_series(
         best_value=tuned.value,
         n_trials=tuned.n_trials,
         n_fits=candidates.prophet_fits,
+        fits_by_solver=dict(candidates.solved_by),
         resumed=tuned.resumed,
+        stopped_early=tuned.stopped_early,
         seconds=time.perf_counter() - started,
         champion=champion,
         fold_errors=errors,
@@ -137,7 +143,8 @@ class TuneOutcome:
         the result says."""
         how = how or ("resumed" if result.resumed else "tuned")
         summary = result.summary(key)
-        self.results.append(dataclasses.replace(summary, n_fits=0) if how == "cached" else summary)
+        cached = dataclasses.replace(summary, n_fits=0, fits_by_solver={})
+        self.results.append(cached if how == "cached" else summary)
         self.counts[how] += 1
 
     def merge(self, other: "TuneOutcome") -> "TuneOutcome":

@@ -163,12 +163,27 @@ class DataSpec(Frozen):
         return (self.folds + 1) * self.horizon + max(2 * self.period, 2 * self.horizon)
 
 
+Solver = Literal["exact", "stan"]
+
+
 class TuningSpec(Frozen):
     """The per-series Optuna study."""
 
     trials: int = Field(10, ge=1, le=10_000, description="Optuna trials per series (1 to 10000).")
     metric: Metric = Field("smape", description=f"Validation error the study minimises: {', '.join(get_args(Metric))}.")
     seed: int = Field(0, description="Seed of every series' TPE sampler (combined with the series id).")
+    early_stopping_rounds: int | None = Field(
+        None,
+        ge=1,
+        le=10_000,
+        description="Stop a series' study once its best value has not improved for this many trials (1 to 10000); "
+        "empty: run every trial.",
+    )
+    solver: Solver = Field(
+        "exact",
+        description="How Prophet's MAP fits are solved: exact (block minimisation of its log posterior, with Stan "
+        "for logistic growth and any fit that fails the exact solver's check) or stan (Prophet's own).",
+    )
 
 
 class ComputeSpec(Frozen):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 from optuna.storages import JournalStorage, RDBStorage
 from optuna.storages.journal import BaseJournalBackend, JournalFileBackend
@@ -124,15 +125,35 @@ def finished_trials(study: optuna.Study) -> int:
     return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
 
 
-def run_to(study: optuna.Study, objective: Callable[[optuna.Trial], float], trials: int, seed: int) -> int:
-    """Run trials until `trials` are finished (complete or pruned); return how many were started here.
+def stalled(study: optuna.Study, rounds: int | None) -> bool:
+    """Whether the study's best value has not improved over its last `rounds` finished trials (None: never), read
+    from the stored trials, so a resumed study stops where an uninterrupted one would."""
+    if not rounds:
+        return False
+    finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+    best, best_at = np.inf, -1
+    for position, trial in enumerate(sorted(finished, key=lambda t: t.number)):
+        if trial.state == TrialState.COMPLETE and trial.value < best:
+            best, best_at = trial.value, position
+    return best_at >= 0 and len(finished) - 1 - best_at >= rounds
+
+
+def run_to(
+    study: optuna.Study,
+    objective: Callable[[optuna.Trial], float],
+    trials: int,
+    seed: int,
+    early_stopping_rounds: int | None = None,
+) -> int:
+    """Run trials until `trials` are finished (complete or pruned), or the best value has not improved for
+    early_stopping_rounds of them; return how many were started here.
 
     The sampler is re-seeded from the count of finished trials before each one, so a study that was interrupted
     and resumed asks the same questions as one that never was. Hopeless trials are pruned by the median rule.
     """
     study.pruner = optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=0)
     started = failed = 0
-    while (done := finished_trials(study)) < trials and failed <= trials:
+    while (done := finished_trials(study)) < trials and failed <= trials and not stalled(study, early_stopping_rounds):
         study.sampler = optuna.samplers.TPESampler(seed=(seed + done) % 2**32)
         trial = study.ask()
         started += 1

@@ -61,7 +61,9 @@ class RunScores(BaseModel):
     empty_files: list[str]
     tuning: dict[str, int]  # series tuned, resumed, cached
     trials: int
+    studies_stopped_early: int = 0  # studies ended by early_stopping_rounds
     prophet_fits: int
+    fits_by_solver: dict[str, int] = {}  # exact, stan, fallback (Stan after the exact solver's check), constant
     metrics: dict[str, Scores]  # model -> metric -> mean over series
     metrics_by: dict[str, dict[str, dict[str, Scores]]]  # id column -> value -> model -> metric -> mean
     champions: dict[str, int]
@@ -128,7 +130,9 @@ class RunSummary(RunScores):
             "# Forecast run",
             f"**{c.series_forecast}** series forecast of {c.series_in} ({c.series_rejected} rejected); "
             f"{c.rows_in:,} rows in, {c.periods_filled:,} periods filled, {c.rows_duplicated:,} duplicated rows.",
-            f"Tuning: {_pairs(safe.tuning)}; {safe.trials:,} trials, {safe.prophet_fits:,} Prophet fits.",
+            f"Tuning: {_pairs(safe.tuning)}; {safe.trials:,} trials ({safe.studies_stopped_early:,} studies stopped "
+            f"early), {safe.prophet_fits:,} Prophet fits"
+            + (f" ({_pairs(safe.fits_by_solver)})." if safe.fits_by_solver else "."),
             f"Outputs: {_code(storage.link(output))}",
             "",
             "## Accuracy on the test window (mean over series)",

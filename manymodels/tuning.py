@@ -11,7 +11,7 @@ from manymodels.metrics import METRICS
 from manymodels.models import fitted_init
 from manymodels.search_space import ORDERS, prophet_space
 from manymodels.settings import TuningSpec
-from manymodels.studies import StudyPlace, complete_trials, finished_trials, open_study, run_to
+from manymodels.studies import StudyPlace, complete_trials, finished_trials, open_study, run_to, stalled
 
 
 class WarmStarts:
@@ -48,6 +48,7 @@ class TunedProphet:
     value: float  # its mean error over the folds
     n_trials: int  # finished (complete or pruned) trials in the study
     resumed: bool  # the study already had trials when tuning started
+    stopped_early: bool  # it ended before tuning.trials: its best value stopped improving
 
 
 def fold_objective(candidates: Candidates, metric: str):
@@ -59,10 +60,10 @@ def fold_objective(candidates: Candidates, metric: str):
         params = prophet_space(trial, splits.seasonalities, log_allowed=log_allowed)
         errors = []
         for step, (cut, end) in enumerate(splits.folds):
-            history, window, actual = splits.fold(cut, end)
-            yhat, model = candidates.prophet(params, history, window, warm.init_for(params), rough=True)
-            warm.remember(params, model)
-            errors.append(error(actual, yhat, splits.scale))
+            yhat, model = candidates.trial(params, step, warm.init_for(params))
+            if model is not None:
+                warm.remember(params, model)
+            errors.append(error(splits.fold(cut, end)[2], yhat, splits.scale))
             if step == 0:
                 trial.report(errors[0], 0)
                 if trial.should_prune():
@@ -78,11 +79,14 @@ def tune_prophet(
     """Run (or resume) the series' study to tuning.trials finished trials; the best parameters."""
     splits = candidates.splits
     study, resumed = open_study(place or StudyPlace(storage=None, name=splits.series_id), warm_start)
-    run_to(study, fold_objective(candidates, tuning.metric), tuning.trials, study_seed(tuning.seed, splits.series_id))
+    seed = study_seed(tuning.seed, splits.series_id)
+    run_to(study, fold_objective(candidates, tuning.metric), tuning.trials, seed, tuning.early_stopping_rounds)
     if not complete_trials(study):
         raise RuntimeError(f"no Optuna trial completed for series {splits.series_id}")
     best = study.best_trial
     # Refit on a search space restricted to the best trial, so optional seasonalities come out exactly.
     fixed = optuna.trial.FixedTrial(best.params)
     params = prophet_space(fixed, splits.seasonalities, log_allowed=splits.floor is not None)
-    return TunedProphet(params=params, value=float(best.value), n_trials=finished_trials(study), resumed=resumed)
+    n_trials = finished_trials(study)
+    stopped_early = n_trials < tuning.trials and stalled(study, tuning.early_stopping_rounds)
+    return TunedProphet(params, float(best.value), n_trials, resumed, stopped_early)

@@ -1,0 +1,129 @@
+"""Prophet's design for one fold, built once per series and shared by every trial of its study.
+
+A trial of the study changes only which Fourier columns are in, the prior scales and the seasonality mode: the
+columns of a lower Fourier order are the first ones of a higher order, and Prophet's scaling of time, y and the
+regressors depends on the history alone. So the fold's design at the largest orders (from Prophet's own
+preprocess), its Gram matrix and the same features at the forecast dates serve every trial; a trial selects
+columns, sets penalties and is solved exactly (manymodels.exact) without Prophet's per-fit preprocessing.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from manymodels import exact
+from manymodels.search_space import ORDERS
+
+SEASONS = {order: order.removesuffix("_order") for order in ORDERS}  # yearly_order -> yearly
+
+
+@dataclass(frozen=True)
+class FoldDesign:
+    """One fold's history as Prophet prepares it (time and y scaled, every feature at its largest order) and the
+    features at the dates it forecasts."""
+
+    names: list[str]  # Prophet's feature columns
+    season: np.ndarray  # the seasonality of each column ('' for holidays and regressors)
+    harmonic: np.ndarray  # 1-based column number within its seasonality (2 per Fourier order)
+    regressor: np.ndarray  # bool: an extra regressor (its prior scale is the holidays', as Prophet's default)
+    trend: np.ndarray  # [changepoint hinges, t, 1] on the history: the lasso's columns first
+    X: np.ndarray
+    y: np.ndarray
+    t_change: np.ndarray
+    gram: np.ndarray  # [trend, X]'[trend, X]
+    cross: np.ndarray  # [trend, X]'y
+    future_trend: np.ndarray  # the trend's columns at the forecast dates
+    future_X: np.ndarray
+    y_scale: float
+
+    @classmethod
+    def build(cls, history: pd.DataFrame, at: pd.DataFrame, largest: dict, holidays: str | None, regressors=()):
+        """largest: parameters with every seasonality at the largest order the series allows (other values are
+        irrelevant to the design). history: (ds, y, regressors...) as fitted (y already transformed)."""
+        from manymodels.models import new_prophet
+
+        model = new_prophet(largest, holidays=holidays, regressors=regressors)
+        data = model.preprocess(history[["ds", "y", *regressors]])
+        features = data.X
+        names = [str(name) for name in features.columns]
+        future = model.setup_dataframe(at[["ds", *regressors]].reset_index(drop=True))
+        future_X = model.make_all_seasonality_features(future)[0].reindex(columns=names, fill_value=0.0)
+        parts = [name.rsplit("_delim_", 1) for name in names]
+        season = np.array([p[0] if len(p) == 2 and p[0] in SEASONS.values() and p[1].isdigit() else "" for p in parts])
+        harmonic = np.array([int(p[1]) if s else 0 for p, s in zip(parts, season, strict=True)])
+        t, t_change = data.t.to_numpy(float), np.asarray(data.t_change, dtype=float)
+        trend = exact.trend_columns(t, t_change)
+        keep = np.array([name != "zeros" for name in names])  # Prophet's placeholder when there is no feature
+        X = features.to_numpy(float)[:, keep]
+        names, season, harmonic = [n for n, k in zip(names, keep, strict=True) if k], season[keep], harmonic[keep]
+        Z = np.column_stack([trend, X])
+        y = data.y.to_numpy(float)
+        return cls(
+            names=names,
+            season=season,
+            harmonic=harmonic,
+            regressor=np.isin(names, list(regressors)),
+            trend=trend,
+            X=X,
+            y=y,
+            t_change=t_change,
+            gram=Z.T @ Z,
+            cross=Z.T @ y,
+            future_trend=exact.trend_columns(future["t"].to_numpy(float), t_change),
+            future_X=future_X.to_numpy(float)[:, keep],
+            y_scale=float(model.y_scale),
+        )
+
+    def columns(self, params: dict) -> np.ndarray:
+        """The feature columns a trial's parameters switch on."""
+        orders = {season: int(params.get(order) or 0) for order, season in SEASONS.items()}
+        wanted = [not s or h <= 2 * orders[s] for s, h in zip(self.season, self.harmonic, strict=True)]
+        return np.flatnonzero(wanted)
+
+    def problem(self, params: dict, columns: np.ndarray) -> exact.Problem:
+        scales = np.where(
+            self.season[columns] != "", params["seasonality_prior_scale"], params["holidays_prior_scale"]
+        ).astype(float)
+        multiplicative = np.full(len(columns), params["seasonality_mode"] == "multiplicative")
+        return exact.Problem(
+            y=self.y,
+            t=self.trend[:, -2],
+            t_change=self.t_change,
+            X=self.X[:, columns],
+            sigmas=scales,
+            tau=float(params["changepoint_prior_scale"]),
+            trend=exact.LINEAR,
+            additive=~multiplicative,
+            multiplicative=multiplicative,
+            trend_design=self.trend,
+        )
+
+    def fit_and_forecast(self, params: dict) -> np.ndarray | None:
+        """The trial's fit, solved exactly, forecast at the fold's dates on the scale it was fitted on; None if the
+        exact fit fails its check."""
+        columns = self.columns(params)
+        problem = self.problem(params, columns)
+        n_trend = self.trend.shape[1]
+        index = np.concatenate([np.arange(n_trend), n_trend + columns])
+        gram = (self.gram[np.ix_(index, index)], self.cross[index])
+        fit = exact.solve(problem, None if problem.has_multiplicative else gram)
+        if fit is None:
+            return None
+        trend = self.future_trend @ np.concatenate([fit.delta, [fit.k, fit.m]])  # the same columns, later times
+        X = self.future_X[:, columns]
+        mean = trend * (1 + X @ (fit.beta * problem.multiplicative)) + X @ (fit.beta * problem.additive)
+        return mean * self.y_scale
+
+
+def largest_params(seasonalities) -> dict:
+    """Parameters that switch every seasonality the series allows on at its largest order."""
+    return {
+        "seasonality_mode": "additive",
+        "changepoint_prior_scale": 0.05,
+        "seasonality_prior_scale": 10.0,
+        "holidays_prior_scale": 10.0,
+        "yearly_order": seasonalities.yearly,
+        "weekly_order": seasonalities.weekly,
+        "monthly_order": seasonalities.monthly,
+    }

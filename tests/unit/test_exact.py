@@ -1,0 +1,155 @@
+"""The exact Prophet solver against Stan: the same objective, a log posterior at least as high, Prophet's shapes."""
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.optimize import minimize
+
+from benchmarks.workloads import STORE_ITEM
+from manymodels import exact
+from manymodels.models import fit_prophet, new_prophet, predict
+from manymodels.quick_prophet import SolverBackend
+from manymodels.synthetic import make_retail_sales
+
+SETTINGS = [
+    {"seasonality_mode": "additive", "changepoint_prior_scale": 0.05, "seasonality_prior_scale": 10.0,
+     "holidays_prior_scale": 10.0, "yearly_order": 10, "weekly_order": 3},
+    {"seasonality_mode": "additive", "changepoint_prior_scale": 0.5, "seasonality_prior_scale": 0.1,
+     "holidays_prior_scale": 1.0, "yearly_order": 3, "weekly_order": 6, "monthly_order": 4, "transform": "log1p"},
+    {"seasonality_mode": "additive", "changepoint_prior_scale": 0.001, "seasonality_prior_scale": 1.0,
+     "holidays_prior_scale": 0.1, "weekly_order": 2},
+    {"seasonality_mode": "multiplicative", "changepoint_prior_scale": 0.05, "seasonality_prior_scale": 10.0,
+     "holidays_prior_scale": 10.0, "yearly_order": 10, "weekly_order": 3},
+    {"seasonality_mode": "multiplicative", "changepoint_prior_scale": 0.3, "seasonality_prior_scale": 0.05,
+     "holidays_prior_scale": 0.5, "yearly_order": 5, "weekly_order": 3, "transform": "log1p"},
+]  # fmt: skip
+
+
+def panel() -> list[pd.DataFrame]:
+    """Two series of the project's own generator, and two store-item series where the data is present."""
+    sales = make_retail_sales(2, days=3 * 365, seed=3)
+    if STORE_ITEM.exists():
+        real = pd.read_csv(STORE_ITEM, parse_dates=["date"], nrows=2 * 1826)
+        sales = pd.concat([sales, real.assign(store=real["store"] + 100)])
+    groups = sales.groupby(["store", "item"], sort=True)
+    return [pd.DataFrame({"ds": pd.to_datetime(g["date"]), "y": g["sales"].astype(float)}) for _, g in groups]
+
+
+def problem_of(history: pd.DataFrame, params: dict, **extra) -> exact.Problem:
+    """Prophet's own Stan data for these settings: the design, scaling and priors its preprocess builds."""
+    model = new_prophet(params, holidays=extra.get("holidays"), regressors=extra.get("regressors", ()))
+    frame = history.assign(y=np.log1p(history["y"])) if params.get("transform") == "log1p" else history
+    return exact.Problem.of(dataclasses.asdict(model.preprocess(frame)))
+
+
+def log_posterior_of(problem: exact.Problem, params: dict) -> float:
+    p = {name: np.asarray(value).reshape(-1) for name, value in params.items()}
+    return exact.log_posterior(problem, p["k"][0], p["m"][0], p["delta"], p["beta"], p["sigma_obs"][0])
+
+
+@pytest.fixture(scope="module")
+def fits():
+    """Each panel series under each setting, fitted by Stan (default tolerance) and by the exact solver."""
+    out = []
+    for history in panel():
+        for params in SETTINGS:
+            stan = fit_prophet(history, params, solver="stan")
+            mine = fit_prophet(history, params)
+            out.append((history, params, stan, mine))
+    return out
+
+
+def test_the_objective_is_stans_log_posterior(fits):
+    for history, params, stan, _ in fits:
+        lp = float(stan.stan_fit.optimized_params_dict["lp__"])
+        assert log_posterior_of(problem_of(history, params), stan.params) == pytest.approx(lp, rel=1e-7, abs=1e-4)
+
+
+def test_the_exact_fit_is_at_least_as_probable_as_stans(fits):
+    for history, params, stan, mine in fits:
+        assert mine.stan_backend.used == "exact"
+        problem = problem_of(history, params)
+        assert log_posterior_of(problem, mine.params) >= log_posterior_of(problem, stan.params) - 1e-6
+
+
+def test_exact_parameters_have_prophets_shapes_and_forecast_through_its_predict(fits):
+    future = pd.DataFrame({"ds": pd.date_range("2018-01-01", periods=30, freq="D")})
+    for _, params, stan, mine in fits:
+        assert {k: np.shape(v) for k, v in mine.params.items()} == {k: np.shape(v) for k, v in stan.params.items()}
+        np.testing.assert_allclose(mine.params["trend"], stan.params["trend"], rtol=0.05, atol=0.02)
+        yhat = mine.predict(future)["yhat"].to_numpy()
+        expected = predict(mine, future, None)
+        expected = np.log1p(expected) if params.get("transform") == "log1p" else expected
+        np.testing.assert_allclose(yhat, expected, rtol=1e-9)
+
+
+def test_the_model_mean_is_prophets_prediction_on_its_history(fits):
+    history, params, _, mine = fits[3]  # multiplicative: trend x (1 + seasonal) in Prophet's own predict
+    problem = problem_of(history, params)
+    p = {name: np.asarray(value).reshape(-1) for name, value in mine.params.items()}
+    mean = exact.mean_of(problem, p["k"][0], p["m"][0], p["delta"], p["beta"])
+    np.testing.assert_allclose(mean * mine.y_scale, mine.predict(history[["ds"]])["yhat"], rtol=1e-9)
+
+
+def test_holidays_regressors_missing_dates_and_no_changepoints_are_solved_exactly():
+    history = panel()[0].iloc[:700]
+    history = history.drop(history.index[100:130]).assign(promo=lambda f: (f["ds"].dt.day < 8).astype(float))
+    params = SETTINGS[0] | {"yearly_order": 4}
+    for extra in ({"holidays": "US"}, {"regressors": ("promo",)}):
+        stan = fit_prophet(history, params, solver="stan", **extra)
+        mine = fit_prophet(history, params, **extra)
+        problem = problem_of(history, params, **extra)
+        assert mine.stan_backend.used == "exact"
+        assert log_posterior_of(problem, mine.params) >= log_posterior_of(problem, stan.params) - 1e-6
+    model = new_prophet(params)
+    model.n_changepoints = 0
+    model.fit(history)
+    assert model.stan_backend.used == "exact" and np.all(model.params["delta"] == 0)  # folded into k, as Prophet
+
+
+def test_short_series_and_constant_series_behave_as_prophets():
+    short = panel()[1].iloc[:60]  # under 100 points: Prophet optimises with Newton
+    stan, mine = fit_prophet(short, SETTINGS[2], solver="stan"), fit_prophet(short, SETTINGS[2])
+    problem = problem_of(short, SETTINGS[2])
+    assert log_posterior_of(problem, mine.params) >= log_posterior_of(problem, stan.params) - 1e-6
+    flat = short.assign(y=4.0)
+    constant, stan_constant = fit_prophet(flat, SETTINGS[0]), fit_prophet(flat, SETTINGS[0], solver="stan")
+    assert constant.stan_backend.used is None  # Prophet's own shortcut, before any solver
+    np.testing.assert_array_equal(predict(constant, flat, None), predict(stan_constant, flat, None))
+
+
+def test_logistic_growth_goes_to_stan_and_a_failed_check_falls_back(monkeypatch):
+    history = panel()[0].iloc[:400].assign(cap=1000.0)
+    model = new_prophet(SETTINGS[0])
+    model.growth = "logistic"
+    model.fit(history)
+    assert model.stan_backend.used == "stan"
+    monkeypatch.setattr(exact, "is_optimal", lambda problem, fit: False)
+    fallen = fit_prophet(history.drop(columns="cap"), SETTINGS[0])
+    assert fallen.stan_backend.used == "fallback" and fallen.stan_fit is not None
+
+
+def test_an_unknown_solver_is_refused():
+    with pytest.raises(ValueError, match="unknown solver 'lbfgs'"):
+        SolverBackend("lbfgs")
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_lasso_is_exact(seed):
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(40, 8))
+    H, c, lam = A.T @ A, A.T @ rng.normal(size=40), 3.0
+    x = exact.lasso(H, c, lam)
+    g = H @ x - c
+    on = x != 0
+    np.testing.assert_allclose(g[on], -lam * np.sign(x[on]), atol=1e-9)
+    assert (np.abs(g[~on]) <= lam + 1e-9).all() and (~on).any()
+
+    def split(v):  # the same problem as a smooth one over x = p - n, p, n >= 0
+        z = v[:8] - v[8:]
+        return 0.5 * z @ H @ z - c @ z + lam * v.sum(), np.concatenate([H @ z - c + lam, -(H @ z - c) + lam])
+
+    reference = minimize(split, np.zeros(16), jac=True, bounds=[(0, None)] * 16, method="L-BFGS-B", tol=1e-14)
+    assert 0.5 * x @ H @ x - c @ x + lam * np.abs(x).sum() <= reference.fun + 1e-9
