@@ -62,17 +62,27 @@ class Candidates:
         if self.solver != "exact":
             return self.prophet(params, history, window, init, rough=True)
         log = is_log(params)
-        key = (fold, log)
-        if key not in self._designs:
-            fitted = history.assign(y=np.log1p(history[TARGET])) if log else history
-            largest = largest_params(self.splits.seasonalities)
-            self._designs[key] = FoldDesign.build(fitted, window, largest, self.data.holidays, self.data.regressors)
-        scaled = self._designs[key].fit_and_forecast(params)
+        design = self._design(fold, log)
+        if not design.covers(params):  # orders beyond the series' largest: Prophet's own path
+            return self.prophet(params, history, window, init, rough=True)
+        scaled = design.fit_and_forecast(params)
         if scaled is None:
             return self._prophet(params, history, window, init, True, "stan", fallback=True)
         self.solved_by["exact"] += 1
         yhat = np.expm1(scaled) if log else scaled
         return (yhat if self.splits.floor is None else np.maximum(yhat, self.splits.floor)), None
+
+    def _design(self, fold: int, log: bool) -> FoldDesign:
+        """The fold's design, built on the first trial that needs it (the log variant from the plain one)."""
+        if (fold, False) not in self._designs:
+            history, window, _ = self.splits.fold(*self.splits.folds[fold])
+            largest = largest_params(self.splits.seasonalities)
+            self._designs[(fold, False)] = FoldDesign.build(
+                history, window, largest, self.data.holidays, self.data.regressors
+            )
+        if (fold, log) not in self._designs:
+            self._designs[(fold, log)] = self._designs[(fold, False)].logged()
+        return self._designs[(fold, log)]
 
     def point(self, model: str, history: pd.DataFrame, at: pd.DataFrame, rough: bool = False) -> np.ndarray:
         """A model's point forecast at `at`, fitted on history; rough: a Prophet fit that only scores."""

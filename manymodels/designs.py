@@ -7,6 +7,7 @@ preprocess), its Gram matrix and the same features at the forecast dates serve e
 columns, sets penalties and is solved exactly (manymodels.exact) without Prophet's per-fit preprocessing.
 """
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,6 +74,22 @@ class FoldDesign:
             future_trend=exact.trend_columns(future["t"].to_numpy(float), t_change),
             future_X=future_X.to_numpy(float)[:, keep],
             y_scale=float(model.y_scale),
+        )
+
+    def logged(self) -> "FoldDesign":
+        """The same design fitted to log(1 + y): only y, its scale and Z'y change (Prophet scales y by its largest
+        absolute value, and time and the regressors by the history's dates and values alone)."""
+        y = np.log1p(self.y * self.y_scale)
+        scale = float(np.abs(y).max()) or 1.0
+        y = y / scale
+        cross = np.concatenate([self.trend.T @ y, self.X.T @ y])
+        return dataclasses.replace(self, y=y, cross=cross, y_scale=scale)
+
+    def covers(self, params: dict) -> bool:
+        """Whether the design has every Fourier column these parameters ask for."""
+        return all(
+            2 * int(params.get(order) or 0) <= self.harmonic[self.season == season].max(initial=0)
+            for order, season in SEASONS.items()
         )
 
     def columns(self, params: dict) -> np.ndarray:

@@ -239,38 +239,114 @@ def _solve_additive(problem: Problem, gram=None) -> Fit | None:
 
 
 def _solve_multiplicative(problem: Problem) -> Fit | None:
-    """Alternate (trend, beta_a | beta_m) and (beta | trend), each exact, with sigma after each."""
+    """Alternate (trend, beta_a | beta_m) and (beta | trend), each exact, with sigma after each, until the changepoints
+    in use settle; then Newton steps on the smooth problem those changepoints leave (alternating blocks only creep
+    along the ridge where trend and multiplicative terms trade off), back to a round of blocks whenever a changepoint
+    left out would improve the fit."""
     S, y, T, X = len(problem.t_change), problem.y, len(problem.y), problem.X
     add, mult = problem.additive, problem.multiplicative
-    trend_Z = problem.trend_columns
     beta = np.zeros(X.shape[1])
-    sigma, trend_theta = best_sigma(float(y @ y), T), None
-    previous = -np.inf
+    sigma, trend_theta, pattern = best_sigma(float(y @ y), T), None, None
+    priors = _priors(problem, add)
     for rounds in range(1, MAX_ROUNDS + 1):
         scale = 1 + X[:, mult] @ beta[mult]
-        Z = np.column_stack([trend_Z * scale[:, None], X[:, add]])
-        theta = _Block(Z, y, S, _priors(problem, add), problem.tau).solve(sigma, trend_theta)
+        Z = np.column_stack([problem.trend_columns * scale[:, None], X[:, add]])
+        if trend_theta is not None:
+            current = np.concatenate([trend_theta[: S + 2], beta[add]])
+            if _stationary(Z, y - Z @ current, sigma, current, S, priors, problem.tau):
+                fit = _fit(problem, current[S], current[S + 1], current[:S], beta, sigma, rounds)
+                return fit if pattern is None else _newton(problem, fit)
+            if pattern is not None and np.array_equal(pattern, np.sign(current[:S])):
+                polished = _newton(problem, _fit(problem, current[S], current[S + 1], current[:S], beta, sigma, rounds))
+                if polished is not None:
+                    return polished
+            pattern = np.sign(current[:S])
+        theta = _Block(Z, y, S, priors, problem.tau).solve(sigma, trend_theta)
         if theta is None:
             return None
         trend_theta, beta[add] = theta, theta[S + 2 :]
-        trend = trend_Z @ theta[: S + 2]
+        trend = problem.trend_columns @ theta[: S + 2]
         sigma = best_sigma(float(np.sum((y - Z @ theta) ** 2)), T)
-        if sigma < SIGMA_FLOOR:
-            return None
         W = np.column_stack([X[:, add], X[:, mult] * trend[:, None]])
         precisions = np.concatenate([1 / problem.sigmas[add] ** 2, 1 / problem.sigmas[mult] ** 2])
-        betas = _Block(W, y - trend, 0, precisions, problem.tau).solve(sigma, None)
+        betas = _Block(W, y - trend, 0, precisions, problem.tau).solve(sigma, None) if sigma >= SIGMA_FLOOR else None
         if betas is None:
             return None
         beta[add], beta[mult] = betas[: add.sum()], betas[add.sum() :]
         sigma = best_sigma(float(np.sum((y - trend - W @ betas) ** 2)), T)
         if sigma < SIGMA_FLOOR:
             return None
-        fit = _fit(problem, theta[S], theta[S + 1], theta[:S], beta, sigma, rounds)
-        stalled = fit.log_posterior - previous <= 1e-9 * max(1.0, abs(previous))
-        if stalled and is_optimal(problem, fit):  # alternating blocks creep along a ridge: stop at stationarity
+    return None
+
+
+def _newton_step(problem, v, on, sigma, precisions, J, trend, residual) -> np.ndarray | None:
+    """The Newton step in the coefficients in use (Gauss-Newton where the Hessian is not positive definite); None
+    where a changepoint out of use would improve the fit, which the lasso block decides."""
+    S, X, mult = len(problem.t_change), problem.X, problem.multiplicative
+    gradient = -(J.T @ residual) / sigma**2 + precisions * v
+    if (np.abs(gradient[:S][~on[:S]]) > (1 + OPTIMALITY_TOLERANCE) / problem.tau).any():
+        return None
+    gradient[:S] += np.sign(v[:S]) / problem.tau
+    hessian = J.T @ J / sigma**2 + np.diag(precisions)
+    cross = problem.trend_columns.T @ (residual[:, None] * X[:, mult]) / sigma**2  # d2 mean / d trend d beta_m
+    full = hessian.copy()
+    full[np.ix_(np.arange(S + 2), S + 2 + np.flatnonzero(mult))] -= cross
+    full[np.ix_(S + 2 + np.flatnonzero(mult), np.arange(S + 2))] -= cross.T
+    index = np.flatnonzero(on)
+    for matrix in (full, hessian):
+        try:
+            factor = scipy.linalg.cho_factor(matrix[np.ix_(index, index)])
+        except np.linalg.LinAlgError:
+            continue
+        step = np.zeros_like(v)
+        step[index] = -scipy.linalg.cho_solve(factor, gradient[index])
+        return step
+    return None
+
+
+def _newton(problem: Problem, start: Fit, steps: int = 50) -> Fit | None:
+    """Newton steps on (changepoints in use, k, m, beta) with sigma at its closed form after each, the changepoints
+    out of use held at zero; None if it does not reach a stationary point (the caller goes on with blocks)."""
+    S, y, X, mult = len(problem.t_change), problem.y, problem.X, problem.multiplicative
+    on = np.concatenate([start.delta != 0, np.ones(2 + X.shape[1], bool)])
+    precisions = np.concatenate([np.zeros(S), [1 / PRIOR_VAR_KM] * 2, 1 / problem.sigmas**2])
+    v = np.concatenate([start.delta, [start.k, start.m], start.beta])
+    sigma = start.sigma_obs
+
+    def parts(v: np.ndarray):
+        trend = problem.trend_columns @ v[: S + 2]
+        scale = 1 + X @ (v[S + 2 :] * mult)
+        residual = y - trend * scale - X @ (v[S + 2 :] * problem.additive)
+        return trend, scale, residual
+
+    def objective(v: np.ndarray, residual: np.ndarray) -> float:
+        return residual @ residual / (2 * sigma**2) + np.abs(v[:S]).sum() / problem.tau + 0.5 * precisions @ v**2
+
+    for rounds in range(1, steps + 1):
+        trend, scale, residual = parts(v)
+        J = np.column_stack([problem.trend_columns * scale[:, None], X * np.where(mult, trend[:, None], 1.0)])
+        fit = _fit(problem, v[S], v[S + 1], v[:S], v[S + 2 :], sigma, start.rounds + rounds)
+        if is_optimal(problem, fit):
             return fit
-        previous = fit.log_posterior
+        step = _newton_step(problem, v, on, sigma, precisions, J, trend, residual)
+        if step is None:
+            return None
+        crossing = (v[:S] != 0) & (np.sign(v[:S] + step[:S]) != np.sign(v[:S]))
+        limit = min([1.0, *(-v[:S][crossing] / step[:S][crossing])])
+        before, moved = objective(v, residual), False
+        for _ in range(30):
+            candidate = v + limit * step
+            candidate[:S][crossing & np.isclose(candidate[:S], 0, atol=1e-15 + 1e-12 * np.abs(v[:S]))] = 0.0
+            if objective(candidate, parts(candidate)[2]) < before:
+                v, moved = candidate, True
+                break
+            limit /= 2
+        if not moved:
+            return None
+        on[:S] &= v[:S] != 0
+        sigma = best_sigma(float(np.sum(parts(v)[2] ** 2)), len(y))
+        if sigma < SIGMA_FLOOR:
+            return None
     return None
 
 
@@ -287,25 +363,30 @@ def is_optimal(problem: Problem, fit: Fit) -> bool:
     values = np.concatenate([[fit.k, fit.m, fit.sigma_obs, fit.log_posterior], fit.delta, fit.beta])
     if not np.isfinite(values).all() or fit.sigma_obs <= 0:
         return False
-    S, X, s2 = len(problem.t_change), problem.X, fit.sigma_obs**2
+    X = problem.X
     trend_Z = problem.trend_columns
     trend = trend_Z @ np.concatenate([fit.delta, [fit.k, fit.m]])
     scale = 1 + X @ (fit.beta * problem.multiplicative)
     residual = problem.y - (trend * scale + X @ (fit.beta * problem.additive))
     J = np.column_stack([trend_Z * scale[:, None], X * np.where(problem.multiplicative, trend[:, None], 1.0)])
-    pull = J.T @ residual / s2  # the likelihood's gradient
-    prior_grad = np.concatenate(
-        [np.sign(fit.delta) / problem.tau, [fit.k / PRIOR_VAR_KM, fit.m / PRIOR_VAR_KM], fit.beta / problem.sigmas**2]
-    )
-    gap = np.abs(pull - prior_grad)
-    at_zero = np.zeros(len(prior_grad), bool)
-    at_zero[:S] = fit.delta == 0
-    gap[at_zero] = np.maximum(0.0, np.abs(pull[at_zero]) - 1 / problem.tau)
-    size = np.abs(J).T @ np.abs(residual) / s2 + np.abs(prior_grad) + np.where(at_zero, 1 / problem.tau, 0.0)
+    coefficients = np.concatenate([fit.delta, [fit.k, fit.m], fit.beta])
+    precisions = np.concatenate([[1 / PRIOR_VAR_KM] * 2, 1 / problem.sigmas**2])
     T, rss = len(problem.y), float(residual @ residual)
     sigma_gap = abs(4 * fit.sigma_obs + T / fit.sigma_obs - rss / fit.sigma_obs**3)
     sigma_size = 4 * fit.sigma_obs + T / fit.sigma_obs + rss / fit.sigma_obs**3
-    return bool(
-        (gap <= OPTIMALITY_TOLERANCE * np.maximum(size, 1e-300)).all()
-        and sigma_gap <= OPTIMALITY_TOLERANCE * sigma_size
-    )
+    stationary = _stationary(J, residual, fit.sigma_obs, coefficients, len(fit.delta), precisions, problem.tau)
+    return stationary and sigma_gap <= OPTIMALITY_TOLERANCE * sigma_size
+
+
+def _stationary(J, residual, sigma, coefficients, n_l1, precisions, tau) -> bool:
+    """First-order conditions of ||residual||^2 / (2 sigma^2) + |c[:n_l1]|_1 / tau + sum(precisions c[n_l1:]^2) / 2
+    in the coefficients c of J's columns, each within OPTIMALITY_TOLERANCE of the sum of its absolute terms."""
+    s2 = sigma * sigma
+    pull = J.T @ residual / s2  # the likelihood's gradient
+    prior = np.concatenate([np.sign(coefficients[:n_l1]) / tau, coefficients[n_l1:] * precisions])
+    gap = np.abs(pull - prior)
+    at_zero = np.zeros(len(prior), bool)
+    at_zero[:n_l1] = coefficients[:n_l1] == 0
+    gap[at_zero] = np.maximum(0.0, np.abs(pull[at_zero]) - 1 / tau)
+    size = np.abs(J).T @ np.abs(residual) / s2 + np.abs(prior) + np.where(at_zero, 1 / tau, 0.0)
+    return bool((gap <= OPTIMALITY_TOLERANCE * np.maximum(size, 1e-300)).all())
