@@ -147,6 +147,7 @@ def run(
         "early_stopping_rounds"
     ],
     solver: Annotated[str, described(TuningSpec, "solver")] = TUNING["solver"],
+    solver_check: Annotated[float, described(TuningSpec, "solver_check")] = TUNING["solver_check"],
     ray_address: Annotated[str | None, described(ComputeSpec, "ray_address")] = COMPUTE["ray_address"],
     dask_address: Annotated[str | None, described(ComputeSpec, "dask_address")] = COMPUTE["dask_address"],
     workers: Annotated[int | None, described(ComputeSpec, "workers")] = COMPUTE["workers"],
@@ -182,6 +183,7 @@ def run(
             "seed": seed,
             "early_stopping_rounds": early_stopping_rounds,
             "solver": solver,
+            "solver_check": solver_check,
         },
         compute={
             "ray_address": ray_address,

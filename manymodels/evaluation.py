@@ -19,6 +19,18 @@ from manymodels.settings import DataSpec, TuningSpec
 from manymodels.summary import RunScores
 
 
+def solver_check(gaps: list[dict[str, float]]) -> dict[str, float] | None:
+    """--solver-check's sample: its size, the smallest log-posterior gain of the exact solver over Stan and the
+    largest relative forecast gap."""
+    if not gaps:
+        return None
+    return {
+        "series": len(gaps),
+        "min_log_posterior_gain": min(g["log_posterior_gain"] for g in gaps),
+        "max_forecast_gap": max(g["forecast_gap"] for g in gaps),
+    }
+
+
 def series_metrics(backtest: pd.DataFrame, profiles: pd.DataFrame, id_cols: list[str]) -> pd.DataFrame:
     """One row per series and model, one column per metric (MASE scaled by each series' mase_scale)."""
     if backtest.empty:  # every series was rejected
@@ -155,6 +167,7 @@ def assemble_outputs(
         studies_stopped_early=int(sum(r.stopped_early for r in results)),
         prophet_fits=int(sum(r.n_fits for r in results)),
         fits_by_solver=dict(sum((Counter(r.fits_by_solver) for r in results), Counter())),
+        solver_check=solver_check([r.solver_gap for r in results if r.solver_gap is not None]),
         metrics=aggregate(metrics) if scored else {},
         metrics_by={col: aggregate(metrics, by=col) for col in data.id_cols} if scored else {},
         champions=dict(Counter(r.champion for r in results).most_common()),

@@ -34,16 +34,16 @@ class SolverBackend:
     def __init__(self, solver: str = "exact") -> None:
         if solver not in SOLVERS:
             raise ValueError(f"unknown solver {solver!r}: one of {', '.join(SOLVERS)}")
-        self.solver, self.used, self.stan_fit = solver, None, None
+        self.solver, self.used, self.stan_fit, self.problem = solver, None, None, None
 
     @staticmethod
     def get_type() -> str:
         return _stan().get_type()
 
     def fit(self, stan_init: dict, stan_data: dict, **kwargs) -> dict:
-        self.used = "stan"
-        problem = exact.Problem.of(stan_data) if self.solver == "exact" else None
-        if problem is not None and problem.eligible:
+        self.used, self.problem = "stan", exact.Problem.of(stan_data)  # the problem, to score any fit of it
+        problem = self.problem
+        if self.solver == "exact" and problem.eligible:
             solved = exact.solve(problem)
             if solved is not None:
                 self.used, self.stan_fit = "exact", None

@@ -19,6 +19,7 @@ from manymodels.champion import choose_champion, fold_errors
 from manymodels.contract import TARGET, TIME
 from manymodels.planning import SeriesJob
 from manymodels.settings import DataSpec, TuningSpec
+from manymodels.solver_check import compare_solvers, is_checked
 from manymodels.splits import SeriesSplits
 from manymodels.studies import StudyPlace
 from manymodels.tuning import study_seed, tune_prophet
@@ -41,6 +42,7 @@ class SeriesResult:
     seconds: float
     champion: str  # the model with the lowest mean error over the rolling-origin folds
     fold_errors: dict[str, float]  # each candidate's mean error over the folds
+    solver_gap: dict[str, float] | None  # where --solver-check sampled the series: compare_solvers
     backtest: pd.DataFrame = field(repr=False)  # ds, y, model, yhat on the test window; the champion's bounds
     forecast: pd.DataFrame = field(repr=False)  # ds, model (the champion), yhat and bounds after the last point
 
@@ -68,6 +70,7 @@ class SeriesSummary:
     seconds: float
     champion: str
     fold_errors: dict[str, float]
+    solver_gap: dict[str, float] | None
 
 
 def tune_series(
@@ -87,6 +90,7 @@ def tune_series(
     errors = fold_errors(candidates, tuned.value, tuning.metric)
     champion = choose_champion(errors)
     backtest, forecast = forecast_series(candidates, champion, study_seed(tuning.seed, candidates.splits.series_id))
+    checked = is_checked(candidates.splits.series_id, tuning.solver_check)
     return SeriesResult(
         series_id=candidates.splits.series_id,
         best_params=tuned.params,
@@ -99,6 +103,7 @@ def tune_series(
         seconds=time.perf_counter() - started,
         champion=champion,
         fold_errors=errors,
+        solver_gap=compare_solvers(candidates, tuned.params) if checked else None,
         backtest=backtest,
         forecast=forecast,
     )

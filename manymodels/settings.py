@@ -184,6 +184,13 @@ class TuningSpec(Frozen):
         description="How Prophet's MAP fits are solved: exact (block minimisation of its log posterior, with Stan "
         "for logistic growth and any fit that fails the exact solver's check) or stan (Prophet's own).",
     )
+    solver_check: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Share of the series (0 to 1) whose tuned parameters are also fitted by Stan, the gaps in the "
+        "summary: the exact fit's log posterior over Stan's, and the largest forecast difference.",
+    )
 
 
 class ComputeSpec(Frozen):

@@ -64,6 +64,7 @@ class RunScores(BaseModel):
     studies_stopped_early: int = 0  # studies ended by early_stopping_rounds
     prophet_fits: int
     fits_by_solver: dict[str, int] = {}  # exact, stan, fallback (Stan after the exact solver's check), constant
+    solver_check: dict[str, float] | None = None  # evaluation.solver_check, where --solver-check sampled series
     metrics: dict[str, Scores]  # model -> metric -> mean over series
     metrics_by: dict[str, dict[str, dict[str, Scores]]]  # id column -> value -> model -> metric -> mean
     champions: dict[str, int]
@@ -133,6 +134,7 @@ class RunSummary(RunScores):
             f"Tuning: {_pairs(safe.tuning)}; {safe.trials:,} trials ({safe.studies_stopped_early:,} studies stopped "
             f"early), {safe.prophet_fits:,} Prophet fits"
             + (f" ({_pairs(safe.fits_by_solver)})." if safe.fits_by_solver else "."),
+            *self._solver_check_markdown(),  # numbers only
             f"Outputs: {_code(storage.link(output))}",
             "",
             "## Accuracy on the test window (mean over series)",
@@ -148,6 +150,15 @@ class RunSummary(RunScores):
                 f"- [{_escape(name)}]({_destination(url)})" for name, url in self.plots.items()
             ]
         return "\n".join(lines) + "\n"
+
+    def _solver_check_markdown(self) -> list[str]:
+        check = self.solver_check
+        if not check:
+            return []
+        return [
+            f"Solver check on {check['series']:.0f} series: the exact fit's log posterior over Stan's at least "
+            f"{check['min_log_posterior_gain']:.3g}; forecasts at most {check['max_forecast_gap']:.2%} apart."
+        ]
 
     def _escaped(self) -> "RunSummary":
         """This summary with every string in it, keys too, escaped for markdown (the plots and manifest left out)."""

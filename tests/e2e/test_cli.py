@@ -36,7 +36,9 @@ def local_run(prefect_server, tmp_path_factory):
     messy_sales().to_csv(work / "sales.csv.gz", index=False)
     # A dead cluster address in the environment must not stop local runs from starting their own Ray.
     env = prefect_server.env | {"PREFECT_API_URL": prefect_server.api_url, "RAY_ADDRESS": "127.0.0.1:9"}
-    done = manymodels("run", "--data", work / "sales.csv.gz", *COLUMNS, *TUNING, "--output", work / "out", env=env)
+    checked = ["--solver-check", "1"]  # every series also fitted by Stan
+    data = ["--data", work / "sales.csv.gz"]
+    done = manymodels("run", *data, *COLUMNS, *TUNING, *checked, "--output", work / "out", env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     return work / "out", done
 
@@ -56,6 +58,9 @@ def test_run_writes_every_output_and_accounts_for_every_series(local_run):
     # per series: trials on 2 folds, default Prophet on 2 folds, both on the test window, a Prophet champion's future
     fits = sum(2 * TRIALS + 4 + (c in ("prophet_tuned", "prophet_default")) for c in champions)
     assert summary["trials"] == GOOD_SERIES * TRIALS and summary["prophet_fits"] == fits
+    assert sum(summary["fits_by_solver"].values()) == fits and summary["fits_by_solver"]["exact"] > 0
+    check = summary["solver_check"]
+    assert check["series"] == GOOD_SERIES and check["min_log_posterior_gain"] >= -1e-6
     assert summary["champions"] == champions.value_counts().to_dict()
     assert set(summary["step_seconds"]) == set(summary["step_started_at"]) == {"ingest", "tune", "evaluate"}
     assert set(summary["metrics"]) == set(MODELS) | {"champion"}

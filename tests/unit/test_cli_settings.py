@@ -42,6 +42,9 @@ INVALID = {
     "trials 0": (["--trials", "0"], "tuning.trials", "greater than or equal to 1"),
     "trials over 10000": (["--trials", "10001"], "tuning.trials", "less than or equal to 10000"),
     "unknown metric": (["--metric", "mape"], "tuning.metric", "'smape', 'mase', 'wape' or 'rmse'"),
+    "unknown solver": (["--solver", "lbfgs"], "tuning.solver", "'exact' or 'stan'"),
+    "solver check over 1": (["--solver-check", "1.5"], "tuning.solver_check", "less than or equal to 1"),
+    "no early stopping": (["--early-stopping-rounds", "0"], "tuning.early_stopping_rounds", "greater than or equal"),
     "workers 0": (["--workers", "0"], "compute.workers", "greater than or equal to 1"),
     "series per task 0": (["--series-per-task", "0"], "compute.series_per_task", "greater than or equal to 1"),
     "series per task over 10000": (
@@ -132,7 +135,7 @@ def test_run_help_is_the_settings_descriptions():
     for model, fields in [
         (DataSpec, ["url", "id_cols", "freq", "horizon", "folds", "levels", "holidays", "season_length", "fill"]),
         (DataSpec, ["regressors", "duplicates", "non_negative", "encoding", "time_col", "target_col"]),
-        (TuningSpec, ["trials", "metric", "seed"]),
+        (TuningSpec, ["trials", "metric", "seed", "early_stopping_rounds", "solver", "solver_check"]),
         (ComputeSpec, ["ray_address", "dask_address", "workers", "optuna_storage"]),
         (RunSpec, ["output"]),
     ]:

@@ -169,3 +169,20 @@ def test_a_trial_on_a_folds_design_forecasts_as_a_prophet_fit_of_the_fold():
         expected = predict(fit_prophet(fold, params), window, None)
         np.testing.assert_allclose(np.expm1(scaled) if logged else scaled, expected, rtol=1e-6)
     assert not design.covers(SETTINGS[0] | {"weekly_order": 6})  # more than daily data can tell apart
+
+
+def test_the_solver_check_samples_the_same_series_and_reports_both_fits():
+    from manymodels.candidates import Candidates
+    from manymodels.settings import DataSpec
+    from manymodels.solver_check import compare_solvers, is_checked
+    from manymodels.splits import SeriesSplits
+
+    ids = [f"{n}-1" for n in range(2000)]
+    sampled = [i for i in ids if is_checked(i, 0.1)]
+    assert 150 < len(sampled) < 250 and sampled == [i for i in ids if is_checked(i, 0.1)]
+    assert not any(is_checked(i, 0.0) for i in ids) and all(is_checked(i, 1.0) for i in ids)
+    spec = DataSpec(url="-", id_cols=["store", "item"], time_col="date", target_col="sales", horizon=28)
+    frame = panel()[0].reset_index(drop=True).assign(series_id="1-1", split="train")
+    frame.loc[frame.index[-28:], "split"] = "test"
+    gap = compare_solvers(Candidates(SeriesSplits.of(frame, spec), spec), SETTINGS[0])
+    assert gap["log_posterior_gain"] >= -1e-6 and 0 <= gap["forecast_gap"] < 0.05
