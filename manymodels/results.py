@@ -49,7 +49,9 @@ class ResultFiles:
         record = ResultRecord(
             summary=result.summary(key), columns={part: list(f.columns) for part, f in frames.items()}
         )
-        table = pa.Table.from_pandas(pd.concat([f.assign(part=p) for p, f in frames.items()], ignore_index=True))
+        rows = pd.concat([f.assign(part=p) for p, f in frames.items()], ignore_index=True)
+        floats = rows.select_dtypes("floating").columns  # one schema for every result: statsforecast gives float32
+        table = pa.Table.from_pandas(rows.astype(dict.fromkeys(floats, "float64")))
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), META: record.model_dump_json()})
         buffer = io.BytesIO()
         pq.write_table(table, buffer)
@@ -92,7 +94,7 @@ class ResultFiles:
         if not tables:
             empty = pd.DataFrame({SERIES_ID: pd.Series(dtype="string")})
             return empty, empty.copy()
-        stacked = pa.concat_tables(tables, promote_options="default")
+        stacked = pa.concat_tables(tables, promote_options="permissive")  # files of earlier versions had float32
         backtest, forecast = (
             stacked.filter(pc.equal(stacked["part"], part)).select([*columns[part], SERIES_ID]).to_pandas()
             for part in PARTS
