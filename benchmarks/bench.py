@@ -13,10 +13,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
-import typer
+# One BLAS thread per process, as Ray gives each one-CPU task: the loops compared here run one process per core.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from benchmarks.machine import Machine, cores
-from benchmarks.workloads import DATA_SPEC, available, write_workload
+import typer  # noqa: E402
+
+from benchmarks.machine import Machine, cores  # noqa: E402
+from benchmarks.workloads import DATA_SPEC, available, write_workload  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 BIN = Path(sys.executable).parent
