@@ -62,10 +62,11 @@ def _exact(train: pd.DataFrame, valid: pd.DataFrame, params: dict, warm: WarmSta
     trial solved exactly on it."""
     designs = warm.__dict__.setdefault("designs", {})
     log = params.get("transform") == "log1p"
-    if log not in designs:
+    if False not in designs:
         seasonalities = Seasonalities.for_series("D", train["ds"].iloc[-1] - train["ds"].iloc[0])
-        fitted = train.assign(y=np.log1p(train["y"])) if log else train
-        designs[log] = FoldDesign.build(fitted, valid, largest_params(seasonalities), None)
+        designs[False] = FoldDesign.build(train, valid, largest_params(seasonalities), None)
+    if log not in designs:
+        designs[log] = designs[False].logged()
     scaled = designs[log].fit_and_forecast(params)
     return np.expm1(scaled) if log else scaled
 
