@@ -40,6 +40,13 @@ def test_study_runs_the_requested_trials_on_every_fold_and_forecasts_every_windo
     assert list(result.forecast.columns) == ["ds", "model", "yhat", "lo_80", "hi_80", "lo_95", "hi_95"]
 
 
+@pytest.mark.parametrize("solver", ["exact", "stan"])
+def test_every_fit_is_counted_by_what_solved_it(series, solver):
+    result = tune_series(series, SPEC, TuningSpec(trials=3, seed=1, solver=solver))
+    assert sum(result.fits_by_solver.values()) == result.n_fits
+    assert set(result.fits_by_solver) == {solver}  # nothing here needs a fallback, nor anything else from Stan
+
+
 def test_same_seed_gives_the_same_study_and_forecast(series):
     first = tune_series(series, SPEC, TuningSpec(trials=3, seed=7))
     second = tune_series(series, SPEC, TuningSpec(trials=3, seed=7))

@@ -186,3 +186,13 @@ def test_the_solver_check_samples_the_same_series_and_reports_both_fits():
     frame.loc[frame.index[-28:], "split"] = "test"
     gap = compare_solvers(Candidates(SeriesSplits.of(frame, spec), spec), SETTINGS[0])
     assert gap["log_posterior_gain"] >= -1e-6 and 0 <= gap["forecast_gap"] < 0.05
+
+
+def test_a_perfect_fit_has_no_map_and_goes_to_stan_as_prophet_would():
+    days = pd.date_range("2021-01-01", periods=200, freq="D")
+    line = pd.DataFrame({"ds": days, "y": 3.0 + 0.1 * np.arange(200)})  # sigma would go to 0: no finite optimum
+    params = {k: v for k, v in SETTINGS[2].items() if k != "weekly_order"}
+    fallen, stan = fit_prophet(line, params), fit_prophet(line, params, solver="stan")
+    assert exact.solve(exact.Problem.of(dataclasses.asdict(new_prophet(params).preprocess(line)))) is None
+    assert fallen.stan_backend.used == "fallback"
+    np.testing.assert_allclose(predict(fallen, line, None), predict(stan, line, None), rtol=1e-9)
