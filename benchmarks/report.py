@@ -143,6 +143,7 @@ def scale(r: dict) -> list[str]:
         f"ran at "
         f"{r['tune_vs_bare_loop_throughput']:.3f} of its throughput, an overhead of "
         f"{r['overhead_per_series_seconds'] * 1000:.0f} ms of wall time per series on {r['cores']} cores.",
+        *(["", f"Note: {r['note']}"] if r.get("note") else []),
         *_commands([r]),
     ]
 

@@ -42,7 +42,13 @@ def test_make_bench_runs_every_benchmark_and_writes_the_report(prefect_server, t
     assert all(0 < run["cpu_share"] <= 1 for run in runs.values())
 
     variants = results["trial-cost"]["variants"]
-    assert set(variants) == {"prophet_defaults", "prophet_no_samples", "cold_no_samples", "manymodels"}
+    assert set(variants) == {
+        "prophet_defaults",
+        "prophet_no_samples",
+        "cold_no_samples",
+        "stan_warm_rough",
+        "manymodels",
+    }
     assert all(
         v["cpu_per_trial"] > 0 and v["mean_valid_smape"] >= v["mean_best_valid_smape"] for v in variants.values()
     )
@@ -54,6 +60,9 @@ def test_make_bench_runs_every_benchmark_and_writes_the_report(prefect_server, t
     assert ingest["rows"] == 20 * 400 and ingest["series"] == ingest["accepted"] == 20
     assert results["scale-4"]["manymodels"]["series"] == 4 and results["scale-4"]["peak_memory_gib"] > 0
     assert 0 < results["scale-4"]["manymodels"]["driver_peak_rss_gib"] < 8
+
+    compared = {f"{v}_vs_manymodels" for v in variants if v != "manymodels"}
+    assert set(results["trial-cost"]["ratios"]) == compared
 
     text = report.read_text()
     headings = ("## Throughput", "## Cost of one trial", "## Durable studies", "## Fixed cost", "## Scale", "## Ingest")
