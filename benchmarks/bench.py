@@ -70,6 +70,7 @@ def throughput(
     series: int = 200,
     trials: int = 5,
     raytune_series: Annotated[int, typer.Option(help="Series for the (slow) Ray Tune recipe; 0 skips it.")] = 10,
+    bare_series: Annotated[int, typer.Option(help="Series for the bare loop (the first ones); 0: all.")] = 0,
     bracket: Annotated[
         bool, typer.Option(help="Run manymodels again after the bare loop; the ratio pools both runs.")
     ] = True,
@@ -91,7 +92,7 @@ def throughput(
         data = write_workload(workload, series, work)
         runs = {"manymodels": run_manymodels(data, work / "run", trials, cpus, env, machine)}
         frames, factors = prepared_series(work / "run")
-        runs["bare_loop"] = run_bare_loop(frames, trials, cpus, machine, factors)
+        runs["bare_loop"] = run_bare_loop(frames[: bare_series or None], trials, cpus, machine, factors)
         if bracket:
             runs["manymodels_after"] = run_manymodels(data, work / "run-after", trials, cpus, env, machine)
         if raytune_series:
@@ -105,7 +106,7 @@ def throughput(
         ratios["manymodels_vs_ray_tune"] = pooled / runs["ray_tune"]["fits_per_core_second"]
     save(
         out,
-        f"throughput-{workload}-{series}",
+        f"throughput-{workload}-{series}" + ("" if trials == 5 else f"-t{trials}"),  # 5: the Makefile's
         {"workload": workload, "series": series, "trials": trials, "runs": runs, "ratios": ratios},
     )
 
