@@ -8,7 +8,7 @@ columns, sets penalties and is solved exactly (manymodels.exact) without Prophet
 """
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,7 @@ class FoldDesign:
     future_trend: np.ndarray  # the trend's columns at the forecast dates
     future_X: np.ndarray
     y_scale: float
+    last_fit: dict = field(default_factory=dict, compare=False, repr=False)  # the last multiplicative fit, its betas
 
     @classmethod
     def build(cls, history: pd.DataFrame, at: pd.DataFrame, largest: dict, holidays: str | None, regressors=()):
@@ -83,7 +84,7 @@ class FoldDesign:
         scale = float(np.abs(y).max()) or 1.0
         y = y / scale
         cross = np.concatenate([self.trend.T @ y, self.X.T @ y])
-        return dataclasses.replace(self, y=y, cross=cross, y_scale=scale)
+        return dataclasses.replace(self, y=y, cross=cross, y_scale=scale, last_fit={})
 
     def covers(self, params: dict) -> bool:
         """Whether the design has every Fourier column these parameters ask for."""
@@ -116,6 +117,13 @@ class FoldDesign:
             trend_design=self.trend,
         )
 
+    def _start(self, columns: np.ndarray) -> exact.Fit | None:
+        """The last multiplicative fit of this fold, its coefficients carried to these columns (0 where new)."""
+        if not self.last_fit:
+            return None
+        beta = np.array([self.last_fit["beta"].get(c, 0.0) for c in columns.tolist()])
+        return dataclasses.replace(self.last_fit["fit"], beta=beta)
+
     def fit_and_forecast(self, params: dict) -> np.ndarray | None:
         """The trial's fit, solved exactly, forecast at the fold's dates on the scale it was fitted on; None if the
         exact fit fails its check."""
@@ -124,7 +132,11 @@ class FoldDesign:
         n_trend = self.trend.shape[1]
         index = np.concatenate([np.arange(n_trend), n_trend + columns])
         gram = (self.gram[np.ix_(index, index)], self.cross[index])
-        fit = exact.solve(problem, None if problem.has_multiplicative else gram)
+        if not problem.has_multiplicative:
+            fit = exact.solve(problem, gram)
+        elif (fit := exact.solve(problem, start=self._start(columns))) is not None:
+            self.last_fit.clear()
+            self.last_fit.update(fit=fit, beta=dict(zip(columns.tolist(), fit.beta, strict=True)))
         if fit is None:
             return None
         trend = self.future_trend @ np.concatenate([fit.delta, [fit.k, fit.m]])  # the same columns, later times

@@ -201,14 +201,16 @@ class _Block:
         return np.concatenate([deltas, Mi_bv - Mi_Gvu @ deltas])
 
 
-def solve(problem: Problem, gram: tuple[np.ndarray, np.ndarray] | None = None) -> Fit | None:
+def solve(problem: Problem, gram: tuple[np.ndarray, np.ndarray] | None = None, start: Fit | None = None) -> Fit | None:
     """Prophet's MAP parameters by exact block minimisation; None if ineligible or the check fails.
 
     gram: Z'Z and Z'y of the additive design Z = [changepoint hinges, t, 1, X], when the caller has them.
+    start: an earlier fit with beta for these columns, where a multiplicative fit starts (a neighbouring trial's
+    optimum is close); the additive problem is convex and needs none.
     """
     if not problem.eligible:
         return None
-    fit = _solve_multiplicative(problem) if problem.has_multiplicative else _solve_additive(problem, gram)
+    fit = _solve_multiplicative(problem, start) if problem.has_multiplicative else _solve_additive(problem, gram)
     return fit if fit is not None and is_optimal(problem, fit) else None
 
 
@@ -238,7 +240,7 @@ def _solve_additive(problem: Problem, gram=None) -> Fit | None:
     return None
 
 
-def _solve_multiplicative(problem: Problem) -> Fit | None:
+def _solve_multiplicative(problem: Problem, start: Fit | None = None) -> Fit | None:
     """Alternate (trend, beta_a | beta_m) and (beta | trend), each exact, with sigma after each, until the changepoints
     in use settle; then Newton steps on the smooth problem those changepoints leave (alternating blocks only creep
     along the ridge where trend and multiplicative terms trade off), back to a round of blocks whenever a changepoint
@@ -247,6 +249,9 @@ def _solve_multiplicative(problem: Problem) -> Fit | None:
     add, mult = problem.additive, problem.multiplicative
     beta = np.zeros(X.shape[1])
     sigma, trend_theta, pattern = best_sigma(float(y @ y), T), None, None
+    if start is not None and start.beta.shape == beta.shape and start.delta.shape == (S,):
+        beta, sigma = start.beta.copy(), start.sigma_obs
+        trend_theta = np.concatenate([start.delta, [start.k, start.m], beta[add]])
     priors = _priors(problem, add)
     for rounds in range(1, MAX_ROUNDS + 1):
         scale = 1 + X[:, mult] @ beta[mult]

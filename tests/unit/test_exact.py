@@ -196,3 +196,17 @@ def test_a_perfect_fit_has_no_map_and_goes_to_stan_as_prophet_would():
     assert exact.solve(exact.Problem.of(dataclasses.asdict(new_prophet(params).preprocess(line)))) is None
     assert fallen.stan_backend.used == "fallback"
     np.testing.assert_allclose(predict(fallen, line, None), predict(stan, line, None), rtol=1e-9)
+
+
+def test_a_multiplicative_trial_starts_from_the_last_one_and_ends_where_a_cold_fit_does():
+    from manymodels.designs import FoldDesign, largest_params
+    from manymodels.search_space import Seasonalities
+
+    history = panel()[1]
+    fold, window = history.iloc[:-90], history.iloc[-90:]
+    largest = largest_params(Seasonalities.for_series("D", fold["ds"].iloc[-1] - fold["ds"].iloc[0]))
+    warm, cold = (FoldDesign.build(fold, window, largest, None) for _ in range(2))
+    first, second = SETTINGS[3], SETTINGS[3] | {"yearly_order": 8, "changepoint_prior_scale": 0.08}
+    warm.fit_and_forecast(first)
+    assert warm.last_fit and warm._start(warm.columns(second)) is not None
+    np.testing.assert_allclose(warm.fit_and_forecast(second), cold.fit_and_forecast(second), rtol=1e-6)
