@@ -58,15 +58,14 @@ class Candidates:
     def trial(self, params: dict, fold: int, init=None):
         """A tuning trial's forecast of fold `fold` (an index of splits.folds), and the model where Stan fitted it.
         With the exact solver, from the fold's design shared by every trial; Stan where its check fails."""
-        history, window, _ = self.splits.fold(*self.splits.folds[fold])
-        if self.solver != "exact":
-            return self.prophet(params, history, window, init, rough=True)
         log = is_log(params)
-        design = self._design(fold, log)
-        if not design.covers(params):  # orders beyond the series' largest: Prophet's own path
-            return self.prophet(params, history, window, init, rough=True)
+        design = self._design(fold, log) if self.solver == "exact" else None
+        # Prophet's own path: the stan solver, or orders beyond the series' largest
+        if design is None or not design.covers(params):
+            return self.prophet(params, *self.splits.fold(*self.splits.folds[fold])[:2], init, rough=True)
         scaled = design.fit_and_forecast(params)
         if scaled is None:
+            history, window, _ = self.splits.fold(*self.splits.folds[fold])
             return self._prophet(params, history, window, init, True, "stan", fallback=True)
         self.solved_by["exact"] += 1
         yhat = np.expm1(scaled) if log else scaled

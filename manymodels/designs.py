@@ -24,10 +24,8 @@ class FoldDesign:
     """One fold's history as Prophet prepares it (time and y scaled, every feature at its largest order) and the
     features at the dates it forecasts."""
 
-    names: list[str]  # Prophet's feature columns
     season: np.ndarray  # the seasonality of each column ('' for holidays and regressors)
     harmonic: np.ndarray  # 1-based column number within its seasonality (2 per Fourier order)
-    regressor: np.ndarray  # bool: an extra regressor (its prior scale is the holidays', as Prophet's default)
     trend: np.ndarray  # [changepoint hinges, t, 1] on the history: the lasso's columns first
     X: np.ndarray
     y: np.ndarray
@@ -58,14 +56,12 @@ class FoldDesign:
         trend = exact.trend_columns(t, t_change)
         keep = np.array([name != "zeros" for name in names])  # Prophet's placeholder when there is no feature
         X = features.to_numpy(float)[:, keep]
-        names, season, harmonic = [n for n, k in zip(names, keep, strict=True) if k], season[keep], harmonic[keep]
+        season, harmonic = season[keep], harmonic[keep]
         Z = np.column_stack([trend, X])
         y = data.y.to_numpy(float)
         return cls(
-            names=names,
             season=season,
             harmonic=harmonic,
-            regressor=np.isin(names, list(regressors)),
             trend=trend,
             X=X,
             y=y,
@@ -100,6 +96,7 @@ class FoldDesign:
         return np.flatnonzero(wanted)
 
     def problem(self, params: dict, columns: np.ndarray) -> exact.Problem:
+        """The trial's problem: holidays and regressors take the holidays' prior scale, as Prophet's defaults do."""
         scales = np.where(
             self.season[columns] != "", params["seasonality_prior_scale"], params["holidays_prior_scale"]
         ).astype(float)

@@ -126,6 +126,12 @@ def log_posterior(problem: Problem, k: float, m: float, delta, beta, sigma: floa
     )
 
 
+def log_posterior_of(problem: Problem, params: dict) -> float:
+    """log_posterior at parameters in the form Prophet keeps them (model.params: arrays of one row)."""
+    p = {name: np.asarray(value, dtype=float).reshape(-1) for name, value in params.items()}
+    return log_posterior(problem, p["k"][0], p["m"][0], p["delta"], p["beta"], p["sigma_obs"][0])
+
+
 def best_sigma(rss: float, T: int) -> float:
     """argmin over sigma of rss / (2 sigma^2) + T log sigma + 2 sigma^2: the root of 4 s^4 + T s^2 - rss."""
     return float(np.sqrt(2 * rss / (T + np.sqrt(T * T + 16 * rss))))
@@ -253,6 +259,7 @@ def _solve_multiplicative(problem: Problem, start: Fit | None = None) -> Fit | N
         beta, sigma = start.beta.copy(), start.sigma_obs
         trend_theta = np.concatenate([start.delta, [start.k, start.m], beta[add]])
     priors = _priors(problem, add)
+    beta_precisions = np.concatenate([1 / problem.sigmas[add] ** 2, 1 / problem.sigmas[mult] ** 2])
     for rounds in range(1, MAX_ROUNDS + 1):
         scale = 1 + X[:, mult] @ beta[mult]
         Z = np.column_stack([problem.trend_columns * scale[:, None], X[:, add]])
@@ -273,8 +280,9 @@ def _solve_multiplicative(problem: Problem, start: Fit | None = None) -> Fit | N
         trend = problem.trend_columns @ theta[: S + 2]
         sigma = best_sigma(float(np.sum((y - Z @ theta) ** 2)), T)
         W = np.column_stack([X[:, add], X[:, mult] * trend[:, None]])
-        precisions = np.concatenate([1 / problem.sigmas[add] ** 2, 1 / problem.sigmas[mult] ** 2])
-        betas = _Block(W, y - trend, 0, precisions, problem.tau).solve(sigma, None) if sigma >= SIGMA_FLOOR else None
+        if sigma < SIGMA_FLOOR:
+            return None
+        betas = _Block(W, y - trend, 0, beta_precisions, problem.tau).solve(sigma, None)
         if betas is None:
             return None
         beta[add], beta[mult] = betas[: add.sum()], betas[add.sum() :]

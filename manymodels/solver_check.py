@@ -27,15 +27,10 @@ def compare_solvers(candidates: Candidates, params: dict) -> dict[str, float]:
     problem = models["stan"].stan_backend.problem
     if problem is None:  # Prophet fitted a constant series itself, without a solver
         return {"log_posterior_gain": 0.0, "forecast_gap": 0.0}
-    lp = {solver: _log_posterior(problem, model.params) for solver, model in models.items()}
+    lp = {solver: exact.log_posterior_of(problem, model.params) for solver, model in models.items()}
     yhat = {solver: predict(model, window, splits.floor) for solver, model in models.items()}
     scale = max(float(np.mean(np.abs(actual))), 1e-12)
     return {
         "log_posterior_gain": lp["exact"] - lp["stan"],
         "forecast_gap": float(np.max(np.abs(yhat["exact"] - yhat["stan"]))) / scale,
     }
-
-
-def _log_posterior(problem: exact.Problem, params: dict) -> float:
-    p = {name: np.asarray(value, dtype=float).reshape(-1) for name, value in params.items()}
-    return exact.log_posterior(problem, p["k"][0], p["m"][0], p["delta"], p["beta"], p["sigma_obs"][0])

@@ -63,7 +63,7 @@ def fold_objective(candidates: Candidates, metric: str):
             yhat, model = candidates.trial(params, step, warm.init_for(params))
             if model is not None:
                 warm.remember(params, model)
-            errors.append(error(splits.fold(cut, end)[2], yhat, splits.scale))
+            errors.append(error(splits.y[cut:end], yhat, splits.scale))
             if step == 0:
                 trial.report(errors[0], 0)
                 if trial.should_prune():

@@ -44,11 +44,6 @@ def problem_of(history: pd.DataFrame, params: dict, **extra) -> exact.Problem:
     return exact.Problem.of(dataclasses.asdict(model.preprocess(frame)))
 
 
-def log_posterior_of(problem: exact.Problem, params: dict) -> float:
-    p = {name: np.asarray(value).reshape(-1) for name, value in params.items()}
-    return exact.log_posterior(problem, p["k"][0], p["m"][0], p["delta"], p["beta"], p["sigma_obs"][0])
-
-
 @pytest.fixture(scope="module")
 def fits():
     """Each panel series under each setting, fitted by Stan (default tolerance) and by the exact solver."""
@@ -64,14 +59,14 @@ def fits():
 def test_the_objective_is_stans_log_posterior(fits):
     for history, params, stan, _ in fits:
         lp = float(stan.stan_fit.optimized_params_dict["lp__"])
-        assert log_posterior_of(problem_of(history, params), stan.params) == pytest.approx(lp, rel=1e-7, abs=1e-4)
+        assert exact.log_posterior_of(problem_of(history, params), stan.params) == pytest.approx(lp, rel=1e-7, abs=1e-4)
 
 
 def test_the_exact_fit_is_at_least_as_probable_as_stans(fits):
     for history, params, stan, mine in fits:
         assert mine.stan_backend.used == "exact"
         problem = problem_of(history, params)
-        assert log_posterior_of(problem, mine.params) >= log_posterior_of(problem, stan.params) - 1e-6
+        assert exact.log_posterior_of(problem, mine.params) >= exact.log_posterior_of(problem, stan.params) - 1e-6
 
 
 def test_exact_parameters_have_prophets_shapes_and_forecast_through_its_predict(fits):
@@ -102,7 +97,7 @@ def test_holidays_regressors_missing_dates_and_no_changepoints_are_solved_exactl
         mine = fit_prophet(history, params, **extra)
         problem = problem_of(history, params, **extra)
         assert mine.stan_backend.used == "exact"
-        assert log_posterior_of(problem, mine.params) >= log_posterior_of(problem, stan.params) - 1e-6
+        assert exact.log_posterior_of(problem, mine.params) >= exact.log_posterior_of(problem, stan.params) - 1e-6
     model = new_prophet(params)
     model.n_changepoints = 0
     model.fit(history)
@@ -113,7 +108,7 @@ def test_short_series_and_constant_series_behave_as_prophets():
     short = panel()[1].iloc[:60]  # under 100 points: Prophet optimises with Newton
     stan, mine = fit_prophet(short, SETTINGS[2], solver="stan"), fit_prophet(short, SETTINGS[2])
     problem = problem_of(short, SETTINGS[2])
-    assert log_posterior_of(problem, mine.params) >= log_posterior_of(problem, stan.params) - 1e-6
+    assert exact.log_posterior_of(problem, mine.params) >= exact.log_posterior_of(problem, stan.params) - 1e-6
     flat = short.assign(y=4.0)
     constant, stan_constant = fit_prophet(flat, SETTINGS[0]), fit_prophet(flat, SETTINGS[0], solver="stan")
     assert constant.stan_backend.used is None  # Prophet's own shortcut, before any solver
