@@ -106,7 +106,7 @@ def throughput(
         ratios["manymodels_vs_ray_tune"] = pooled / runs["ray_tune"]["fits_per_core_second"]
     save(
         out,
-        f"throughput-{workload}-{series}" + ("" if trials == 5 else f"-t{trials}"),  # 5: the Makefile's
+        f"throughput-{workload}-{series}",
         {"workload": workload, "series": series, "trials": trials, "runs": runs, "ratios": ratios},
     )
 
