@@ -44,21 +44,24 @@ class FoldDesign:
         from manymodels.models import new_prophet
 
         model = new_prophet(largest, holidays=holidays, regressors=regressors)
-        data = model.preprocess(history[["ds", "y", *regressors]])
-        features = data.X
+        prepared = model.setup_dataframe(history[["ds", "y", *regressors]].dropna(subset=["y"]), initialize_scales=True)
+        model.history = prepared
+        model.set_auto_seasonalities()
+        model.set_changepoints()
+        features = _features(model, prepared)
         names = [str(name) for name in features.columns]
         future = model.setup_dataframe(at[["ds", *regressors]].reset_index(drop=True))
-        future_X = model.make_all_seasonality_features(future)[0].reindex(columns=names, fill_value=0.0)
+        future_X = _features(model, future).reindex(columns=names, fill_value=0.0)
         parts = [name.rsplit("_delim_", 1) for name in names]
         season = np.array([p[0] if len(p) == 2 and p[0] in SEASONS.values() and p[1].isdigit() else "" for p in parts])
         harmonic = np.array([int(p[1]) if s else 0 for p, s in zip(parts, season, strict=True)])
-        t, t_change = data.t.to_numpy(float), np.asarray(data.t_change, dtype=float)
+        t, t_change = prepared["t"].to_numpy(float), np.asarray(model.changepoints_t, dtype=float)
         trend = exact.trend_columns(t, t_change)
         keep = np.array([name != "zeros" for name in names])  # Prophet's placeholder when there is no feature
         X = features.to_numpy(float)[:, keep]
         season, harmonic = season[keep], harmonic[keep]
         Z = np.column_stack([trend, X])
-        y = data.y.to_numpy(float)
+        y = prepared["y_scaled"].to_numpy(float)
         return cls(
             season=season,
             harmonic=harmonic,
@@ -140,6 +143,25 @@ class FoldDesign:
         X = self.future_X[:, columns]
         mean = trend * (1 + X @ (fit.beta * problem.multiplicative)) + X @ (fit.beta * problem.additive)
         return mean * self.y_scale
+
+
+def _features(model, frame: pd.DataFrame) -> pd.DataFrame:
+    """The feature columns Prophet's make_all_seasonality_features builds (seasonalities, holidays, regressors, in its
+    order), without the component matrix it also builds with pandas.crosstab: most of a design's cost, and unused."""
+    from manymodels.quick_prophet import days_since_epoch, fourier_terms
+
+    parts, days = [], days_since_epoch(frame["ds"])
+    for name, props in model.seasonalities.items():
+        terms = fourier_terms(days, props["period"], props["fourier_order"])
+        features = pd.DataFrame(terms, columns=[f"{name}_delim_{i + 1}" for i in range(terms.shape[1])])
+        if props["condition_name"] is not None:
+            features[~frame[props["condition_name"]]] = 0
+        parts.append(features)
+    holidays = model.construct_holiday_dataframe(frame["ds"])
+    if len(holidays) > 0:
+        parts.append(model.make_holiday_features(frame["ds"], holidays)[0])
+    parts += [pd.DataFrame(frame[name]) for name in model.extra_regressors]
+    return pd.concat(parts, axis=1) if parts else pd.DataFrame({"zeros": np.zeros(len(frame))})
 
 
 def largest_params(seasonalities) -> dict:

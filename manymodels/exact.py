@@ -72,6 +72,11 @@ class Problem:
             return trend_columns(self.t, self.t_change)
         return np.column_stack([np.zeros((len(self.t), len(self.t_change) + 1)), np.ones_like(self.t)])
 
+    @functools.cached_property
+    def norms(self) -> tuple[np.ndarray, np.ndarray]:
+        """The 2-norms of the trend's columns and of X's: bounds on any column scaled row by row."""
+        return np.linalg.norm(self.trend_columns, axis=0), np.linalg.norm(self.X, axis=0)
+
 
 def trend_columns(t: np.ndarray, t_change: np.ndarray) -> np.ndarray:
     """Prophet's linear trend is linear in (delta, k, m) with these columns, at any times t."""
@@ -253,6 +258,8 @@ def _solve_multiplicative(problem: Problem, start: Fit | None = None) -> Fit | N
     left out would improve the fit."""
     S, y, T, X = len(problem.t_change), problem.y, len(problem.y), problem.X
     add, mult = problem.additive, problem.multiplicative
+    X_add, X_mult = X[:, add], X[:, mult]
+    trend_norms, X_norms = problem.norms
     beta = np.zeros(X.shape[1])
     sigma, trend_theta, pattern = best_sigma(float(y @ y), T), None, None
     if start is not None and start.beta.shape == beta.shape and start.delta.shape == (S,):
@@ -261,11 +268,12 @@ def _solve_multiplicative(problem: Problem, start: Fit | None = None) -> Fit | N
     priors = _priors(problem, add)
     beta_precisions = np.concatenate([1 / problem.sigmas[add] ** 2, 1 / problem.sigmas[mult] ** 2])
     for rounds in range(1, MAX_ROUNDS + 1):
-        scale = 1 + X[:, mult] @ beta[mult]
-        Z = np.column_stack([problem.trend_columns * scale[:, None], X[:, add]])
+        scale = 1 + X_mult @ beta[mult]
+        Z = np.column_stack([problem.trend_columns * scale[:, None], X_add])
         if trend_theta is not None:
             current = np.concatenate([trend_theta[: S + 2], beta[add]])
-            if _stationary(Z, y - Z @ current, sigma, current, S, priors, problem.tau):
+            norms = np.concatenate([trend_norms * np.abs(scale).max(), X_norms[add]])
+            if _stationary(Z, y - Z @ current, sigma, current, S, priors, problem.tau, norms):
                 fit = _fit(problem, current[S], current[S + 1], current[:S], beta, sigma, rounds)
                 return fit if pattern is None else _newton(problem, fit)
             if pattern is not None and np.array_equal(pattern, np.sign(current[:S])):
@@ -279,7 +287,7 @@ def _solve_multiplicative(problem: Problem, start: Fit | None = None) -> Fit | N
         trend_theta, beta[add] = theta, theta[S + 2 :]
         trend = problem.trend_columns @ theta[: S + 2]
         sigma = best_sigma(float(np.sum((y - Z @ theta) ** 2)), T)
-        W = np.column_stack([X[:, add], X[:, mult] * trend[:, None]])
+        W = np.column_stack([X_add, X_mult * trend[:, None]])
         if sigma < SIGMA_FLOOR:
             return None
         betas = _Block(W, y - trend, 0, beta_precisions, problem.tau).solve(sigma, None)
@@ -338,9 +346,10 @@ def _newton(problem: Problem, start: Fit, steps: int = 50) -> Fit | None:
     for rounds in range(1, steps + 1):
         trend, scale, residual = parts(v)
         J = np.column_stack([problem.trend_columns * scale[:, None], X * np.where(mult, trend[:, None], 1.0)])
-        fit = _fit(problem, v[S], v[S + 1], v[:S], v[S + 2 :], sigma, start.rounds + rounds)
-        if is_optimal(problem, fit):
-            return fit
+        trend_size = np.where(mult, np.abs(trend).max(), 1.0)
+        norms = np.concatenate([problem.norms[0] * np.abs(scale).max(), problem.norms[1] * trend_size])
+        if _stationary(J, residual, sigma, v, S, precisions[S:], problem.tau, norms):  # solve() checks the fit
+            return _fit(problem, v[S], v[S + 1], v[:S], v[S + 2 :], sigma, start.rounds + rounds)
         step = _newton_step(problem, v, on, sigma, precisions, J, trend, residual)
         if step is None:
             return None
@@ -391,9 +400,11 @@ def is_optimal(problem: Problem, fit: Fit) -> bool:
     return stationary and sigma_gap <= OPTIMALITY_TOLERANCE * sigma_size
 
 
-def _stationary(J, residual, sigma, coefficients, n_l1, precisions, tau) -> bool:
+def _stationary(J, residual, sigma, coefficients, n_l1, precisions, tau, norms=None) -> bool:
     """First-order conditions of ||residual||^2 / (2 sigma^2) + |c[:n_l1]|_1 / tau + sum(precisions c[n_l1:]^2) / 2
-    in the coefficients c of J's columns, each within OPTIMALITY_TOLERANCE of the sum of its absolute terms."""
+    in the coefficients c of J's columns, each within OPTIMALITY_TOLERANCE of the sum of its absolute terms.
+    norms: upper bounds on J's column 2-norms, to turn down a point far from stationary without |J|'|residual|
+    (which Cauchy-Schwarz bounds by norms x ||residual||)."""
     s2 = sigma * sigma
     pull = J.T @ residual / s2  # the likelihood's gradient
     prior = np.concatenate([np.sign(coefficients[:n_l1]) / tau, coefficients[n_l1:] * precisions])
@@ -401,5 +412,8 @@ def _stationary(J, residual, sigma, coefficients, n_l1, precisions, tau) -> bool
     at_zero = np.zeros(len(prior), bool)
     at_zero[:n_l1] = coefficients[:n_l1] == 0
     gap[at_zero] = np.maximum(0.0, np.abs(pull[at_zero]) - 1 / tau)
-    size = np.abs(J).T @ np.abs(residual) / s2 + np.abs(prior) + np.where(at_zero, 1 / tau, 0.0)
+    others = np.abs(prior) + np.where(at_zero, 1 / tau, 0.0)
+    if norms is not None and (gap > OPTIMALITY_TOLERANCE * (norms * np.linalg.norm(residual) / s2 + others)).any():
+        return False
+    size = np.abs(J).T @ np.abs(residual) / s2 + others
     return bool((gap <= OPTIMALITY_TOLERANCE * np.maximum(size, 1e-300)).all())

@@ -73,14 +73,7 @@ class QuickProphet(Prophet):
     def fourier_series(dates: pd.Series, period: float, series_order: int) -> np.ndarray:
         if not (series_order >= 1):
             raise ValueError("series_order must be >= 1")
-        epoch = pd.Timestamp("1970-01-01", tz=dates.dt.tz)
-        x_T = np.pi * 2 * ((dates - epoch).dt.total_seconds() / (24 * 60 * 60)).to_numpy()  # as Prophet, on arrays
-        components = np.empty((dates.shape[0], 2 * series_order))
-        for i in range(series_order):
-            c = (i + 1) / period * x_T
-            components[:, 2 * i] = np.sin(c)
-            components[:, 2 * i + 1] = np.cos(c)
-        return components
+        return fourier_terms(days_since_epoch(dates), period, series_order)
 
     def regressor_column_matrix(self, seasonal_features: pd.DataFrame, modes: dict) -> tuple[pd.DataFrame, dict]:
         if self.train_component_cols is not None:  # predict compares against the fit's matrix: Prophet's own path
@@ -98,6 +91,23 @@ class QuickProphet(Prophet):
             _COLUMN_MATRICES[key] = super().regressor_column_matrix(seasonal_features, copy.deepcopy(modes))
         component_cols, full_modes = _COLUMN_MATRICES[key]
         return component_cols.copy(), copy.deepcopy(full_modes)
+
+
+def days_since_epoch(dates: pd.Series) -> np.ndarray:
+    """Prophet's time axis for Fourier terms: days since 1970-01-01, as a float array."""
+    epoch = pd.Timestamp("1970-01-01", tz=dates.dt.tz)
+    return ((dates - epoch).dt.total_seconds() / (24 * 60 * 60)).to_numpy()
+
+
+def fourier_terms(days: np.ndarray, period: float, order: int) -> np.ndarray:
+    """Prophet's Fourier columns [sin, cos] per order, on arrays."""
+    x_T = np.pi * 2 * days
+    components = np.empty((len(days), 2 * order))
+    for i in range(order):
+        c = (i + 1) / period * x_T
+        components[:, 2 * i] = np.sin(c)
+        components[:, 2 * i + 1] = np.cos(c)
+    return components
 
 
 def prediction_frame(model: Prophet, at: pd.DataFrame | pd.Series | pd.DatetimeIndex) -> pd.DataFrame:

@@ -166,6 +166,28 @@ def test_a_trial_on_a_folds_design_forecasts_as_a_prophet_fit_of_the_fold():
     assert not design.covers(SETTINGS[0] | {"weekly_order": 6})  # more than daily data can tell apart
 
 
+def test_a_folds_design_is_prophets_preprocess_at_the_largest_orders():
+    from manymodels.designs import FoldDesign
+
+    history = panel()[0].iloc[:700]
+    history = history.drop(history.index[100:130]).assign(promo=lambda f: (f["ds"].dt.day < 8).astype(float))
+    window = pd.DataFrame({"ds": pd.date_range(history["ds"].iloc[-1], periods=29, freq="D")[1:], "promo": 1.0})
+    largest = SETTINGS[0] | {"yearly_order": 6, "monthly_order": 3}
+    for extra in ({}, {"holidays": "US", "regressors": ("promo",)}):
+        design = FoldDesign.build(history, window, largest, extra.get("holidays"), extra.get("regressors", ()))
+        problem = problem_of(history, largest, **extra)
+        np.testing.assert_array_equal(design.X, problem.X)
+        np.testing.assert_array_equal(design.y, problem.y)
+        np.testing.assert_array_equal(design.t_change, problem.t_change)
+        np.testing.assert_array_equal(design.trend[:, -2], problem.t)
+        model = fit_prophet(history, largest, **extra)
+        components = model.predict(window)
+        mean = design.future_trend @ np.concatenate([model.params[p].reshape(-1) for p in ("delta", "k", "m")])
+        np.testing.assert_allclose(mean * design.y_scale, components["trend"], rtol=1e-9)
+        beta = model.params["beta"].reshape(-1)
+        np.testing.assert_allclose(design.future_X @ beta * design.y_scale, components["additive_terms"], atol=1e-9)
+
+
 def test_the_solver_check_samples_the_same_series_and_reports_both_fits():
     from manymodels.candidates import Candidates
     from manymodels.settings import DataSpec
