@@ -138,6 +138,16 @@ def stalled(study: optuna.Study, rounds: int | None) -> bool:
     return best_at >= 0 and len(finished) - 1 - best_at >= rounds
 
 
+class ReseededTPE(optuna.samplers.TPESampler):
+    """TPE whose random state can be set as a new TPESampler(seed=seed) would start: the same questions as a new
+    sampler per trial, without recomputing the search space over every earlier trial on each ask (quadratic in
+    the trials: a fifth of Optuna's time at 100 trials)."""
+
+    def reseed(self, seed: int) -> None:
+        self._rng.rng.seed(seed)
+        self._random_sampler._rng.rng.seed(seed)
+
+
 def run_to(
     study: optuna.Study,
     objective: Callable[[optuna.Trial], float],
@@ -152,9 +162,10 @@ def run_to(
     and resumed asks the same questions as one that never was. Hopeless trials are pruned by the median rule.
     """
     study.pruner = optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=0)
+    study.sampler = ReseededTPE()
     started = failed = 0
     while (done := finished_trials(study)) < trials and failed <= trials and not stalled(study, early_stopping_rounds):
-        study.sampler = optuna.samplers.TPESampler(seed=(seed + done) % 2**32)
+        study.sampler.reseed((seed + done) % 2**32)
         trial = study.ask()
         started += 1
         try:

@@ -40,3 +40,22 @@ def test_a_study_of_only_pruned_trials_is_not_stalled():
     study = optuna.create_study()
     run_to(study, scripted([None] * 3), trials=3, seed=0)
     assert not stalled(study, 1)
+
+
+def test_a_reseeded_sampler_asks_what_a_new_sampler_per_trial_would():
+    from manymodels.search_space import Seasonalities, prophet_space
+
+    seasonalities = Seasonalities(yearly=10, weekly=3, monthly=5)
+
+    def objective(trial: optuna.Trial) -> float:
+        params = prophet_space(trial, seasonalities, log_allowed=True)
+        return params["changepoint_prior_scale"] * params["weekly_order"] + (params["transform"] == "log1p")
+
+    ours = optuna.create_study()
+    run_to(ours, objective, trials=25, seed=7)
+    fresh = optuna.create_study()
+    for done in range(25):  # the sampler run_to used to build anew before every trial
+        fresh.sampler = optuna.samplers.TPESampler(seed=7 + done)
+        trial = fresh.ask()
+        fresh.tell(trial, objective(trial))
+    assert [t.params for t in ours.trials] == [t.params for t in fresh.trials]
