@@ -59,7 +59,7 @@ def _stan_warm(train: pd.DataFrame, valid: pd.DataFrame, params: dict, warm: War
 
 def _exact(train: pd.DataFrame, valid: pd.DataFrame, params: dict, warm: WarmStarts) -> np.ndarray:
     """As a study's trial runs: the fold's design built once per series (its cost counted in the trials'), each
-    trial solved exactly on it."""
+    trial solved exactly on it, or by Stan where the exact fit fails its check."""
     designs = warm.__dict__.setdefault("designs", {})
     log = params.get("transform") == "log1p"
     if False not in designs:
@@ -68,6 +68,8 @@ def _exact(train: pd.DataFrame, valid: pd.DataFrame, params: dict, warm: WarmSta
     if log not in designs:
         designs[log] = designs[False].logged()
     scaled = designs[log].fit_and_forecast(params)
+    if scaled is None:  # the fit failed its check: Stan, as a study's trial falls back
+        return predict(fit_prophet(train, params, rough=True, solver="stan"), valid["ds"], 0.0)
     return np.expm1(scaled) if log else scaled
 
 

@@ -273,7 +273,8 @@ def _solve_multiplicative(problem: Problem, start: Fit | None = None) -> Fit | N
         if trend_theta is not None:
             current = np.concatenate([trend_theta[: S + 2], beta[add]])
             norms = np.concatenate([trend_norms * np.abs(scale).max(), X_norms[add]])
-            if _stationary(Z, y - Z @ current, sigma, current, S, priors, problem.tau, norms):
+            # the trend block's conditions; the betas' hold after a round (a warm start's need not: its own round)
+            if rounds > 1 and _stationary(Z, y - Z @ current, sigma, current, S, priors, problem.tau, norms):
                 fit = _fit(problem, current[S], current[S + 1], current[:S], beta, sigma, rounds)
                 return fit if pattern is None else _newton(problem, fit)
             if pattern is not None and np.array_equal(pattern, np.sign(current[:S])):

@@ -227,3 +227,6 @@ def test_a_multiplicative_trial_starts_from_the_last_one_and_ends_where_a_cold_f
     warm.fit_and_forecast(first)
     assert warm.last_fit and warm._start(warm.columns(second)) is not None
     np.testing.assert_allclose(warm.fit_and_forecast(second), cold.fit_and_forecast(second), rtol=1e-6)
+    # Only the seasonal prior changes: the last fit's trend is already optimal given its betas, which are not.
+    third = second | {"seasonality_prior_scale": 0.02}
+    np.testing.assert_allclose(warm.fit_and_forecast(third), cold.fit_and_forecast(third), rtol=1e-6)
