@@ -83,7 +83,7 @@ def test_a_trial_whose_process_died_is_retried_with_its_parameters(series, place
     result = tune_series(series, SPEC, TuningSpec(trials=4, seed=4), where)
     assert result.n_trials == 4 and result.resumed
     trials = open_study(StudyPlace(where.storage, where.name))[0].trials
-    if "s3" in request.node.callspec.id:  # written back after finished trials only: the dead one left no trace
+    if "journal" in request.node.callspec.id:  # saved after finished trials only: the dead one left no trace
         assert [t.state for t in trials] == [TrialState.COMPLETE] * 4 and trials[2].params == dead_params
     else:  # recorded as it started: failed on resuming, and asked again
         assert [t.state for t in trials] == [TrialState.COMPLETE] * 2 + [TrialState.FAIL] + [TrialState.COMPLETE] * 2
