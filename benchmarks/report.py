@@ -18,7 +18,10 @@ def verdict(name: str, value: float) -> str:
 
 
 def _commands(results: dict) -> list[str]:
-    return ["", "Produced by:", "", *[f"- `{r['command']}` ({r['date']}, {r['cores']} cores)" for r in results], ""]
+    """Each result's command and date, and the notes its runner left in it."""
+    notes = [f"Note: {r['note']}" for r in results if r.get("note")]
+    produced = [f"- `{r['command']}` ({r['date']}, {r['cores']} cores)" for r in results]
+    return [*(["", *notes] if notes else []), "", "Produced by:", "", *produced, ""]
 
 
 def _stolen(run: dict) -> str:
@@ -71,8 +74,8 @@ def study_storage(r: dict) -> list[str]:
         "",
         f"{r['studies']} studies × {r['trials']} trials that ask what a Prophet trial asks and fit nothing, so only "
         "the storage is measured; S3 is a moto server on this machine (a real endpoint adds its network round trip "
-        "to the wall time, not to the CPU). The journal in the run location is written back whole after each "
-        f"finished trial: {r['journal_bytes'] / 1024:.0f} KiB after {r['trials']} trials.",
+        "to the wall time, not to the CPU). A journal is saved after each finished trial (appended on disk, "
+        f"written back whole to S3): {r['journal_bytes'] / 1024:.0f} KiB after {r['trials']} trials.",
         "",
         "| study journal | wall ms per trial | CPU ms per trial |",
         "|---|---:|---:|",
@@ -143,7 +146,6 @@ def scale(r: dict) -> list[str]:
         f"ran at "
         f"{r['tune_vs_bare_loop_throughput']:.3f} of its throughput, an overhead of "
         f"{r['overhead_per_series_seconds'] * 1000:.0f} ms of wall time per series on {r['cores']} cores.",
-        *(["", f"Note: {r['note']}"] if r.get("note") else []),
         *_commands([r]),
     ]
 
