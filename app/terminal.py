@@ -23,6 +23,8 @@ def show(summary: RunSummary) -> None:
         console.print(line)
     if summary.owa:
         console.print(summary.owa_line())
+    if summary.selection:
+        console.print(summary.selection.line())
     if summary.intervals:
         console.print(summary.intervals_line())
     console.print(f"Step seconds: {summary.steps_line()}")

@@ -1,6 +1,7 @@
 """The candidate models for a series' champion, and their forecasts: Prophet tuned and default, the challengers,
 the pooled-seasonal model."""
 
+import functools
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -11,7 +12,7 @@ from manymodels.challengers import CHALLENGERS, challenger_forecast
 from manymodels.contract import TARGET, TIME
 from manymodels.designs import FoldDesign, largest_params
 from manymodels.models import fit_prophet, is_log, predict, prophet_intervals
-from manymodels.pooled import POOLED, pooled_forecast
+from manymodels.pooled import POOLED, pooled_forecast, shares_shape
 from manymodels.settings import DataSpec
 from manymodels.splits import SeriesSplits
 
@@ -44,7 +45,17 @@ class Candidates:
 
     @property
     def models(self) -> list[str]:
-        return [m for m in MODELS if m != POOLED or self.seasonal_factors]
+        return [m for m in MODELS if m != POOLED or self.pooled]
+
+    @functools.cached_property
+    def pooled(self) -> bool:
+        """Whether the pooled-seasonal model competes: the run has factors and the series' own shape agrees."""
+        if not self.seasonal_factors:
+            return False
+        first_cut, splits = self.splits.folds[0][0], self.splits
+        return shares_shape(
+            splits.y[:first_cut], splits.known[TIME].iloc[:first_cut], self.data.freq, self.seasonal_factors
+        )
 
     def prophet(self, params: dict | None, history: pd.DataFrame, at: pd.DataFrame, init=None, rough=False):
         """Prophet with params (None: its defaults) fitted on history; its point forecast at `at` and the model."""

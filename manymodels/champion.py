@@ -1,4 +1,5 @@
-"""Choosing a series' champion: every candidate scored on the same rolling-origin folds, the lowest mean error wins."""
+"""Choosing a series' champion: every candidate scored on the same selection folds, which Prophet's tuning did not
+see; the lowest mean error wins."""
 
 import numpy as np
 
@@ -6,17 +7,20 @@ from manymodels.candidates import MODELS, TUNED, Candidates
 from manymodels.metrics import METRICS
 
 
-def fold_errors(candidates: Candidates, tuned_value: float, metric: str) -> dict[str, float]:
-    """Each candidate's mean error over the folds; the tuned Prophet's is its study's best value."""
+def fold_errors(candidates: Candidates, metric: str) -> dict[str, float]:
+    """Each candidate's mean error over the selection folds, which the tuning did not see: the tuned Prophet's
+    parameters refitted there, as a trial would fit them."""
     splits, error = candidates.splits, METRICS[metric]
-    errors = {TUNED: tuned_value}
+    errors = {}
     for model in candidates.models:
-        if model == TUNED:
-            continue
         scores = []
-        for cut, end in splits.folds:
-            history, window, actual = splits.fold(cut, end)
-            scores.append(error(actual, candidates.point(model, history, window, rough=True), splits.scale))
+        for step in splits.selection:
+            history, window, actual = splits.fold(*splits.folds[step])
+            if model == TUNED:
+                yhat = candidates.trial(candidates.tuned_params, step)[0]
+            else:
+                yhat = candidates.point(model, history, window, rough=True)
+            scores.append(error(actual, yhat, splits.scale))
         errors[model] = float(np.mean(scores))
     return errors
 

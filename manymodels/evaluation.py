@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from manymodels.candidates import CHAMPION
+from manymodels.candidates import CHAMPION, MODELS
 from manymodels.challengers import NAIVE2
 from manymodels.contract import SERIES_ID, TARGET
 from manymodels.cost import PriceTable, estimate
@@ -83,6 +83,23 @@ def owa_by_model(metrics: pd.DataFrame) -> dict[str, float]:
     }
 
 
+def selection_report(metrics: pd.DataFrame, owas: dict[str, float], metric: str) -> dict:
+    """How the contest did on the test window: the share of series whose champion had the lowest error of the
+    candidates there, and the champion's OWA beside that of the best model used for every series."""
+    table = metrics.pivot(index=SERIES_ID, columns="model", values=metric)
+    candidates = [m for m in table.columns if m in MODELS]
+    best_share = float((table[CHAMPION] <= table[candidates].min(axis=1) + 1e-9).mean())
+    singles = {m: v for m, v in owas.items() if m in candidates}
+    best = min(singles, key=singles.get) if singles else None
+    return {
+        "metric": metric,
+        "champion_best_share": round(best_share, 4),
+        "champion_owa": owas.get(CHAMPION),
+        "best_single_model": best,
+        "best_single_owa": singles.get(best),
+    }
+
+
 def interval_scores(backtest: pd.DataFrame, levels: list[int]) -> dict | None:
     """Coverage of each interval level and the mean pinball loss of the champion's bounds on the test window."""
     champion = backtest[backtest["model"] == CHAMPION]
@@ -153,6 +170,7 @@ def assemble_outputs(
     if counts["series_in"] != counts["series_forecast"] + counts["series_rejected"]:
         raise RuntimeError(f"series lost between steps: {counts}")
     profiles = ingested.profiles
+    owas = owa_by_model(metrics) if scored else {}
     scores = RunScores(
         counts=counts
         | {
@@ -172,7 +190,8 @@ def assemble_outputs(
         metrics_by={col: aggregate(metrics, by=col) for col in data.id_cols} if scored else {},
         champions=dict(Counter(r.champion for r in results).most_common()),
         champion_vs_models=champion_wins(metrics, tuning.metric) if scored else {},
-        owa=owa_by_model(metrics) if scored else {},
+        owa=owas,
+        selection=selection_report(metrics, owas, tuning.metric) if scored else None,
         intervals=interval_scores(backtest, data.levels) if scored else None,
         cost=estimate(node_seconds, counts["series_forecast"], PriceTable.load()),
         manifest=manifest(profiles, data, tuning),

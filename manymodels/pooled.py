@@ -4,7 +4,8 @@ series' own linear trend.
 Series of one business (store x item, say) share their weekly and yearly shape, and a model per series estimates
 its own from a few noisy years; pooling estimates it from all of them. Each series contributes the ratios of its
 values to their centred yearly moving average (classical multiplicative decomposition), on the history before
-its first rolling-origin fold only, so neither the folds nor the test window shape the factors.
+its first rolling-origin fold only, so neither the folds nor the test window shape the factors. A series takes part
+only where its own shape before its folds agrees with the pooled one (shares_shape): unrelated series share none.
 """
 
 import numpy as np
@@ -73,6 +74,36 @@ def pool(contributions) -> dict[str, list[float]] | None:
             mean = sums / counts
             factors[kind] = (mean / mean.mean()).tolist()
     return factors or None
+
+
+AGREEMENT = 0.5  # least correlation of a series' own factors with the pooled ones, in every cycle both have
+
+
+def own_factors(y: np.ndarray, dates, freq: str) -> dict[str, np.ndarray]:
+    """A series' own seasonal factors: day of week from the ratios to a centred weekly average (a few weeks suffice),
+    month of year from series_ratios (a year and more)."""
+    y = np.asarray(y, dtype=float)
+    factors = {}
+    if yearly_points(freq) == 365 and len(y) >= 28:
+        average = pd.Series(y).rolling(7, center=True).mean().to_numpy()
+        valid = average > 0
+        slot = pd.DatetimeIndex(dates).day_of_week.to_numpy()[valid]
+        counts = np.bincount(slot, minlength=7)
+        if (counts > 0).all():
+            factors["day_of_week"] = np.bincount(slot, weights=y[valid] / average[valid], minlength=7) / counts
+    monthly = pool([series_ratios(y, dates, freq)])
+    if monthly and "month" in monthly:
+        factors["month"] = np.asarray(monthly["month"])
+    return factors
+
+
+def shares_shape(y: np.ndarray, dates, freq: str, factors: dict[str, list[float]]) -> bool:
+    """Whether a series' own seasonal shape agrees with the pooled one: correlated at least AGREEMENT in every cycle
+    where both vary; False where the series' history shows no cycle to compare, so unrelated series are not forced
+    onto one shape."""
+    own = own_factors(y, dates, freq)
+    common = [k for k in factors if k in own and np.std(factors[k]) > 0 and np.std(own[k]) > 0]
+    return bool(common) and all(np.corrcoef(own[k], factors[k])[0, 1] >= AGREEMENT for k in common)
 
 
 def seasonal_index(dates, freq: str, factors: dict[str, list[float]]) -> np.ndarray:

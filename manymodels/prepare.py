@@ -80,7 +80,7 @@ def prepare_series(
         return None, profile | {"status": "rejected", "reason": f"constant target ({y.iloc[0]:g})"}
     frame = series_frame(y, filled, regressors, future, spec).assign(**ids, **{SERIES_ID: series_id})
     history = y.to_numpy()[: -spec.horizon]
-    before_folds = len(y) - (spec.folds + 1) * spec.horizon
+    before_folds = len(y) - (spec.folds_for(len(y) - spec.horizon) + 1) * spec.horizon
     ratios = series_ratios(y.to_numpy()[:before_folds], grid[:before_folds], spec.freq)
     return frame, profile | {
         "status": "ok",

@@ -40,8 +40,8 @@ class SeriesResult:
     resumed: bool  # the study already had trials when this call started
     stopped_early: bool  # the study ended before its trials: its best value stopped improving
     seconds: float
-    champion: str  # the model with the lowest mean error over the rolling-origin folds
-    fold_errors: dict[str, float]  # each candidate's mean error over the folds
+    champion: str  # the model with the lowest mean error over the selection folds
+    fold_errors: dict[str, float]  # each candidate's mean error over the selection folds
     solver_gap: dict[str, float] | None  # where --solver-check sampled the series: compare_solvers
     backtest: pd.DataFrame = field(repr=False)  # ds, y, model, yhat on the test window; the champion's bounds
     forecast: pd.DataFrame = field(repr=False)  # ds, model (the champion), yhat and bounds after the last point
@@ -81,13 +81,14 @@ def tune_series(
     warm_start: dict | None = None,
     seasonal_factors: dict[str, list[float]] | None = None,
 ) -> SeriesResult:
-    """Tune Prophet on rolling-origin folds; choose the champion among it and the challengers on the same folds;
-    forecast the test window with every model, and the future with the champion, with intervals."""
+    """Tune Prophet on the tuning folds; choose the champion among it and the challengers on the selection folds,
+    which no trial saw; forecast the test window with every model, and the future with the champion, with
+    intervals."""
     started = time.perf_counter()
     candidates = Candidates(SeriesSplits.of(frame, data), data, seasonal_factors, solver=tuning.solver)
     tuned = tune_prophet(candidates, tuning, place, warm_start)
     candidates.tuned_params = tuned.params
-    errors = fold_errors(candidates, tuned.value, tuning.metric)
+    errors = fold_errors(candidates, tuning.metric)
     champion = choose_champion(errors)
     backtest, forecast = forecast_series(candidates, champion, study_seed(tuning.seed, candidates.splits.series_id))
     checked = is_checked(candidates.splits.series_id, tuning.solver_check)

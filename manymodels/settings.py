@@ -3,6 +3,7 @@
 from typing import Annotated, Literal, get_args
 from urllib.parse import urlsplit
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -39,6 +40,7 @@ PROFILE_NAMES = (
 _SEASON_LENGTHS = {"h": 24, "D": 7, "B": 5, "W": 52, "MS": 12, "ME": 12, "M": 12, "QS": 4, "QE": 4, "YS": 1, "YE": 1}
 
 
+AUTO_FOLDS = 4  # the most rolling-origin folds a series gets by default: 2 to tune on, 2 to choose on
 DATABASES = ("postgresql", "mysql", "sqlite")  # what --optuna-storage may name (SQLAlchemy's schemes, any driver)
 
 
@@ -66,12 +68,13 @@ class DataSpec(Frozen):
         le=10_000,
         description="Points to forecast (1 to 10000); also the length of the test window and of each fold.",
     )
-    folds: int = Field(
-        2,
+    folds: int | None = Field(
+        None,
         ge=2,
         le=10,
-        description="Rolling-origin folds (2 to 10) of length horizon before the test window, on which Prophet "
-        "is tuned and the champion model chosen.",
+        description="Rolling-origin folds (2 to 10) of length horizon before the test window: Prophet is tuned on "
+        "the earlier ones and the champion chosen on the later ones, which the tuning never saw. Default: as many as "
+        f"each series' history allows, up to {AUTO_FOLDS}.",
     )
     levels: list[int] = Field(
         [80, 95],
@@ -158,9 +161,21 @@ class DataSpec(Frozen):
         return _SEASON_LENGTHS.get(base, 1)
 
     @property
+    def min_train(self) -> int:
+        """Points before the first fold: two seasons, at least two horizons."""
+        return max(2 * self.period, 2 * self.horizon)
+
+    @property
     def min_length(self) -> int:
-        """Shortest series that leaves, before its folds and test window, two seasons (at least two horizons)."""
-        return (self.folds + 1) * self.horizon + max(2 * self.period, 2 * self.horizon)
+        """Shortest series that leaves, before its folds (at least two) and test window, min_train points."""
+        return ((self.folds or 2) + 1) * self.horizon + self.min_train
+
+    def folds_for(self, n_known: int) -> int:
+        """A series' folds given its points before the test window: the configured number, or as many as leave
+        min_train points before them, up to AUTO_FOLDS (at least two)."""
+        if self.folds:
+            return self.folds
+        return int(np.clip((n_known - self.min_train) // self.horizon, 2, AUTO_FOLDS))
 
 
 Solver = Literal["exact", "stan"]

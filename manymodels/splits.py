@@ -17,10 +17,17 @@ def rolling_folds(n_known: int, horizon: int, folds: int) -> list[tuple[int, int
     return [(n_known - (folds - k) * horizon, n_known - (folds - k - 1) * horizon) for k in range(folds)]
 
 
+def selection_folds(folds: int) -> int:
+    """How many of the last folds choose the champion (the earlier ones tune Prophet): half, at least one."""
+    return max(1, folds // 2)
+
+
 @dataclass(frozen=True)
 class SeriesSplits:
     """A prepared series' parts: `known` (everything before the test window) holds the folds, `test` the last
-    horizon, `future` the dates to forecast (with the regressors' values there)."""
+    horizon, `future` the dates to forecast (with the regressors' values there). Prophet is tuned on the earlier
+    folds (`tuning`) and the champion chosen on the later ones (`selection`), which no trial saw: the best of many
+    trials on the folds it was chosen on is an optimistic score, and a contest on them rewards the optimism."""
 
     series_id: str
     history: pd.DataFrame  # every row with a target: known, then test
@@ -36,7 +43,7 @@ class SeriesSplits:
     def of(cls, frame: pd.DataFrame, data: DataSpec) -> "SeriesSplits":
         future, history = frame[frame["split"] == FUTURE], frame[frame["split"] != FUTURE]
         known, test = history[history["split"] != "test"], history[history["split"] == "test"]
-        folds = rolling_folds(len(known), data.horizon, data.folds)
+        folds = rolling_folds(len(known), data.horizon, data.folds_for(len(known)))
         if future.empty:
             dates = pd.date_range(history[TIME].iloc[-1], periods=data.horizon + 1, freq=data.freq)[1:]
             future = pd.DataFrame({TIME: dates})
@@ -52,6 +59,16 @@ class SeriesSplits:
             floor=0.0 if history[TARGET].min() >= 0 else None,
             seasonalities=Seasonalities.for_series(data.freq, known[TIME].iloc[first_cut - 1] - known[TIME].iloc[0]),
         )
+
+    @property
+    def tuning(self) -> list[int]:
+        """Indices into folds of the folds Prophet is tuned on."""
+        return list(range(len(self.folds) - selection_folds(len(self.folds))))
+
+    @property
+    def selection(self) -> list[int]:
+        """Indices into folds of the folds the champion is chosen on."""
+        return list(range(len(self.tuning), len(self.folds)))
 
     @property
     def y(self) -> np.ndarray:

@@ -36,6 +36,27 @@ class ChampionWin(BaseModel):
     relative_improvement: float
 
 
+class Selection(BaseModel):
+    """Whether the champion contest helped, on the test window: how often the chosen model was the best candidate
+    there, and the OWA of always using one model beside the champion's."""
+
+    metric: str
+    champion_best_share: float  # series whose champion had the lowest error of the candidates on the test window
+    champion_owa: float | None
+    best_single_model: str | None  # the candidate with the lowest OWA when used for every series
+    best_single_owa: float | None
+
+    def line(self) -> str:
+        text = f"The champion was the best candidate on the test window for {self.champion_best_share:.0%} of series"
+        if self.champion_owa is None or self.best_single_owa is None:
+            return text + "."
+        verdict = "helped" if self.champion_owa <= self.best_single_owa else "did not help"
+        return (
+            f"{text}; champion OWA {self.champion_owa:.3f} against {self.best_single_owa:.3f} for always "
+            f"{self.best_single_model}: the contest {verdict}."
+        )
+
+
 class Intervals(BaseModel):
     coverage: dict[str, float]  # interval level (percent) -> share of test points inside
     pinball: float
@@ -69,7 +90,8 @@ class RunScores(BaseModel):
     metrics_by: dict[str, dict[str, dict[str, Scores]]]  # id column -> value -> model -> metric -> mean
     champions: dict[str, int]
     champion_vs_models: dict[str, ChampionWin]
-    owa: dict[str, float]
+    owa: dict[str, float]  # per model: its OWA when used for every series
+    selection: Selection | None = None
     intervals: Intervals | None
     cost: Cost
     manifest: dict
@@ -103,7 +125,7 @@ class RunSummary(RunScores):
         return f"{c.series_forecast} series forecast of {c.series_in} ({c.series_rejected} rejected)"
 
     def champions_line(self) -> str:
-        return "Champions (lowest error over the rolling-origin folds): " + _pairs(self.champions) + "."
+        return "Champions (lowest error over the selection folds): " + _pairs(self.champions) + "."
 
     def champion_lines(self, bold: str = "") -> list[str]:
         return [
@@ -176,6 +198,8 @@ class RunSummary(RunScores):
         lines += [f"- {line}" for line in self.champion_lines(bold="**")]
         if self.owa:
             lines += ["", self.owa_line()]
+        if self.selection:
+            lines += ["", self.selection.line()]
         if self.intervals:
             lines += ["", self.intervals_line()]
         return lines

@@ -45,21 +45,22 @@ def study_seed(seed: int, series_id: str) -> int:
 @dataclass(frozen=True)
 class TunedProphet:
     params: dict  # the best trial's, as prophet_space gives them
-    value: float  # its mean error over the folds
+    value: float  # its mean error over the tuning folds
     n_trials: int  # finished (complete or pruned) trials in the study
     resumed: bool  # the study already had trials when tuning started
     stopped_early: bool  # it ended before tuning.trials: its best value stopped improving
 
 
 def fold_objective(candidates: Candidates, metric: str):
-    """An Optuna objective: a trial's mean error over the folds; pruned after the first fold if hopeless."""
+    """An Optuna objective: a trial's mean error over the tuning folds; pruned after the first if hopeless."""
     splits, error, warm = candidates.splits, METRICS[metric], WarmStarts()
     log_allowed = splits.floor is not None
 
     def objective(trial: optuna.Trial) -> float:
         params = prophet_space(trial, splits.seasonalities, log_allowed=log_allowed)
         errors = []
-        for step, (cut, end) in enumerate(splits.folds):
+        for step in splits.tuning:
+            cut, end = splits.folds[step]
             yhat, model = candidates.trial(params, step, warm.init_for(params))
             if model is not None:
                 warm.remember(params, model)

@@ -55,8 +55,9 @@ def test_run_writes_every_output_and_accounts_for_every_series(local_run):
     assert reasons.keys() == EXPECTED_REJECTIONS.keys()
     assert all(EXPECTED_REJECTIONS[s] in reasons[s] for s in reasons)
     champions = pd.read_parquet(out / "best_params.parquet")["champion"]
-    # per series: trials on 2 folds, default Prophet on 2 folds, both on the test window, a Prophet champion's future
-    fits = sum(2 * TRIALS + 4 + (c in ("prophet_tuned", "prophet_default")) for c in champions)
+    # per series, 4 folds of 7 days (113 known): trials on the 2 tuning folds, the tuned and the default Prophet on the
+    # 2 selection folds, both on the test window, a Prophet champion's future
+    fits = sum(2 * TRIALS + 2 + 2 + 2 + (c in ("prophet_tuned", "prophet_default")) for c in champions)
     assert summary["trials"] == GOOD_SERIES * TRIALS and summary["prophet_fits"] == fits
     assert sum(summary["fits_by_solver"].values()) == fits and summary["fits_by_solver"]["exact"] > 0
     check = summary["solver_check"]
@@ -65,6 +66,9 @@ def test_run_writes_every_output_and_accounts_for_every_series(local_run):
     assert set(summary["step_seconds"]) == set(summary["step_started_at"]) == {"ingest", "tune", "evaluate"}
     assert set(summary["metrics"]) == set(MODELS) | {"champion"}
     assert set(summary["owa"]) == set(MODELS) - {"naive2"} | {"champion"}
+    selection = summary["selection"]
+    assert selection["champion_owa"] == summary["owa"]["champion"] and 0 <= selection["champion_best_share"] <= 1
+    assert selection["best_single_owa"] == min(v for m, v in summary["owa"].items() if m != "champion")
     assert set(summary["intervals"]["coverage"]) == {"80", "95"} and summary["intervals"]["pinball"] > 0
     assert set(summary["metrics_by"]["store"]["1"]["prophet_tuned"]) == {"smape", "mase", "wape", "rmse", "bias"}
     assert set(summary["champion_vs_models"]) == set(MODELS)

@@ -1,28 +1,36 @@
 """One series through the Optuna study on rolling-origin folds, the challengers and the champion, with real fits."""
 
 import numpy as np
+import optuna
 import pandas as pd
 import pytest
 
-from manymodels.candidates import CHAMPION, DEFAULT, MODELS, TUNED
+from manymodels.candidates import CHAMPION, DEFAULT, MODELS, TUNED, Candidates
 from manymodels.challengers import CHALLENGERS, NAIVE2
-from manymodels.pooled import POOLED, seasonal_index
+from manymodels.metrics import smape
+from manymodels.models import fit_prophet, predict
+from manymodels.pooled import POOLED, own_factors, seasonal_index
 from manymodels.series import tune_series
 from manymodels.settings import TuningSpec
+from manymodels.splits import SeriesSplits, selection_folds
+from manymodels.tuning import fold_objective
 from tests.helpers import SPEC
 
 FACTORS = {"day_of_week": [0.8, 0.9, 0.9, 1.0, 1.0, 1.1, 1.3], "month": [1.0] * 12}
 
 
 def test_study_runs_the_requested_trials_on_every_fold_and_forecasts_every_window(series):
-    result = tune_series(series, SPEC, TuningSpec(trials=3, seed=1), seasonal_factors=FACTORS)
+    own = own_factors(series["y"].to_numpy(), series["ds"], "D")["day_of_week"]  # a run whose series share its shape
+    factors = {"day_of_week": list(own), "month": [1.0] * 12}
+    result = tune_series(series, SPEC, TuningSpec(trials=3, seed=1), seasonal_factors=factors)
     prophet_champion = result.champion in (TUNED, DEFAULT)
-    # 3 trials x 2 folds, default Prophet on 2 folds, both on the test window, the champion's future
-    assert result.n_trials == 3 and result.n_fits == 6 + 2 + 2 + prophet_champion
+    # 386 known days allow 4 folds of 14: 3 trials x 2 tuning folds, the tuned and the default Prophet on the 2
+    # selection folds, both on the test window, the champion's future
+    assert result.n_trials == 3 and result.n_fits == 6 + 2 + 2 + 2 + prophet_champion
     assert {"seasonality_mode", "changepoint_prior_scale", "weekly_order"} <= set(result.best_params)
     assert "yearly_order" not in result.best_params  # 400 days: too short for yearly seasonality
     assert result.best_params["transform"] in ("none", "log1p")  # sales are non-negative: the log is a choice
-    assert set(result.fold_errors) == set(MODELS) and result.fold_errors[TUNED] == result.best_value
+    assert set(result.fold_errors) == set(MODELS)
     assert result.champion == min(result.fold_errors, key=result.fold_errors.get)
     test_days = series.loc[series["split"] == "test", "ds"]
     assert result.backtest.groupby("model")["ds"].apply(list).to_dict() == {
@@ -38,6 +46,27 @@ def test_study_runs_the_requested_trials_on_every_fold_and_forecasts_every_windo
     assert result.forecast["ds"].tolist() == expected_future.tolist()
     assert set(result.forecast["model"]) == {result.champion}
     assert list(result.forecast.columns) == ["ds", "model", "yhat", "lo_80", "hi_80", "lo_95", "hi_95"]
+
+
+def test_the_champion_is_chosen_on_folds_no_trial_saw(series, monkeypatch):
+    splits = SeriesSplits.of(series, SPEC)
+    assert (splits.tuning, splits.selection) == ([0, 1], [2, 3])
+    result = tune_series(series, SPEC, TuningSpec(trials=3, seed=1))
+    seen, trial = [], Candidates.trial
+    monkeypatch.setattr(Candidates, "trial", lambda self, p, fold, init=None: seen.append(fold) or trial(self, p, fold))
+    fold_objective(Candidates(splits, SPEC), "smape")(optuna.trial.FixedTrial(result.best_params))
+    assert seen == [0, 1]
+    refits = []
+    for cut, end in (splits.folds[i] for i in splits.selection):
+        history, window, actual = splits.fold(cut, end)
+        refits.append(smape(actual, predict(fit_prophet(history, result.best_params), window, splits.floor)))
+    np.testing.assert_allclose(result.fold_errors[TUNED], np.mean(refits), rtol=1e-6)
+
+
+def test_a_series_gets_as_many_folds_as_its_history_allows():
+    assert [SPEC.folds_for(n) for n in (28 + 2 * 14, 28 + 3 * 14, 28 + 10 * 14)] == [2, 3, 4]
+    assert SPEC.model_copy(update={"folds": 6}).folds_for(28 + 3 * 14) == 6  # as configured
+    assert [selection_folds(n) for n in (2, 3, 4, 6)] == [1, 1, 2, 3]
 
 
 @pytest.mark.parametrize("solver", ["exact", "stan"])
@@ -70,6 +99,14 @@ def test_the_pooled_challenger_wins_where_the_series_follows_the_pooled_shape(se
     future = pd.date_range(series["ds"].iloc[-1], periods=15, freq="D")[1:]
     expected = (40 + 0.05 * np.arange(len(series), len(series) + 14)) * seasonal_index(future, "D", FACTORS)
     np.testing.assert_allclose(result.forecast["yhat"], expected, rtol=1e-9)
+
+
+def test_a_series_whose_shape_differs_from_the_pooled_one_gets_no_pooled_challenger(series):
+    """The run's weekly shape reversed: the series shares no shape with the other series, so no pooled model."""
+    shape = (40 + 0.05 * np.arange(len(series))) * seasonal_index(series["ds"], "D", FACTORS)
+    reversed_factors = {"day_of_week": FACTORS["day_of_week"][::-1], "month": FACTORS["month"]}
+    result = tune_series(series.assign(y=shape), SPEC, TuningSpec(trials=2, seed=1), seasonal_factors=reversed_factors)
+    assert POOLED not in result.fold_errors and POOLED not in set(result.backtest["model"])
 
 
 def test_without_pooled_factors_there_is_no_pooled_challenger(series):

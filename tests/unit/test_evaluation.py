@@ -2,7 +2,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from manymodels.evaluation import aggregate, champion_wins, interval_scores, owa_by_model, series_metrics
+from manymodels.evaluation import (
+    aggregate,
+    champion_wins,
+    interval_scores,
+    owa_by_model,
+    selection_report,
+    series_metrics,
+)
+from manymodels.summary import Selection
 
 
 def metrics_frame() -> pd.DataFrame:
@@ -31,6 +39,17 @@ def test_owa_is_the_mean_of_smape_and_mase_relative_to_naive2():
     assert owa["champion"] == pytest.approx(0.5 * (15 / 20 + 1 / 2))
     assert owa["seasonal_naive"] == pytest.approx(0.5 * (15 / 20 + 1.5 / 2)) and "naive2" not in owa
     assert owa_by_model(metrics_frame().query("model != 'naive2'")) == {}
+
+
+def test_the_selection_report_says_how_often_the_champion_was_best_and_whether_the_contest_helped():
+    metrics = metrics_frame()
+    report = selection_report(metrics, owa_by_model(metrics), "smape")
+    assert report["champion_best_share"] == 0.5  # a: 10 against 12; b: 20 against 18
+    assert report["best_single_model"] == "seasonal_naive" and report["best_single_owa"] == pytest.approx(0.75)
+    assert report["champion_owa"] == pytest.approx(0.625)
+    assert "the contest helped" in Selection(**report).line()
+    worse = metrics.assign(smape=np.where(metrics["model"] == "champion", 30.0, metrics["smape"]))
+    assert "did not help" in Selection(**selection_report(worse, owa_by_model(worse), "smape")).line()
 
 
 def test_aggregate_overall_and_by_id_column():

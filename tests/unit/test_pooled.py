@@ -80,3 +80,18 @@ def test_prepared_series_carry_their_ratios_from_before_the_first_fold():
     assert json.loads(profile["seasonal_ratios"]) == expected
     _, short = prepare_series(rows.iloc[:400], spec)  # 310 points before the folds: under a year
     assert short["status"] == "ok" and short["seasonal_ratios"] == ""
+
+
+def test_a_series_shares_the_pooled_shape_only_where_its_own_cycles_agree():
+    from manymodels.pooled import own_factors, shares_shape
+
+    dates = pd.date_range("2021-01-01", periods=200, freq="D")
+    weekly = np.array([0.8, 0.9, 0.9, 1.0, 1.0, 1.1, 1.3])
+    y = 50 * weekly[dates.day_of_week] * (1 + 0.01 * np.random.default_rng(0).standard_normal(200))
+    np.testing.assert_allclose(own_factors(y, dates, "D")["day_of_week"], weekly / weekly.mean(), rtol=0.02)
+    assert "month" not in own_factors(y, dates, "D")  # under a year: no month factors of its own
+    pooled = {"day_of_week": list(weekly), "month": [1.0] * 12}
+    assert shares_shape(y, dates, "D", pooled)
+    assert not shares_shape(y, dates, "D", {"day_of_week": list(weekly[::-1])})
+    assert not shares_shape(y[:20], dates[:20], "D", pooled)  # too short to show a cycle: not forced onto it
+    assert not shares_shape(y, dates, "D", {"month": list(np.linspace(0.5, 1.5, 12))})  # no cycle in common
