@@ -60,7 +60,7 @@ deploy: setup
 	.venv/bin/manymodels deploy
 
 # The champion's accuracy on held-out store-item data, daily and weekly, against the targets (about an hour here).
-ACCURACY ?= --series 500 --trials 10 --folds 4
+ACCURACY ?= --series 500 --trials 10
 accuracy: setup
 	$(PY) -m benchmarks.accuracy $(ACCURACY)
 

@@ -22,3 +22,34 @@ def make_retail_sales(
         sales = rng.poisson(np.clip(level * trend * weekly * yearly, 0, None))
         frames.append(pd.DataFrame({"store": store, "item": item, "date": dates, "sales": sales}))
     return pd.concat(frames, ignore_index=True)
+
+
+KNOWN_STRUCTURES = ("random_walk", "damped_trend", "pure_seasonal", "level_shift")
+
+
+def make_known_structure(
+    freq: str, periods: int, period: int, per_kind: int = 1, seed: int = 0, start: str = "2000-01-01"
+) -> pd.DataFrame:
+    """Series whose best model is known: a random walk (naive), a damped trend (ETS with a damped trend), a fixed
+    seasonal pattern with little noise (seasonal naive) and a level shift (naive after the shift); columns source
+    ('generated'), name (<structure>_<n>), date, value."""
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range(start, periods=periods, freq=freq)
+    t = np.arange(periods)
+    frames = []
+    for n in range(per_kind):
+        for kind in KNOWN_STRUCTURES:
+            noise = rng.normal(0, 1, periods)
+            if kind == "random_walk":
+                value = 100 + np.cumsum(noise)
+            elif kind == "damped_trend":
+                slope = rng.uniform(0.5, 2) * 0.97 ** t
+                value = 100 + np.cumsum(slope) + 0.5 * noise
+            elif kind == "pure_seasonal":
+                pattern = rng.uniform(50, 150, period)
+                value = pattern[t % period] + 0.5 * noise
+            else:
+                shift = rng.integers(periods // 2, periods - periods // 4)
+                value = 100 + rng.uniform(20, 40) * (t >= shift) + noise
+            frames.append(pd.DataFrame({"source": "generated", "name": f"{kind}_{n}", "date": dates, "value": value}))
+    return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,43 @@
+"""Unrelated real series from different domains (statsmodels' data sets) and generated series of known structure,
+through the study and the contest: every series gets a forecast, none is forced onto a shared shape."""
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.panel import ID_COLS, PANELS, panel, split_held_out
+from manymodels.challengers import SNAIVE
+from manymodels.metrics import smape
+from manymodels.pooled import POOLED
+from manymodels.prepare import prepare_series
+from manymodels.series import tune_series
+from manymodels.settings import DataSpec, TuningSpec
+
+
+def prepared(frame: pd.DataFrame, spec: DataSpec) -> list[pd.DataFrame]:
+    out = []
+    for key, rows in frame.groupby(ID_COLS, sort=True):
+        raw = rows.rename(columns={"date": "ds", "value": "y"}).assign(series_id="-".join(key))
+        series, profile = prepare_series(raw.assign(row=range(len(raw))), spec)
+        assert profile["status"] == "ok", profile["reason"]
+        out.append(series)
+    return out
+
+
+def test_every_series_of_the_quarterly_panel_is_forecast_and_the_pooled_model_never_offered():
+    freq, horizon, _ = PANELS["quarterly"]
+    frame = panel("quarterly", known=1)
+    assert frame[ID_COLS].drop_duplicates().shape[0] == 19 + 4 and frame["source"].nunique() == 4
+    ids = frame[ID_COLS].drop_duplicates()
+    kept = pd.concat([ids[ids["source"] != "generated"].groupby("source").head(2), ids[ids["source"] == "generated"]])
+    history, held_out = split_held_out(frame.merge(kept, on=ID_COLS), horizon)  # two per domain, four generated
+    spec = DataSpec(url="x", id_cols=ID_COLS, time_col="date", target_col="value", freq=freq, horizon=horizon)
+    factors = {"month": list(np.linspace(0.8, 1.2, 12))}  # a run's pooled shape that none of these series has
+    for series in prepared(history, spec):
+        result = tune_series(series, spec, TuningSpec(trials=2, seed=0), seasonal_factors=factors)
+        assert len(result.forecast) == horizon and np.isfinite(result.forecast["yhat"]).all()
+        assert POOLED not in result.fold_errors
+        sid = result.series_id
+        if sid.startswith("generated-pure_seasonal"):  # a fixed pattern: seasonal naive is all but exact
+            actual = held_out[held_out["name"] == sid.removeprefix("generated-")].sort_values("date")["value"]
+            assert result.fold_errors[SNAIVE] < 1.0
+            assert smape(actual.to_numpy(), result.forecast["yhat"].to_numpy()) < 2.0
