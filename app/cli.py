@@ -131,7 +131,7 @@ def run(
     output: Annotated[str, described(RunSpec, "output")],
     freq: Annotated[str, described(DataSpec, "freq")] = DATA["freq"],
     horizon: Annotated[int, described(DataSpec, "horizon")] = DATA["horizon"],
-    folds: Annotated[int, described(DataSpec, "folds")] = DATA["folds"],
+    folds: Annotated[int | None, described(DataSpec, "folds")] = DATA["folds"],
     levels: Annotated[str, described(DataSpec, "levels", COMMA_SEPARATED)] = DATA["levels"],
     holidays: Annotated[str | None, described(DataSpec, "holidays")] = DATA["holidays"],
     season_length: Annotated[int | None, described(DataSpec, "season_length")] = DATA["season_length"],
