@@ -52,14 +52,14 @@ def throughput(results: list[dict]) -> list[str]:
             )
     lines += [
         "",
-        "| workload | series | manymodels / bare loop | manymodels / Ray Tune | manymodels CPU busy |",
-        "|---|---:|---|---|---|",
+        "| workload | series | trials | manymodels / bare loop | manymodels / Ray Tune | manymodels CPU busy |",
+        "|---|---:|---:|---|---|---|",
     ]
     for r in results:
         ratios, cpu = r["ratios"], r["runs"]["manymodels"]["cpu_share"]
         rt = ratios.get("manymodels_vs_ray_tune")
         lines.append(
-            f"| {r['workload']} | {r['series']} | {ratios['manymodels_vs_bare_loop']:.3f} "
+            f"| {r['workload']} | {r['series']} | {r['trials']} | {ratios['manymodels_vs_bare_loop']:.3f} "
             f"({verdict('manymodels_vs_bare_loop', ratios['manymodels_vs_bare_loop'])}) | "
             + (f"{rt:.1f} ({verdict('manymodels_vs_ray_tune', rt)})" if rt else "not run")
             + f" | {cpu:.1%} ({verdict('cpu_share', cpu)}) |"
