@@ -43,7 +43,7 @@ def make_known_structure(
             if kind == "random_walk":
                 value = 100 + np.cumsum(noise)
             elif kind == "damped_trend":
-                slope = rng.uniform(0.5, 2) * 0.97 ** t
+                slope = rng.uniform(0.5, 2) * 0.97**t
                 value = 100 + np.cumsum(slope) + 0.5 * noise
             elif kind == "pure_seasonal":
                 pattern = rng.uniform(50, 150, period)
