@@ -73,8 +73,8 @@ def panel(kind: str, known: int = 2, seed: int = 0) -> pd.DataFrame:
 
 def split_held_out(frame: pd.DataFrame, horizon: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Each series' last horizon points held out: (history, held out)."""
-    rank = frame.sort_values("date").groupby(ID_COLS).cumcount(ascending=False)
-    return frame[rank >= horizon], frame[rank < horizon]
+    newest_first = frame.groupby(ID_COLS)["date"].rank(ascending=False, method="first") - 1
+    return frame[newest_first >= horizon], frame[newest_first < horizon]
 
 
 def series_count(frame: pd.DataFrame) -> int:
