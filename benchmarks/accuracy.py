@@ -25,7 +25,7 @@ from benchmarks.machine import cores
 from benchmarks.panel import ID_COLS, PANELS, SEASON, panel, split_held_out
 from benchmarks.workloads import STORE_ITEM, store_item
 from manymodels.challengers import CHALLENGERS, SNAIVE, challenger_forecast, naive2
-from manymodels.metrics import mase, seasonal_mae, smape
+from manymodels.metrics import mase, owa, seasonal_mae, smape
 
 BIN = Path(sys.executable).parent
 CUTOFF = pd.Timestamp("2017-10-02")
@@ -96,7 +96,7 @@ def score(history: pd.DataFrame, held_out: pd.DataFrame, forecasts: pd.DataFrame
         row = {"series": series, "champion": mine["model"].iloc[0]}
         for name, yhat in forecasts_of.items():
             row |= {f"smape_{name}": smape(y, yhat), f"mase_{name}": mase(y, yhat, scale)}
-        rows.append(row | {"smape": row["smape_champion_model"], "mase": row["mase_champion_model"]})
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -105,21 +105,19 @@ def summarise(scores: pd.DataFrame) -> dict:
     missing = int((scores["champion"] == "missing").sum())
     scores = scores[scores["champion"] != "missing"]
 
+    means = scores.filter(regex="^(smape|mase)_").mean()
+
     def owa_of(name: str) -> float:
-        return round(
-            0.5 * scores[f"smape_{name}"].mean() / scores["smape_naive2"].mean()
-            + 0.5 * scores[f"mase_{name}"].mean() / scores["mase_naive2"].mean(),
-            4,
-        )
+        return round(owa(means[f"smape_{name}"], means[f"mase_{name}"], means["smape_naive2"], means["mase_naive2"]), 4)
 
     singles = {name: owa_of(name) for name in CHALLENGERS}
     best = min(singles, key=singles.get)
-    ratio = scores["smape"] / scores[f"smape_{SNAIVE}"]
+    ratio = scores["smape_champion_model"] / scores[f"smape_{SNAIVE}"]
     return {
         "series_scored": len(scores),
         "series_missing": missing,
-        "mean_smape": round(float(scores["smape"].mean()), 3),
-        "mean_smape_seasonal_naive": round(float(scores[f"smape_{SNAIVE}"].mean()), 3),
+        "mean_smape": round(float(means["smape_champion_model"]), 3),
+        "mean_smape_seasonal_naive": round(float(means[f"smape_{SNAIVE}"]), 3),
         "worst_ratio_to_seasonal_naive": round(float(ratio.max()), 3),
         "series_over_1_05": int((ratio > 1.05).sum()),
         "owa": owa_of("champion_model"),
@@ -139,9 +137,7 @@ def datasets(args) -> dict[str, tuple[pd.DataFrame, pd.DataFrame, dict]]:
     if STORE_ITEM.exists() and args.only in (None, "weekly"):
         history, held, spec = weekly(args.series)
         out["weekly"] = (history, held, store_item_spec | spec | {"period": 52, "m4_period": 1})
-    for kind in args.panels:
-        if args.only not in (None, "panel"):
-            continue
+    for kind in args.panels if args.only in (None, "panel") else ():
         freq, horizon, m4_period = PANELS[kind]
         frame = panel(kind)
         keep = frame[ID_COLS].drop_duplicates().head(args.series)
@@ -152,6 +148,7 @@ def datasets(args) -> dict[str, tuple[pd.DataFrame, pd.DataFrame, dict]]:
 
 
 def checks(results: dict) -> dict[str, bool]:
+    """Each target, met or not; results' panel_mean_owa where panels ran."""
     met = {}
     if "daily" in results:
         met["daily mean sMAPE <= 12.24"] = bool(results["daily"]["mean_smape"] <= TARGETS["daily_mean_smape"])

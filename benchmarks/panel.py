@@ -4,7 +4,6 @@ sea temperatures, Mauna Loa CO2), and the project's own series whose best model 
 trends, pure seasonality, level shifts). No two share a shape: the opposite of store x item data.
 """
 
-import numpy as np
 import pandas as pd
 
 from manymodels.synthetic import make_known_structure
@@ -75,11 +74,3 @@ def split_held_out(frame: pd.DataFrame, horizon: int) -> tuple[pd.DataFrame, pd.
     """Each series' last horizon points held out: (history, held out)."""
     newest_first = frame.groupby(ID_COLS)["date"].rank(ascending=False, method="first") - 1
     return frame[newest_first >= horizon], frame[newest_first < horizon]
-
-
-def series_count(frame: pd.DataFrame) -> int:
-    return int(frame[ID_COLS].drop_duplicates().shape[0])
-
-
-def shortest(frame: pd.DataFrame) -> int:
-    return int(np.min(frame.groupby(ID_COLS).size()))
