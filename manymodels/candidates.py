@@ -1,5 +1,5 @@
 """The candidate models for a series' champion, and their forecasts: Prophet tuned and default, the challengers,
-the pooled-seasonal model."""
+the pooled-seasonal model, and the median of seasonal naive, AutoETS and AutoTheta."""
 
 import functools
 from collections import Counter
@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from manymodels.challengers import CHALLENGERS, challenger_forecast
+from manymodels.challengers import CHALLENGERS, ETS, SNAIVE, THETA, challenger_forecast
 from manymodels.contract import TARGET, TIME
 from manymodels.designs import FoldDesign, largest_params
 from manymodels.models import fit_prophet, is_log, predict, prophet_intervals
@@ -16,9 +16,10 @@ from manymodels.pooled import POOLED, pooled_forecast, shares_shape
 from manymodels.settings import DataSpec
 from manymodels.splits import SeriesSplits
 
-TUNED, DEFAULT, CHAMPION = "prophet_tuned", "prophet_default", "champion"
-MODELS = (TUNED, DEFAULT, *CHALLENGERS, POOLED)  # the candidates for champion, in order of preference on a tie
+TUNED, DEFAULT, MEDIAN, CHAMPION = "prophet_tuned", "prophet_default", "median_ensemble", "champion"
+MODELS = (TUNED, DEFAULT, *CHALLENGERS, POOLED, MEDIAN)  # the candidates for champion, in order of preference on a tie
 PROPHETS = (TUNED, DEFAULT)
+MEMBERS = (SNAIVE, ETS, THETA)  # the median's: statistical models that fail in different ways, none tuned
 
 
 @dataclass
@@ -46,6 +47,11 @@ class Candidates:
     @property
     def models(self) -> list[str]:
         return [m for m in MODELS if m != POOLED or self.pooled]
+
+    @property
+    def untuned(self) -> list[str]:
+        """The single models that are not tuned: every fold can score them."""
+        return [m for m in self.models if m not in (TUNED, MEDIAN)]
 
     @functools.cached_property
     def pooled(self) -> bool:
@@ -96,6 +102,8 @@ class Candidates:
 
     def point(self, model: str, history: pd.DataFrame, at: pd.DataFrame, rough: bool = False) -> np.ndarray:
         """A model's point forecast at `at`, fitted on history; rough: a Prophet fit that only scores."""
+        if model == MEDIAN:
+            return np.median([self.point(m, history, at, rough) for m in MEMBERS], axis=0)
         if model in PROPHETS:
             return self.prophet(self._params(model), history, at, rough=rough)[0]
         return self.challenger(model, history, at)["mean"]
@@ -111,7 +119,10 @@ class Candidates:
         return out if floor is None else {k: np.maximum(v, floor) for k, v in out.items()}
 
     def with_intervals(self, model: str, history: pd.DataFrame, at: pd.DataFrame, seed: int) -> dict[str, np.ndarray]:
-        """A model's point forecast and its prediction intervals at the run's levels."""
+        """A model's point forecast and its prediction intervals at the run's levels; the median's are the members'
+        medians, point by point."""
+        if model == MEDIAN:
+            return median_of([self.with_intervals(m, history, at, seed) for m in MEMBERS])
         if model not in PROPHETS:
             return self.challenger(model, history, at, self.data.levels)
         data, floor = self.data, self.splits.floor
@@ -123,3 +134,8 @@ class Candidates:
 
     def _params(self, model: str) -> dict | None:
         return self.tuned_params if model == TUNED else None
+
+
+def median_of(forecasts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The point-by-point median of forecasts' points and of each of their bounds."""
+    return {key: np.median([f[key] for f in forecasts], axis=0) for key in forecasts[0]}

@@ -1,30 +1,51 @@
-"""Choosing a series' champion: every candidate scored on the same selection folds, which Prophet's tuning did not
-see; the lowest mean error wins."""
+"""Choosing a series' champion. The untuned candidates and the median of seasonal naive, AutoETS and AutoTheta are
+compared on every fold, none of which any of them was tuned on: a single model must beat the median by MARGIN to be
+chosen over it. The tuned Prophet,
+tuned on the earlier folds, then takes the place of that choice where it does better by MARGIN on the selection
+folds, which no trial saw. Choosing one of many models on one or two windows picks by noise on unrelated series; every fold, and
+a median that needs no choosing, are what make the choice hold on windows it never saw."""
+
+from collections import defaultdict
 
 import numpy as np
 
-from manymodels.candidates import MODELS, TUNED, Candidates
+from manymodels.candidates import MEDIAN, MEMBERS, TUNED, Candidates
 from manymodels.metrics import METRICS
 
+MARGIN = 0.1  # how much lower (as a share) a single model's error must be than that of what it replaces
 
-def fold_errors(candidates: Candidates, metric: str) -> dict[str, float]:
-    """Each candidate's mean error over the selection folds, which the tuning did not see: the tuned Prophet's
-    parameters refitted there, as a trial would fit them."""
+
+def fold_errors(candidates: Candidates, metric: str) -> dict[str, list[float]]:
+    """Each candidate's error on each fold it is scored on: the untuned ones and the median on every fold, the
+    tuned Prophet (its parameters refitted, as a trial fits them) on the selection folds only."""
     splits, error = candidates.splits, METRICS[metric]
-    errors = {}
-    for model in candidates.models:
-        scores = []
-        for step in splits.selection:
-            history, window, actual = splits.fold(*splits.folds[step])
-            if model == TUNED:
-                yhat = candidates.trial(candidates.tuned_params, step)[0]
-            else:
-                yhat = candidates.point(model, history, window, rough=True)
-            scores.append(error(actual, yhat, splits.scale))
-        errors[model] = float(np.mean(scores))
-    return errors
+    errors = defaultdict(list)
+    for step, (cut, end) in enumerate(splits.folds):
+        history, window, actual = splits.fold(cut, end)
+        points = {m: candidates.point(m, history, window, rough=True) for m in candidates.untuned}
+        points[MEDIAN] = np.median([points[m] for m in MEMBERS], axis=0)
+        if step in splits.selection:
+            points[TUNED] = candidates.trial(candidates.tuned_params, step)[0]
+        for model, yhat in points.items():
+            errors[model].append(error(actual, yhat, splits.scale))
+    return dict(errors)
 
 
-def choose_champion(errors: dict[str, float]) -> str:
-    """The model with the lowest mean fold error (a NaN error never wins); ties go to the earlier in MODELS."""
-    return min(errors, key=lambda m: (np.nan_to_num(errors[m], nan=np.inf), MODELS.index(m)))
+def mean_errors(errors: dict[str, list[float]]) -> dict[str, float]:
+    """Each candidate's mean error over the folds it was scored on."""
+    return {model: float(np.mean(values)) for model, values in errors.items()}
+
+
+def choose_champion(errors: dict[str, list[float]]) -> str:
+    """The median, or the single untuned model whose mean fold error is below (1 - MARGIN) of the median's (the
+    lowest such); then the tuned Prophet instead where its error on the selection folds is below (1 - MARGIN) of
+    that choice's there. A NaN error never wins."""
+    means = {m: np.nan_to_num(v, nan=np.inf) for m, v in mean_errors(errors).items()}
+    singles = {m: v for m, v in means.items() if m not in (MEDIAN, TUNED)}
+    best = min(singles, key=singles.get)
+    chosen = best if singles[best] < (1 - MARGIN) * means[MEDIAN] else MEDIAN
+    if TUNED in errors:
+        on_selection = np.nan_to_num(np.mean(errors[chosen][-len(errors[TUNED]) :]), nan=np.inf)
+        if means[TUNED] < (1 - MARGIN) * on_selection:
+            return TUNED
+    return chosen

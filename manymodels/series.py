@@ -13,9 +13,9 @@ import pandas as pd
 from pydantic import ConfigDict
 
 from manymodels import storage
-from manymodels.candidates import CHAMPION, Candidates
+from manymodels.candidates import CHAMPION, MEDIAN, MEMBERS, Candidates, median_of
 from manymodels.challengers import NAIVE2, naive2
-from manymodels.champion import choose_champion, fold_errors
+from manymodels.champion import choose_champion, fold_errors, mean_errors
 from manymodels.contract import TARGET, TIME
 from manymodels.planning import SeriesJob
 from manymodels.settings import DataSpec, TuningSpec
@@ -40,8 +40,8 @@ class SeriesResult:
     resumed: bool  # the study already had trials when this call started
     stopped_early: bool  # the study ended before its trials: its best value stopped improving
     seconds: float
-    champion: str  # the model with the lowest mean error over the selection folds
-    fold_errors: dict[str, float]  # each candidate's mean error over the selection folds
+    champion: str  # the model chosen on the folds (champion.choose_champion)
+    fold_errors: dict[str, float]  # each candidate's mean error over the folds it was scored on
     solver_gap: dict[str, float] | None  # where --solver-check sampled the series: compare_solvers
     backtest: pd.DataFrame = field(repr=False)  # ds, y, model, yhat on the test window; the champion's bounds
     forecast: pd.DataFrame = field(repr=False)  # ds, model (the champion), yhat and bounds after the last point
@@ -103,7 +103,7 @@ def tune_series(
         stopped_early=tuned.stopped_early,
         seconds=time.perf_counter() - started,
         champion=champion,
-        fold_errors=errors,
+        fold_errors=mean_errors(errors),
         solver_gap=compare_solvers(candidates, tuned.params) if checked else None,
         backtest=backtest,
         forecast=forecast,
@@ -115,10 +115,16 @@ def forecast_series(candidates: Candidates, champion: str, seed: int) -> tuple[p
     and the future forecast by the champion with its bounds."""
     splits = candidates.splits
     known, test = splits.known, splits.test
-    points = {m: candidates.point(m, known, test) for m in candidates.models if m != champion}
+    bounded = MEMBERS if champion == MEDIAN else (champion,)
+    with_bounds = {m: candidates.with_intervals(m, known, test, seed) for m in bounded}
+    champion_test = with_bounds[champion] if champion != MEDIAN else median_of(list(with_bounds.values()))
+    points = {
+        m: with_bounds[m]["mean"] if m in with_bounds else candidates.point(m, known, test)
+        for m in candidates.models
+        if m != MEDIAN
+    }
+    points[MEDIAN] = np.median([points[m] for m in MEMBERS], axis=0)
     points[NAIVE2] = naive2(splits.y, len(test), candidates.data.period)
-    champion_test = candidates.with_intervals(champion, known, test, seed)
-    points[champion] = champion_test["mean"]
     dates, actual = test[TIME].to_numpy(), test[TARGET].to_numpy()
     backtest = [pd.DataFrame({TIME: dates, TARGET: actual, "model": m, "yhat": yhat}) for m, yhat in points.items()]
     backtest.append(pd.DataFrame({TIME: dates, TARGET: actual, "model": CHAMPION} | bands(champion_test)))
@@ -128,8 +134,9 @@ def forecast_series(candidates: Candidates, champion: str, seed: int) -> tuple[p
 
 
 def bands(forecast: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """A forecast's point and bounds as columns: yhat, lo_80, hi_80, ..."""
-    return {"yhat": forecast["mean"]} | {k.replace("-", "_"): v for k, v in forecast.items() if k != "mean"}
+    """A forecast's point and bounds as columns in the order of their levels: yhat, lo_80, hi_80, lo_95, ..."""
+    bounds = sorted((k for k in forecast if k != "mean"), key=lambda k: (float(k.split("-")[1]), k.startswith("hi")))
+    return {"yhat": forecast["mean"]} | {k.replace("-", "_"): forecast[k] for k in bounds}
 
 
 @dataclass

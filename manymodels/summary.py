@@ -125,7 +125,7 @@ class RunSummary(RunScores):
         return f"{c.series_forecast} series forecast of {c.series_in} ({c.series_rejected} rejected)"
 
     def champions_line(self) -> str:
-        return "Champions (lowest error over the selection folds): " + _pairs(self.champions) + "."
+        return "Champions (chosen on the folds): " + _pairs(self.champions) + "."
 
     def champion_lines(self, bold: str = "") -> list[str]:
         return [

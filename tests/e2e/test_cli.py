@@ -27,7 +27,16 @@ from tests.helpers import (
 
 pytestmark = pytest.mark.e2e
 
-MODELS = ["prophet_tuned", "prophet_default", "naive", "seasonal_naive", "auto_ets", "auto_theta", "naive2"]
+MODELS = [
+    "prophet_tuned",
+    "prophet_default",
+    "naive",
+    "seasonal_naive",
+    "auto_ets",
+    "auto_theta",
+    "median_ensemble",
+    "naive2",
+]
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +64,11 @@ def test_run_writes_every_output_and_accounts_for_every_series(local_run):
     assert reasons.keys() == EXPECTED_REJECTIONS.keys()
     assert all(EXPECTED_REJECTIONS[s] in reasons[s] for s in reasons)
     champions = pd.read_parquet(out / "best_params.parquet")["champion"]
-    # per series, 4 folds of 7 days (113 known): trials on the 2 tuning folds, the tuned and the default Prophet on the
-    # 2 selection folds, both on the test window, a Prophet champion's future
-    fits = sum(2 * TRIALS + 2 + 2 + 2 + (c in ("prophet_tuned", "prophet_default")) for c in champions)
+    # per series, 4 folds of 7 days (113 known): trials on the 2 tuning folds, the tuned Prophet on the 2 selection
+    # folds, the default on all 4, both on the test window, the future of a Prophet champion or of the median
+    fits = sum(
+        2 * TRIALS + 2 + 4 + 2 + (c in ("prophet_tuned", "prophet_default", "median_ensemble")) for c in champions
+    )
     assert summary["trials"] == GOOD_SERIES * TRIALS and summary["prophet_fits"] == fits
     assert sum(summary["fits_by_solver"].values()) == fits and summary["fits_by_solver"]["exact"] > 0
     check = summary["solver_check"]

@@ -42,9 +42,9 @@ def states(place_: StudyPlace) -> list[TrialState]:
 
 
 def fits_besides_trials(result) -> int:
-    """The tuned and the default Prophet on the 2 selection folds, both on the test window, and a Prophet champion's
-    future (trials fit the 2 tuning folds)."""
-    return 2 + 2 + 2 + (result.champion in (TUNED, DEFAULT))
+    """The tuned Prophet on the 2 selection folds, the default on all 4, both on the test window, and a Prophet
+    champion's future (trials fit the 2 tuning folds)."""
+    return 2 + 4 + 2 + (result.champion in (TUNED, DEFAULT))
 
 
 def test_rerun_adds_no_trial_and_a_bigger_budget_adds_only_the_difference(series, place):

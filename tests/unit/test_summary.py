@@ -40,7 +40,7 @@ def test_summary_markdown_carries_counts_metrics_cost_steps_rejections_and_plot_
     # names are escaped like any text from the data: seasonal\_naive renders as seasonal_naive
     assert "| champion | 9.500 | - |" in text and "| seasonal\\_naive | 15.250 | 1.000 |" in text
     assert "the champion beat **seasonal\\_naive** on 67% of series (mean smape 9.50 against 15.25)" in text
-    assert "selection folds): prophet\\_tuned 2, auto\\_ets 1." in text
+    assert "(chosen on the folds): prophet\\_tuned 2, auto\\_ets 1." in text
     assert "OWA against Naive2 (below 1 beats it): champion 0.812, seasonal\\_naive 1.100" in text
     assert "80% interval 75%, 95% interval 90%; pinball loss 1.234" in text
     assert "On demand **$0.0015** ($0.000500 per series), on spot **$0.0006**" in text

@@ -1,0 +1,47 @@
+"""The champion rule on fold errors, and the median of forecasts."""
+
+import numpy as np
+
+from manymodels.candidates import DEFAULT, MEDIAN, TUNED, median_of
+from manymodels.challengers import ETS, NAIVE, THETA
+from manymodels.champion import MARGIN, choose_champion, mean_errors
+
+
+def errors(median: list[float], tuned: list[float] | None = None, **singles: list[float]) -> dict[str, list[float]]:
+    return singles | {MEDIAN: median} | ({TUNED: tuned} if tuned else {})
+
+
+def test_the_median_is_kept_unless_a_single_model_beats_it_by_the_margin():
+    just_inside = 10 * (1 - MARGIN) + 0.01
+    assert choose_champion(errors([10, 10, 10, 10], auto_ets=[just_inside] * 4, naive=[30] * 4)) == MEDIAN
+    assert choose_champion(errors([10, 10, 10, 10], auto_ets=[7, 7, 7, 7], auto_theta=[7.5] * 4)) == ETS
+
+
+def test_a_single_model_is_judged_on_every_fold_not_its_luckiest():
+    # best by far on the last two folds, worse than the median over all four
+    assert choose_champion(errors([10, 10, 10, 10], auto_theta=[16, 16, 4, 4])) == MEDIAN
+
+
+def test_the_tuned_prophet_replaces_the_choice_where_it_does_better_on_the_selection_folds():
+    # the median's mean over all folds is 10, but 14 on the two selection folds, where the tuned Prophet scores 12
+    assert choose_champion(errors([6, 6, 14, 14], tuned=[12, 12], naive=[30] * 4)) == TUNED
+    assert choose_champion(errors([6, 6, 14, 14], tuned=[13, 13], naive=[30] * 4)) == MEDIAN  # not by the margin
+    # the tuned Prophet's 8 is below the median's 10 overall, not below its 6 on the selection folds
+    assert choose_champion(errors([14, 14, 6, 6], tuned=[8, 8], naive=[30] * 4)) == MEDIAN
+    assert choose_champion(errors([10] * 4, tuned=[9], prophet_default=[7] * 4)) == DEFAULT
+
+
+def test_a_nan_error_never_wins():
+    assert choose_champion(errors([10] * 4, tuned=[np.nan], auto_ets=[np.nan] * 4, naive=[30] * 4)) == MEDIAN
+    assert choose_champion(errors([np.nan] * 4, auto_theta=[12] * 4)) == THETA
+    assert mean_errors({NAIVE: [1.0, 3.0]}) == {NAIVE: 2.0}
+
+
+def test_the_median_of_forecasts_is_taken_point_by_point_for_the_points_and_each_bound():
+    forecasts = [
+        {"mean": np.array([1.0, 5.0]), "lo-80": np.array([0.0, 4.0]), "hi-80": np.array([2.0, 9.0])},
+        {"mean": np.array([3.0, 1.0]), "lo-80": np.array([2.0, 0.0]), "hi-80": np.array([4.0, 2.0])},
+        {"mean": np.array([2.0, 2.0]), "lo-80": np.array([1.0, 1.0]), "hi-80": np.array([9.0, 3.0])},
+    ]
+    out = median_of(forecasts)
+    assert {k: v.tolist() for k, v in out.items()} == {"mean": [2, 2], "lo-80": [1, 1], "hi-80": [4, 3]}
