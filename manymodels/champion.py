@@ -1,9 +1,9 @@
 """Choosing a series' champion. The untuned candidates and the median of seasonal naive, AutoETS and AutoTheta are
 compared on every fold, none of which any of them was tuned on: a single model must beat the median by MARGIN to be
-chosen over it. The tuned Prophet,
-tuned on the earlier folds, then takes the place of that choice where it does better by MARGIN on the selection
-folds, which no trial saw. Choosing one of many models on one or two windows picks by noise on unrelated series; every fold, and
-a median that needs no choosing, are what make the choice hold on windows it never saw."""
+chosen over it. The tuned Prophet, tuned on the earlier folds, then takes the place of that choice where it does
+better by MARGIN on the selection folds, which no trial saw. Choosing one of many models on one or two windows picks
+by noise on unrelated series; every fold, and a median that needs no choosing, make the choice hold on windows it
+never saw."""
 
 from collections import defaultdict
 
