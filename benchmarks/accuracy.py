@@ -4,7 +4,8 @@ daily: the store-item data up to 2017-10-02 goes in; the last 90 days of 2017 ar
 the champion at most 12.24, and for every series at most 1.05 times seasonal naive's (period 7) sMAPE.
 weekly: the same sales summed per week (weeks ending Sunday, the last partial week dropped); the last 13 weeks held
 out. Target: the champion's OWA against M4's Naive2 below 1 (M4's weekly convention: period 1 for Naive2 and MASE).
-panels: unrelated real and generated series per frequency (benchmarks/panel.py), M4's horizons held out. Target:
+panels: unrelated real and generated series, quarterly, monthly, weekly and daily (benchmarks/panel.py), M4's
+horizons held out. Target:
 the champions' OWA, averaged over the panels, below 0.93.
 On every data set: the champion's OWA at most that of the best single challenger (naive, seasonal naive, AutoETS,
 AutoTheta), each fitted from outside on the same history as the pipeline fits it.

