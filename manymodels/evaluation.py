@@ -177,6 +177,7 @@ def assemble_outputs(
             "rows_in": ingested.n_rows,
             "rows_duplicated": int(profiles["n_duplicates"].sum()),
             "periods_filled": int(profiles["n_filled"].sum()),
+            "series_short_history": int(profiles["short_history"].fillna(False).sum()),
         },
         rejected=rejected,
         empty_files=ingested.empty_files,

@@ -39,7 +39,9 @@ METRICS: dict[str, MetricFn] = {"smape": smape, "mase": mase, "wape": wape, "rms
 
 
 def seasonal_mae(history: np.ndarray, period: int) -> float:
-    """In-sample MAE of the seasonal naive forecast: the MASE scale."""
+    """In-sample MAE of the seasonal naive forecast: the MASE scale; the naive forecast's on a history of a season
+    or less."""
+    period = period if len(history) > period else 1
     if len(history) <= period:
         return np.nan
     return float(np.mean(np.abs(history[period:] - history[:-period])))

@@ -21,6 +21,8 @@ PROFILE_COLUMNS = {
     "n_rows": "int64",
     "n_duplicates": "int64",
     "length": "Int64",
+    "folds": "Int64",  # the rolling-origin folds the series gets
+    "short_history": "boolean",  # fewer than min_train points before its folds: two folds on what it has
     "n_filled": "Int64",
     "zero_share": "float64",
     "mean": "float64",
@@ -74,17 +76,21 @@ def prepare_series(
     if len(y) < spec.min_length:
         return None, profile | {
             "status": "rejected",
-            "reason": f"too short: {len(y)} points, the splits need {spec.min_length}",
+            "reason": f"too short: {len(y)} points, at least {spec.min_length} are needed (a test window, two folds "
+            "and a horizon of history before them)",
         }
     if y.nunique() == 1:
         return None, profile | {"status": "rejected", "reason": f"constant target ({y.iloc[0]:g})"}
     frame = series_frame(y, filled, regressors, future, spec).assign(**ids, **{SERIES_ID: series_id})
     history = y.to_numpy()[: -spec.horizon]
-    before_folds = len(y) - (spec.folds_for(len(y) - spec.horizon) + 1) * spec.horizon
+    folds = spec.folds_for(len(history))
+    before_folds = len(history) - folds * spec.horizon
     ratios = series_ratios(y.to_numpy()[:before_folds], grid[:before_folds], spec.freq)
     return frame, profile | {
         "status": "ok",
         "reason": "",
+        "folds": folds,
+        "short_history": spec.is_short(len(history)),
         **describe(y.to_numpy(), history, spec.period),
         "seasonal_ratios": json.dumps(ratios) if ratios else "",
     }

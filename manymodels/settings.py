@@ -22,6 +22,8 @@ PROFILE_NAMES = (
     "n_rows",
     "n_duplicates",
     "length",
+    "folds",
+    "short_history",
     "n_filled",
     "zero_share",
     "mean",
@@ -72,9 +74,9 @@ class DataSpec(Frozen):
         None,
         ge=2,
         le=10,
-        description="Rolling-origin folds (2 to 10) of length horizon before the test window: Prophet is tuned on "
-        "the earlier ones and the champion chosen on the later ones, which the tuning never saw. Default: as many as "
-        f"each series' history allows, up to {AUTO_FOLDS}.",
+        description="The most rolling-origin folds (2 to 10) of length horizon before the test window: Prophet is "
+        "tuned on the earlier ones and the champion chosen on the later ones, which the tuning never saw. Each series "
+        f"gets as many as its history allows (default: up to {AUTO_FOLDS}), and at least two.",
     )
     levels: list[int] = Field(
         [80, 95],
@@ -167,15 +169,17 @@ class DataSpec(Frozen):
 
     @property
     def min_length(self) -> int:
-        """Shortest series that leaves, before its folds (at least two) and test window, min_train points."""
-        return ((self.folds or 2) + 1) * self.horizon + self.min_train
+        """Shortest series forecast: a test window, two folds and a horizon of history before them."""
+        return 4 * self.horizon
 
     def folds_for(self, n_known: int) -> int:
-        """A series' folds given its points before the test window: the configured number, or as many as leave
-        min_train points before them, up to AUTO_FOLDS (at least two)."""
-        if self.folds:
-            return self.folds
-        return int(np.clip((n_known - self.min_train) // self.horizon, 2, AUTO_FOLDS))
+        """A series' folds given its points before the test window: as many as leave min_train points before
+        them, up to the configured number or AUTO_FOLDS, and at least two (on a short history, fewer points)."""
+        return int(np.clip((n_known - self.min_train) // self.horizon, 2, self.folds or AUTO_FOLDS))
+
+    def is_short(self, n_known: int) -> bool:
+        """Whether a series' history leaves fewer than min_train points before its two folds."""
+        return n_known - 2 * self.horizon < self.min_train
 
 
 Solver = Literal["exact", "stan"]

@@ -15,6 +15,7 @@ class Counts(BaseModel):
     series_in: int
     series_forecast: int
     series_rejected: int
+    series_short_history: int = 0  # forecast on two folds with fewer than two seasons before them
     rows_in: int
     rows_duplicated: int
     periods_filled: int
@@ -122,7 +123,8 @@ class RunSummary(RunScores):
 
     def headline(self) -> str:
         c = self.counts
-        return f"{c.series_forecast} series forecast of {c.series_in} ({c.series_rejected} rejected)"
+        short = f", {c.series_short_history} on a short history" if c.series_short_history else ""
+        return f"{c.series_forecast} series forecast of {c.series_in} ({c.series_rejected} rejected{short})"
 
     def champions_line(self) -> str:
         return "Champions (chosen on the folds): " + _pairs(self.champions) + "."
@@ -152,7 +154,13 @@ class RunSummary(RunScores):
         lines = [
             "# Forecast run",
             f"**{c.series_forecast}** series forecast of {c.series_in} ({c.series_rejected} rejected); "
-            f"{c.rows_in:,} rows in, {c.periods_filled:,} periods filled, {c.rows_duplicated:,} duplicated rows.",
+            f"{c.rows_in:,} rows in, {c.periods_filled:,} periods filled, {c.rows_duplicated:,} duplicated rows."
+            + (
+                f" {c.series_short_history:,} series on a short history: two folds, on fewer points before them than "
+                "two seasons or two horizons."
+                if c.series_short_history
+                else ""
+            ),
             f"Tuning: {_pairs(safe.tuning)}; {safe.trials:,} trials ({safe.studies_stopped_early:,} studies stopped "
             f"early), {safe.prophet_fits:,} Prophet fits"
             + (f" ({_pairs(safe.fits_by_solver)})." if safe.fits_by_solver else "."),

@@ -53,3 +53,18 @@ def test_every_series_of_the_quarterly_panel_is_forecast_and_the_pooled_model_ne
             actual = held_out[held_out["name"] == sid.removeprefix("generated-")].sort_values("date")["value"]
             assert result.fold_errors[SNAIVE] < 1.0
             assert smape(actual.to_numpy(), result.forecast["yhat"].to_numpy()) < 2.0
+
+
+def test_a_weekly_series_of_two_years_is_forecast_on_its_short_history():
+    freq, horizon, _ = PANELS["weekly"]
+    frame = panel("weekly", known=1)
+    city = frame[(frame["source"] == "city_temperatures") & (frame["name"] == "Chicago")]
+    history, _ = split_held_out(city, horizon)
+    spec = DataSpec(url="x", id_cols=ID_COLS, time_col="date", target_col="value", freq=freq, horizon=horizon)
+    assert len(history) < 3 * horizon + spec.min_train  # too short for two folds after two seasons
+    raw = history.rename(columns={"date": "ds", "value": "y"}).assign(series_id="city-Chicago")
+    series, profile = prepare_series(raw.assign(row=range(len(raw))), spec)
+    assert (profile["status"], profile["folds"], profile["short_history"]) == ("ok", 2, True)
+    result = tune_series(series, spec, TuningSpec(trials=2, seed=0))
+    assert len(result.forecast) == horizon and np.isfinite(result.forecast[["yhat", "lo_95", "hi_95"]]).all().all()
+    assert np.isfinite(list(result.fold_errors.values())).all()

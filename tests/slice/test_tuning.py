@@ -66,7 +66,9 @@ def test_the_champion_is_chosen_on_folds_no_trial_saw(series, monkeypatch):
 
 def test_a_series_gets_as_many_folds_as_its_history_allows():
     assert [SPEC.folds_for(n) for n in (28 + 2 * 14, 28 + 3 * 14, 28 + 10 * 14)] == [2, 3, 4]
-    assert SPEC.model_copy(update={"folds": 6}).folds_for(28 + 3 * 14) == 6  # as configured
+    assert SPEC.model_copy(update={"folds": 6}).folds_for(28 + 3 * 14) == 3  # configured: the most
+    assert SPEC.model_copy(update={"folds": 6}).folds_for(28 + 8 * 14) == 6
+    assert SPEC.folds_for(3 * 14) == 2 and SPEC.is_short(3 * 14) and not SPEC.is_short(28 + 2 * 14)
     assert [selection_folds(n) for n in (2, 3, 4, 6)] == [1, 1, 2, 3]
 
 

@@ -20,9 +20,9 @@ def test_unknown_frequency_is_rejected_with_its_name():
         DataSpec(**BASE, freq="fortnightly")
 
 
-def test_min_length_leaves_two_seasons_of_training_data_before_the_folds_and_test():
-    assert DataSpec(**BASE, horizon=7).min_length == 3 * 7 + 14
-    assert DataSpec(**BASE, horizon=90, folds=3).min_length == 4 * 90 + 180
+def test_the_shortest_series_forecast_has_a_test_window_two_folds_and_a_horizon_before_them():
+    assert DataSpec(**BASE, horizon=7).min_length == 4 * 7
+    assert DataSpec(**BASE, horizon=90, folds=3).min_length == 4 * 90
 
 
 def test_interval_levels_are_percentages_kept_in_order():
