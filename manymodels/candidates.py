@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from manymodels.challengers import CHALLENGERS, ETS, SNAIVE, THETA, challenger_forecast
+from manymodels.challengers import CHALLENGERS, ETS, INTERMITTENT, SNAIVE, THETA, challenger_forecast, is_intermittent
 from manymodels.contract import TARGET, TIME
 from manymodels.designs import FoldDesign, largest_params
 from manymodels.models import fit_prophet, is_log, predict, prophet_intervals
@@ -17,7 +17,7 @@ from manymodels.settings import DataSpec
 from manymodels.splits import SeriesSplits
 
 TUNED, DEFAULT, MEDIAN, CHAMPION = "prophet_tuned", "prophet_default", "median_ensemble", "champion"
-MODELS = (TUNED, DEFAULT, *CHALLENGERS, POOLED, MEDIAN)  # the candidates for champion, in order of preference on a tie
+MODELS = (TUNED, DEFAULT, *CHALLENGERS, *INTERMITTENT, POOLED, MEDIAN)  # candidates, in order of preference on a tie
 PROPHETS = (TUNED, DEFAULT)
 MEMBERS = (SNAIVE, ETS, THETA)  # the median's: statistical models that fail in different ways, none tuned
 
@@ -46,7 +46,12 @@ class Candidates:
 
     @property
     def models(self) -> list[str]:
-        return [m for m in MODELS if m != POOLED or self.pooled]
+        return [m for m in MODELS if (m != POOLED or self.pooled) and (m not in INTERMITTENT or self.intermittent)]
+
+    @functools.cached_property
+    def intermittent(self) -> bool:
+        """Whether the series' demand before its folds is intermittent: then Croston, TSB, ADIDA and IMAPA compete."""
+        return is_intermittent(self.splits.y[: self.splits.folds[0][0]])
 
     @property
     def untuned(self) -> list[str]:

@@ -2,25 +2,41 @@
 
 import numpy as np
 
+from manymodels.metrics import interval_quantiles
+
 NAIVE, SNAIVE, ETS, THETA, NAIVE2 = "naive", "seasonal_naive", "auto_ets", "auto_theta", "naive2"
 CHALLENGERS = (NAIVE, SNAIVE, ETS, THETA)
+CROSTON, TSB, ADIDA, IMAPA = "croston", "tsb", "adida", "imapa"
+INTERMITTENT = (CROSTON, TSB, ADIDA, IMAPA)  # the challengers of intermittent series besides CHALLENGERS
+ADI_CUTOFF = 1.32  # Syntetos and Boylan's: demand more than 1.32 periods apart on average is intermittent
 
 
 def _model(name: str, period: int):
-    from statsforecast.models import AutoETS, AutoTheta, Naive, SeasonalNaive  # heavy: only where fits happen
+    from statsforecast import models as sf  # heavy: only where fits happen
 
     return {
-        NAIVE: lambda: Naive(),
-        SNAIVE: lambda: SeasonalNaive(season_length=period),
-        ETS: lambda: AutoETS(season_length=period),
-        THETA: lambda: AutoTheta(season_length=period),
+        NAIVE: lambda: sf.Naive(),
+        SNAIVE: lambda: sf.SeasonalNaive(season_length=period),
+        ETS: lambda: sf.AutoETS(season_length=period),
+        THETA: lambda: sf.AutoTheta(season_length=period),
+        CROSTON: lambda: sf.CrostonOptimized(),
+        TSB: lambda: sf.TSB(alpha_d=0.1, alpha_p=0.1),
+        ADIDA: lambda: sf.ADIDA(),
+        IMAPA: lambda: sf.IMAPA(),
     }[name]()
+
+
+def is_intermittent(y: np.ndarray) -> bool:
+    """Non-negative demand whose average interval between non-zero values is at least ADI_CUTOFF."""
+    y = np.asarray(y, dtype=float)
+    nonzero = np.count_nonzero(y)
+    return bool(nonzero and (y >= 0).all() and len(y) / nonzero >= ADI_CUTOFF)
 
 
 def history_for(name: str, history: np.ndarray, period: int, horizon: int) -> np.ndarray:
     """What a model is fitted on: ETS and Theta on recent points only (their fits grow with the length, and a
     daily series' older years add little to weekly-seasonal models), the naive ones on everything."""
-    if name in (ETS, THETA):
+    if name in (ETS, THETA, *INTERMITTENT):
         return history[-max(8 * period, 4 * horizon, 104) :]
     return history
 
@@ -32,7 +48,20 @@ def challenger_forecast(
     period = period if period > 1 and len(history) >= 2 * period else 1
     model = _model(name, period)
     fitted = history_for(name, np.asarray(history, dtype=float), period, horizon)
+    if name in INTERMITTENT:  # statsforecast gives these no intervals of their own
+        out = model.forecast(y=fitted, h=horizon)
+        return out | demand_quantiles(fitted, horizon, levels)
     return model.forecast(y=fitted, h=horizon, level=list(levels) or None)
+
+
+def demand_quantiles(recent: np.ndarray, horizon: int, levels) -> dict[str, np.ndarray]:
+    """Intervals of intermittent demand: the quantiles of the recent periods' demand, the same at every step (its
+    forecasts are flat)."""
+    out = {}
+    for level in levels:
+        lo, hi = np.quantile(recent, interval_quantiles(level))
+        out |= {f"lo-{level}": np.full(horizon, lo), f"hi-{level}": np.full(horizon, hi)}
+    return out
 
 
 def is_seasonal(y: np.ndarray, period: int) -> bool:

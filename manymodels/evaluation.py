@@ -71,16 +71,16 @@ def champion_wins(metrics: pd.DataFrame, metric: str = "smape") -> dict:
 
 
 def owa_by_model(metrics: pd.DataFrame) -> dict[str, float]:
-    """M4's OWA of each model against Naive2, from the mean sMAPE and MASE over the series."""
-    means = metrics.groupby("model", observed=True)[["smape", "mase"]].mean()
-    if NAIVE2 not in means.index:
+    """M4's OWA of each model against Naive2, from the mean sMAPE and MASE over the series the model forecast (some
+    compete only for some series: the pooled and the intermittent models)."""
+    if NAIVE2 not in set(metrics["model"]):
         return {}
-    base = means.loc[NAIVE2]
-    return {
-        str(model): round(owa(row["smape"], row["mase"], base["smape"], base["mase"]), 4)
-        for model, row in means.iterrows()
-        if model != NAIVE2
-    }
+    base = metrics[metrics["model"] == NAIVE2].set_index(SERIES_ID)[["smape", "mase"]]
+    out = {}
+    for model, rows in metrics[metrics["model"] != NAIVE2].groupby("model", observed=True):
+        mine, theirs = rows[["smape", "mase"]].mean(), base.loc[rows[SERIES_ID]].mean()
+        out[str(model)] = round(owa(mine["smape"], mine["mase"], theirs["smape"], theirs["mase"]), 4)
+    return out
 
 
 def selection_report(metrics: pd.DataFrame, owas: dict[str, float], metric: str) -> dict:
@@ -89,7 +89,8 @@ def selection_report(metrics: pd.DataFrame, owas: dict[str, float], metric: str)
     table = metrics.pivot(index=SERIES_ID, columns="model", values=metric)
     candidates = [m for m in table.columns if m in MODELS]
     best_share = float((table[CHAMPION] <= table[candidates].min(axis=1) + 1e-9).mean())
-    singles = {m: v for m, v in owas.items() if m in candidates}
+    everywhere = [m for m in candidates if table[m].notna().all()]  # "always model X" must forecast every series
+    singles = {m: v for m, v in owas.items() if m in everywhere}
     best = min(singles, key=singles.get) if singles else None
     return {
         "metric": metric,
@@ -178,6 +179,7 @@ def assemble_outputs(
             "rows_duplicated": int(profiles["n_duplicates"].sum()),
             "periods_filled": int(profiles["n_filled"].sum()),
             "series_short_history": int(profiles["short_history"].fillna(False).sum()),
+            "series_intermittent": int(profiles["intermittent"].fillna(False).sum()),
         },
         rejected=rejected,
         empty_files=ingested.empty_files,

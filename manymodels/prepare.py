@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 
+from manymodels.challengers import is_intermittent
 from manymodels.contract import ROW, SERIES_ID, TARGET, TIME
 from manymodels.metrics import seasonal_mae
 from manymodels.pooled import series_ratios
@@ -23,6 +24,7 @@ PROFILE_COLUMNS = {
     "length": "Int64",
     "folds": "Int64",  # the rolling-origin folds the series gets
     "short_history": "boolean",  # fewer than min_train points before its folds: two folds on what it has
+    "intermittent": "boolean",  # demand before its folds is intermittent (challengers.is_intermittent)
     "n_filled": "Int64",
     "zero_share": "float64",
     "mean": "float64",
@@ -91,6 +93,7 @@ def prepare_series(
         "reason": "",
         "folds": folds,
         "short_history": spec.is_short(len(history)),
+        "intermittent": is_intermittent(history[:before_folds]),
         **describe(y.to_numpy(), history, spec.period),
         "seasonal_ratios": json.dumps(ratios) if ratios else "",
     }

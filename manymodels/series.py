@@ -86,6 +86,8 @@ def tune_series(
     intervals."""
     started = time.perf_counter()
     candidates = Candidates(SeriesSplits.of(frame, data), data, seasonal_factors, solver=tuning.solver)
+    if candidates.intermittent and tuning.metric == "smape":  # sMAPE scores each period of zero demand 0 or 200,
+        tuning = tuning.model_copy(update={"metric": "rmse"})  # and MAE (MASE) favours forecasting no demand at all
     tuned = tune_prophet(candidates, tuning, place, warm_start)
     candidates.tuned_params = tuned.params
     errors = fold_errors(candidates, tuning.metric)

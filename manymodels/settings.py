@@ -24,6 +24,7 @@ PROFILE_NAMES = (
     "length",
     "folds",
     "short_history",
+    "intermittent",
     "n_filled",
     "zero_share",
     "mean",

@@ -16,6 +16,7 @@ class Counts(BaseModel):
     series_forecast: int
     series_rejected: int
     series_short_history: int = 0  # forecast on two folds with fewer than two seasons before them
+    series_intermittent: int = 0  # with Croston, TSB, ADIDA and IMAPA among their challengers
     rows_in: int
     rows_duplicated: int
     periods_filled: int
@@ -159,6 +160,12 @@ class RunSummary(RunScores):
                 f" {c.series_short_history:,} series on a short history: two folds, on fewer points before them than "
                 "two seasons or two horizons."
                 if c.series_short_history
+                else ""
+            )
+            + (
+                f" {c.series_intermittent:,} intermittent series: Croston, TSB, ADIDA and IMAPA among their "
+                "challengers, tuned and chosen on RMSE where the run's metric is sMAPE."
+                if c.series_intermittent
                 else ""
             ),
             f"Tuning: {_pairs(safe.tuning)}; {safe.trials:,} trials ({safe.studies_stopped_early:,} studies stopped "

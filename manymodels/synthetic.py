@@ -24,6 +24,27 @@ def make_retail_sales(
     return pd.concat(frames, ignore_index=True)
 
 
+def make_intermittent(
+    n_series: int = 4, days: int = 730, seed: int = 0, rate: float = 0.2, size: float = 4.0
+) -> pd.DataFrame:
+    """Intermittent daily demand of known structure: on each day an order arrives with probability `rate`, of
+    1 + Poisson(size) units, so the mean demand per day is rate * (1 + size); columns store, item, date, sales."""
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("2022-01-01", periods=days, freq="D")
+    frames = [
+        pd.DataFrame(
+            {
+                "store": 1,
+                "item": item,
+                "date": dates,
+                "sales": (rng.random(days) < rate) * (1 + rng.poisson(size, days)),
+            }
+        )
+        for item in range(1, n_series + 1)
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
 KNOWN_STRUCTURES = ("random_walk", "damped_trend", "pure_seasonal", "level_shift")
 
 

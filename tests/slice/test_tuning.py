@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from manymodels.candidates import CHAMPION, DEFAULT, MEDIAN, MEMBERS, MODELS, TUNED, Candidates
-from manymodels.challengers import CHALLENGERS, NAIVE2
+from manymodels.challengers import CHALLENGERS, INTERMITTENT, NAIVE2
 from manymodels.metrics import smape
 from manymodels.models import fit_prophet, predict
 from manymodels.pooled import POOLED, own_factors, seasonal_index
@@ -16,6 +16,7 @@ from manymodels.splits import SeriesSplits, selection_folds
 from manymodels.tuning import fold_objective
 from tests.helpers import SPEC
 
+SMOOTH = set(MODELS) - set(INTERMITTENT)  # the candidates of a series whose demand is not intermittent
 FACTORS = {"day_of_week": [0.8, 0.9, 0.9, 1.0, 1.0, 1.1, 1.3], "month": [1.0] * 12}
 
 
@@ -30,10 +31,10 @@ def test_study_runs_the_requested_trials_on_every_fold_and_forecasts_every_windo
     assert {"seasonality_mode", "changepoint_prior_scale", "weekly_order"} <= set(result.best_params)
     assert "yearly_order" not in result.best_params  # 400 days: too short for yearly seasonality
     assert result.best_params["transform"] in ("none", "log1p")  # sales are non-negative: the log is a choice
-    assert set(result.fold_errors) == set(MODELS)
+    assert set(result.fold_errors) == SMOOTH  # daily sales: not intermittent
     test_days = series.loc[series["split"] == "test", "ds"]
     assert result.backtest.groupby("model")["ds"].apply(list).to_dict() == {
-        m: test_days.tolist() for m in (*MODELS, NAIVE2, CHAMPION)
+        m: test_days.tolist() for m in (*SMOOTH, NAIVE2, CHAMPION)
     }
     assert (result.backtest["yhat"] >= 0).all()
     champion = result.backtest[result.backtest["model"] == CHAMPION]
@@ -114,12 +115,12 @@ def test_a_series_whose_shape_differs_from_the_pooled_one_gets_no_pooled_challen
 
 def test_without_pooled_factors_there_is_no_pooled_challenger(series):
     result = tune_series(series, SPEC, TuningSpec(trials=2, seed=1))
-    assert set(result.fold_errors) == set(MODELS) - {POOLED} and POOLED not in set(result.backtest["model"])
+    assert set(result.fold_errors) == SMOOTH - {POOLED} and POOLED not in set(result.backtest["model"])
 
 
 def test_holidays_reach_every_prophet_fit_of_the_study(series):
     result = tune_series(series, SPEC.model_copy(update={"holidays": "US"}), TuningSpec(trials=2, seed=1))
-    assert result.n_trials == 2 and set(result.fold_errors) == set(MODELS) - {POOLED}
+    assert result.n_trials == 2 and set(result.fold_errors) == SMOOTH - {POOLED}
     plain = tune_series(series, SPEC, TuningSpec(trials=2, seed=1))
     assert result.fold_errors[DEFAULT] != plain.fold_errors[DEFAULT]  # the same fits, with holiday effects
 

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from manymodels.challengers import challenger_forecast, history_for, is_seasonal, naive2
+from manymodels.challengers import INTERMITTENT, challenger_forecast, history_for, is_intermittent, is_seasonal, naive2
 from manymodels.splits import rolling_folds
+from manymodels.synthetic import make_intermittent
 
 WEEKLY = np.tile([10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0], 8)
 
@@ -46,3 +47,26 @@ def test_naive2_reseasonalises_the_last_value_and_is_plain_naive_without_seasona
 
 def test_rolling_folds_are_the_last_windows_before_the_test():
     assert rolling_folds(100, 10, 3) == [(70, 80), (80, 90), (90, 100)]
+
+
+def test_intermittent_demand_is_told_apart_by_the_average_interval_between_demands():
+    demand = make_intermittent(1, days=400, seed=3)["sales"].to_numpy()
+    assert is_intermittent(demand)
+    assert not is_intermittent(np.random.default_rng(0).poisson(20, 400))  # smooth retail sales
+    assert is_intermittent(np.r_[np.ones(100), np.zeros(32)]) and not is_intermittent(np.r_[np.ones(100), np.zeros(31)])
+    assert not is_intermittent(np.r_[-1.0, np.zeros(10), 5.0]) and not is_intermittent(np.zeros(10))
+
+
+@pytest.mark.parametrize("name", INTERMITTENT)
+def test_intermittent_models_forecast_the_mean_demand_and_their_bounds_cover_new_days(name):
+    means, covered = [], []
+    for seed in range(10):  # one history's estimate is noisy (TSB smooths recent demand): their average is not
+        days = make_intermittent(1, days=930, seed=seed, rate=0.2, size=4.0)["sales"].to_numpy(float)
+        history, later = days[:730], days[730:]
+        out = challenger_forecast(name, history, 14, 7, [80, 95])
+        assert (out["lo-95"] <= out["lo-80"]).all() and (out["lo-80"] <= out["mean"]).all()
+        assert (out["mean"] <= out["hi-80"]).all() and (out["hi-80"] <= out["hi-95"]).all()
+        means.append(out["mean"].mean())
+        covered.append(np.mean((later >= out["lo-95"][0]) & (later <= out["hi-95"][0])))
+    assert np.mean(means) == pytest.approx(0.2 * (1 + 4.0), rel=0.15)  # the known mean demand per day
+    assert np.mean(covered) >= 0.93

@@ -41,6 +41,14 @@ def test_owa_is_the_mean_of_smape_and_mase_relative_to_naive2():
     assert owa_by_model(metrics_frame().query("model != 'naive2'")) == {}
 
 
+def test_a_model_of_some_series_is_scored_against_naive2_on_those_and_is_never_the_model_for_every_series():
+    croston = pd.DataFrame({"store": ["2"], "series_id": ["b"], "model": ["croston"], "smape": [5.0], "mase": [0.5]})
+    metrics = pd.concat([metrics_frame(), croston], ignore_index=True)
+    owa = owa_by_model(metrics)
+    assert owa["croston"] == pytest.approx(0.5 * (5 / 20 + 0.5 / 2))  # against Naive2 on series b alone
+    assert selection_report(metrics, owa, "smape")["best_single_model"] == "seasonal_naive"
+
+
 def test_the_selection_report_says_how_often_the_champion_was_best_and_whether_the_contest_helped():
     metrics = metrics_frame()
     report = selection_report(metrics, owa_by_model(metrics), "smape")

@@ -74,3 +74,14 @@ def test_plots_render_to_png():
     )
     for png in (plots.forecasts_against_actuals(backtest, ["s0", "s1"]), plots.error_distribution(metrics_of(5))):
         assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5000
+
+
+def test_short_and_intermittent_series_are_counted_where_there_are_any():
+    plain = RunSummary.model_validate(SUMMARY)
+    assert "short history" not in plain.to_markdown("out") and "intermittent" not in plain.to_markdown("out")
+    counts = SUMMARY["counts"] | {"series_short_history": 2, "series_intermittent": 1}
+    summary = RunSummary.model_validate(SUMMARY | {"counts": counts})
+    assert summary.headline() == "3 series forecast of 5 (2 rejected, 2 on a short history)"
+    text = summary.to_markdown("out")
+    assert "2 series on a short history: two folds" in text
+    assert "1 intermittent series: Croston, TSB, ADIDA and IMAPA among their challengers" in text
