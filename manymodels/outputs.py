@@ -2,9 +2,14 @@
 
 import contextlib
 
+import pandas as pd
+
 from manymodels import plots, storage
+from manymodels.candidates import CHAMPION
+from manymodels.contract import SERIES_ID, TARGET, TIME
 from manymodels.evaluation import RunOutputs
 from manymodels.layout import TABLES, RunLayout
+from manymodels.prepare import series_key
 from manymodels.summary import RunSummary
 from manymodels.timing import StepTimes
 
@@ -13,10 +18,11 @@ def write_plots(outputs: RunOutputs, layout: RunLayout, run: str) -> dict[str, s
     """Render the run's plots into the run location; their names and URLs (none if no series was forecast)."""
     if outputs.metrics.empty:
         return {}
+    sample = plots.sample_series(outputs.metrics)
     pngs = {
         "forecasts against actuals": (
             "forecasts.png",
-            plots.forecasts_against_actuals(outputs.backtest, plots.sample_series(outputs.metrics)),
+            plots.forecasts_against_actuals(outputs.backtest, sample, recent_history(layout, sample, outputs.backtest)),
         ),
         "errors per model": ("errors.png", plots.error_distribution(outputs.metrics)),
     }
@@ -25,6 +31,19 @@ def write_plots(outputs: RunOutputs, layout: RunLayout, run: str) -> dict[str, s
         storage.write_bytes(url := layout.plot(run, file), png)
         urls[name] = storage.link(url)
     return urls
+
+
+def recent_history(layout: RunLayout, series: list[str], backtest: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Each series' points before its test window, three test windows' worth, from its prepared file (where the
+    work area still has it)."""
+    champion = backtest[backtest["model"] == CHAMPION]
+    recent = {}
+    for sid in series:
+        with contextlib.suppress(FileNotFoundError):
+            rows = storage.read_parquet(layout.series_file(series_key(sid)))
+            window = int((champion[SERIES_ID] == sid).sum())
+            recent[sid] = rows.loc[rows["split"] == "train", [TIME, TARGET]].tail(3 * window)
+    return recent
 
 
 def write_run(outputs: RunOutputs, layout: RunLayout, flow_run_id: str, steps: StepTimes) -> RunSummary:

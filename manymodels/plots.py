@@ -12,10 +12,19 @@ import pandas as pd  # noqa: E402
 from manymodels.contract import SERIES_ID, TARGET, TIME  # noqa: E402
 
 
-def forecasts_against_actuals(backtest: pd.DataFrame, series: list[str], baseline: str = "seasonal_naive") -> bytes:
-    """One panel per series: the test window's actuals, the champion with its narrowest interval, a baseline."""
+def forecasts_against_actuals(
+    backtest: pd.DataFrame,
+    series: list[str],
+    history: dict[str, pd.DataFrame] | None = None,
+    baseline: str = "seasonal_naive",
+) -> bytes:
+    """One panel per series: its recent history (history: series id -> ds, y), the test window's actuals, the
+    champion with its narrowest interval, a baseline."""
     fig, axes = plt.subplots(len(series), 1, figsize=(10, 2.6 * len(series)), squeeze=False, sharex=False)
     for ax, sid in zip(axes[:, 0], series, strict=True):
+        if history and sid in history:
+            past = history[sid]
+            ax.plot(past[TIME], past[TARGET], color="grey", linewidth=1, label="history")
         window = backtest[backtest[SERIES_ID] == sid]
         actuals = window.drop_duplicates(TIME).sort_values(TIME)
         ax.plot(actuals[TIME], actuals[TARGET], color="black", linewidth=2, label="actual")
@@ -30,16 +39,17 @@ def forecasts_against_actuals(backtest: pd.DataFrame, series: list[str], baselin
         base = window[window["model"] == baseline]
         ax.plot(base[TIME], base["yhat"], color="tab:orange", linewidth=1, linestyle="--", label=baseline)
         ax.set_title(f"series {sid}", fontsize=10, loc="left")
-    axes[0, 0].legend(loc="upper right", fontsize=8, ncol=4)
+    axes[0, 0].legend(loc="upper left", fontsize=8, ncol=5)
     return _png(fig)
 
 
 def error_distribution(metrics: pd.DataFrame, metric: str = "smape") -> bytes:
-    """A box per model of the per-series error."""
-    models = sorted(metrics["model"].unique())
-    fig, ax = plt.subplots(figsize=(8, 4))
-    ax.boxplot([metrics.loc[metrics["model"] == m, metric].dropna() for m in models], tick_labels=models)
-    ax.set_ylabel(f"{metric} per series")
+    """A box per model of the per-series error, lying down so that every model's name reads in full."""
+    models = sorted(metrics["model"].unique(), reverse=True)  # the first name on top
+    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.35 * len(models)))
+    boxes = [metrics.loc[metrics["model"] == m, metric].dropna() for m in models]
+    ax.boxplot(boxes, tick_labels=models, orientation="horizontal")
+    ax.set_xlabel(f"{metric} per series")
     ax.set_title(f"{metric} on the test window, {metrics[SERIES_ID].nunique()} series", fontsize=10)
     return _png(fig)
 

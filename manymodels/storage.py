@@ -1,5 +1,6 @@
 """Reading and writing run files on a local path or s3:// through fsspec, each write atomic."""
 
+import base64
 import io
 import json
 import os
@@ -49,6 +50,16 @@ def link(url: str) -> str:
     if is_local(url):
         return Path(normalise(url)).resolve().as_uri()
     return url
+
+
+def image_url(url: str, expires_seconds: int = 7 * 24 * 3600) -> str:
+    """A URL a browser shows the PNG at url from, inside a web page such as the Prefect UI: a presigned URL for an
+    object store (a week, SigV4's longest), the bytes themselves as a data URL for a local file (a page served over
+    http may not load file://)."""
+    if is_local(url):
+        return "data:image/png;base64," + base64.b64encode(Path(normalise(url)).read_bytes()).decode()
+    fs, path = url_to_fs(url)
+    return fs.sign(path, expiration=expires_seconds)
 
 
 def options(url: str) -> dict[str, Any]:

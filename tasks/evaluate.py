@@ -1,9 +1,10 @@
 """Prefect tasks that score the run and publish its outputs, with what the UI shows of them."""
 
 from prefect import runtime, task
-from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
+from prefect.artifacts import create_image_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from manymodels import storage
 from manymodels.evaluation import RunOutputs, assemble_outputs, best_and_worst
 from manymodels.ingest import Ingested
 from manymodels.layout import RunLayout
@@ -30,7 +31,7 @@ def evaluate_run(
 
 @task(name="publish", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[10, 30, 60])
 def publish(outputs: RunOutputs, layout: RunLayout, steps: StepTimes, id_cols: list[str]) -> RunSummary:
-    """Write the outputs and plots to the run location; show the summary, best and worst series and plots in the UI."""
+    """Write outputs and plots to the run location; show the summary, best and worst series and the plots in the UI."""
     summary = write_run(outputs, layout, str(runtime.flow_run.id), steps)
     create_markdown_artifact(summary.to_markdown(layout.output), key="forecast-summary")
     if not outputs.metrics.empty:
@@ -40,5 +41,5 @@ def publish(outputs: RunOutputs, layout: RunLayout, steps: StepTimes, id_cols: l
             description="Series with the lowest and highest error of tuned Prophet on the test window",
         )
     for name, url in summary.plots.items():
-        create_link_artifact(url, link_text=name, description=f"Plot: {name}")
+        create_image_artifact(storage.image_url(url), key=f"plot-{name.replace(' ', '-')}", description=f"Plot: {name}")
     return summary

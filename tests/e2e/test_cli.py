@@ -1,5 +1,6 @@
 """The manymodels command end to end: a real Prefect server, local Ray and Dask, a moto S3 endpoint."""
 
+import base64
 import json
 import subprocess
 import sys
@@ -129,10 +130,10 @@ def test_run_is_recorded_in_prefect_with_one_task_per_series(local_run, prefect_
     assert f"**{GOOD_SERIES}** series forecast of {GOOD_SERIES + 4}" in by_key["forecast-summary"]["data"]
     assert "| 9-2 | constant target" in by_key["forecast-summary"]["data"]
     assert len(json.loads(by_key["best-and-worst-series"]["data"])) == GOOD_SERIES
-    assert {a["data"].split("](")[0] for a in artifacts if "](file://" in a["data"] and not a["key"]} == {
-        "[forecasts against actuals",
-        "[errors per model",
-    }
+    for key in ("plot-forecasts-against-actuals", "plot-errors-per-model"):  # the images themselves, in the UI
+        assert by_key[key]["type"] == "image", by_key[key]
+        data_url = by_key[key]["data"]
+        assert base64.b64decode(data_url.removeprefix("data:image/png;base64,")).startswith(b"\x89PNG\r\n\x1a\n")
     progress = api(prefect_server.api_url, "/artifacts/filter", {"artifacts": {"key": {"any_": ["tuning-progress"]}}})
     assert [p["data"] for p in progress if p["flow_run_id"] == children[0]["id"]] == [100]
     for t in tasks:  # logged in a Ray worker, shown under the task run

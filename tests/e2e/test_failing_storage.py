@@ -3,6 +3,7 @@ the credential the runs were given appears in no output, log, artifact or run pa
 
 import json
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -62,6 +63,13 @@ def test_throttling_and_dropped_connections_change_nothing_and_no_secret_leaks(p
     counts = storage.read_json(f"{base}/healthy/summary.json")["counts"]
     assert counts["series_forecast"] == GOOD_SERIES and counts["series_rejected"] == len(EXPECTED_REJECTIONS)
     assert len(storage.read_parquet(f"{base}/healthy/forecasts.parquet")) == GOOD_SERIES * HORIZON
+    run_id = storage.read_json(f"{base}/healthy/summary.json")["flow_run_id"]
+    artifacts = api(prefect_server.api_url, "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [run_id]}}})
+    images = [a["data"] for a in artifacts if a["type"] == "image"]
+    assert len(images) == 2 and all(url.startswith(s3_env.endpoint) for url in images)
+    for url in images:  # presigned: a browser in the UI loads them with no credentials of its own
+        with urllib.request.urlopen(url, timeout=30) as response:
+            assert response.read().startswith(b"\x89PNG\r\n\x1a\n")
     with FaultyProxy(int(s3_env.endpoint.rsplit(":", 1)[1])) as proxy:
         faulty = manymodels(*args, f"{base}/faulty", env=env | {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{proxy.port}"})
     assert faulty.returncode == 0, faulty.stderr[-3000:]

@@ -1,10 +1,11 @@
 """What the UI shows of a run: the markdown summary, the best and worst series, the plots."""
 
+import base64
 from pathlib import Path
 
 import pandas as pd
 
-from manymodels import plots
+from manymodels import plots, storage
 from manymodels.evaluation import best_and_worst
 from manymodels.summary import RunSummary
 from tests.helpers import SUMMARY
@@ -72,8 +73,19 @@ def test_plots_render_to_png():
             for k, m in enumerate(MODELS)
         ]
     )
-    for png in (plots.forecasts_against_actuals(backtest, ["s0", "s1"]), plots.error_distribution(metrics_of(5))):
+    history = {"s0": pd.DataFrame({"ds": dates - pd.Timedelta(days=7), "y": range(7)})}  # s1: none at hand
+    for png in (
+        plots.forecasts_against_actuals(backtest, ["s0", "s1"], history),
+        plots.error_distribution(metrics_of(5)),
+    ):
         assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5000
+
+
+def test_a_local_plot_reaches_the_ui_as_a_data_url_of_its_bytes(tmp_path):
+    png = plots.error_distribution(metrics_of(5))
+    (tmp_path / "errors.png").write_bytes(png)
+    url = storage.image_url((tmp_path / "errors.png").as_uri())
+    assert url.startswith("data:image/png;base64,") and base64.b64decode(url.split(",", 1)[1]) == png
 
 
 def test_short_and_intermittent_series_are_counted_where_there_are_any():
