@@ -29,12 +29,14 @@ from manymodels.challengers import CHALLENGERS, SNAIVE, challenger_forecast, nai
 from manymodels.metrics import mase, owa, seasonal_mae, smape
 
 BIN = Path(sys.executable).parent
+LEVELS = (80, 95)  # the pipeline's default interval levels, whose coverage of the held-out points is reported
 CUTOFF = pd.Timestamp("2017-10-02")
 TARGETS = {
     "daily_mean_smape": 12.24,
     "daily_worst_ratio_to_seasonal_naive": 1.05,
     "weekly_owa": 1.0,
     "panel_owa": 0.93,
+    "daily_coverage_points": 2.0,
 }
 
 
@@ -94,7 +96,10 @@ def score(history: pd.DataFrame, held_out: pd.DataFrame, forecasts: pd.DataFrame
         scale = seasonal_mae(hist, m4)
         forecasts_of = {"champion_model": mine["yhat"].to_numpy(), "naive2": naive2(hist, h, m4)}
         forecasts_of |= single_models(hist, h, spec["period"])
-        row = {"series": series, "champion": mine["model"].iloc[0]}
+        row = {"series": series, "champion": mine["model"].iloc[0], "points": h}
+        for level in LEVELS:
+            inside = (y >= mine[f"lo_{level}"].to_numpy()) & (y <= mine[f"hi_{level}"].to_numpy())
+            row[f"inside_{level}"] = int(inside.sum())
         for name, yhat in forecasts_of.items():
             row |= {f"smape_{name}": smape(y, yhat), f"mase_{name}": mase(y, yhat, scale)}
         rows.append(row)
@@ -125,6 +130,7 @@ def summarise(scores: pd.DataFrame) -> dict:
         "owa_single_models": singles,
         "best_single_model": best,
         "champions": scores["champion"].value_counts().to_dict(),
+        "coverage": {str(lv): round(float(scores[f"inside_{lv}"].sum() / scores["points"].sum()), 4) for lv in LEVELS},
     }
 
 
@@ -154,6 +160,10 @@ def checks(results: dict) -> dict[str, bool]:
     if "daily" in results:
         met["daily mean sMAPE <= 12.24"] = bool(results["daily"]["mean_smape"] <= TARGETS["daily_mean_smape"])
         met["daily: every series <= 1.05 x seasonal naive"] = results["daily"]["series_over_1_05"] == 0
+        off = [abs(100 * share - int(level)) for level, share in results["daily"]["coverage"].items()]
+        met["daily: 80% and 95% intervals cover within 2 points of nominal"] = (
+            max(off) <= TARGETS["daily_coverage_points"]
+        )
     if "weekly" in results:
         met["weekly OWA < 1"] = bool(results["weekly"]["owa"] < TARGETS["weekly_owa"])
     for name, r in results.items():

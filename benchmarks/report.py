@@ -174,8 +174,8 @@ def accuracy(r: dict) -> list[str]:
         "model: the statsforecast challenger with the lowest OWA when used for every series, fitted from outside.",
         "",
         "| data | series | mean sMAPE | seasonal naive | series over 1.05 x seasonal naive | OWA | best single model "
-        "(OWA) | champions |",
-        "|---|---:|---:|---:|---:|---:|---|---|",
+        "(OWA) | 80% / 95% interval coverage | champions |",
+        "|---|---:|---:|---:|---:|---:|---|---|---|",
     ]
     for kind, k in r.items():
         if not isinstance(k, dict) or "mean_smape" not in k:
@@ -184,12 +184,17 @@ def accuracy(r: dict) -> list[str]:
         single = f"{best} ({k['owa_single_models'][best]:.3f})" if best else "-"
         lines.append(
             f"| {kind} | {k['series_scored']} | {k['mean_smape']:.2f} | {k['mean_smape_seasonal_naive']:.2f} | "
-            f"{k['series_over_1_05']} | {k['owa']:.3f} | {single} | "
+            f"{k['series_over_1_05']} | {k['owa']:.3f} | {single} | {_coverage(k)} | "
             + ", ".join(f"{m} {n}" for m, n in k["champions"].items())
             + " |"
         )
     lines += ["", *[f"- {check}: {'met' if met else '**not met**'}" for check, met in r["met"].items()]]
     return lines + _commands([r])
+
+
+def _coverage(k: dict) -> str:
+    shares = k.get("coverage")
+    return " / ".join(f"{100 * share:.1f}%" for share in shares.values()) if shares else "-"
 
 
 # Measured once by hand, each behind a constant or an ordering in the code; the code's comments point here.

@@ -9,26 +9,31 @@ from collections import defaultdict
 
 import numpy as np
 
-from manymodels.candidates import MEDIAN, MEMBERS, TUNED, Candidates
+from manymodels.candidates import MEDIAN, MEMBERS, PROPHETS, TUNED, Candidates, median_of
 from manymodels.metrics import METRICS
 
 MARGIN = 0.1  # how much lower (as a share) a single model's error must be than that of what it replaces
 
 
-def fold_errors(candidates: Candidates, metric: str) -> dict[str, list[float]]:
+def fold_errors(candidates: Candidates, metric: str) -> tuple[dict[str, list[float]], dict[tuple[str, int], dict]]:
     """Each candidate's error on each fold it is scored on: the untuned ones and the median on every fold, the
-    tuned Prophet (its parameters refitted, as a trial fits them) on the selection folds only."""
-    splits, error = candidates.splits, METRICS[metric]
-    errors = defaultdict(list)
+    tuned Prophet (its parameters refitted, as a trial fits them) on the selection folds only; and, by (model,
+    fold), the forecasts whose bounds came with the fit (every model but Prophet's), for calibration."""
+    splits, error, levels = candidates.splits, METRICS[metric], candidates.data.levels
+    errors, bounded = defaultdict(list), {}
     for step, (cut, end) in enumerate(splits.folds):
         history, window, actual = splits.fold(cut, end)
-        points = {m: candidates.point(m, history, window, rough=True) for m in candidates.untuned}
-        points[MEDIAN] = np.median([points[m] for m in MEMBERS], axis=0)
+        points = {m: candidates.point(m, history, window, rough=True) for m in candidates.untuned if m in PROPHETS}
+        for model in (m for m in candidates.untuned if m not in PROPHETS):
+            bounded[(model, step)] = candidates.challenger(model, history, window, levels)
+            points[model] = bounded[(model, step)]["mean"]
+        bounded[(MEDIAN, step)] = median_of([bounded[(m, step)] for m in MEMBERS])
+        points[MEDIAN] = bounded[(MEDIAN, step)]["mean"]
         if step in splits.selection:
             points[TUNED] = candidates.trial(candidates.tuned_params, step)[0]
         for model, yhat in points.items():
             errors[model].append(error(actual, yhat, splits.scale))
-    return dict(errors)
+    return dict(errors), bounded
 
 
 def mean_errors(errors: dict[str, list[float]]) -> dict[str, float]:

@@ -13,6 +13,7 @@ import pandas as pd
 from pydantic import ConfigDict
 
 from manymodels import storage
+from manymodels.calibration import calibrated, fold_corrections
 from manymodels.candidates import CHAMPION, MEDIAN, MEMBERS, Candidates, median_of
 from manymodels.challengers import NAIVE2, naive2
 from manymodels.champion import choose_champion, fold_errors, mean_errors
@@ -90,9 +91,11 @@ def tune_series(
         tuning = tuning.model_copy(update={"metric": "rmse"})  # and MAE (MASE) favours forecasting no demand at all
     tuned = tune_prophet(candidates, tuning, place, warm_start)
     candidates.tuned_params = tuned.params
-    errors = fold_errors(candidates, tuning.metric)
+    errors, on_folds = fold_errors(candidates, tuning.metric)
     champion = choose_champion(errors)
-    backtest, forecast = forecast_series(candidates, champion, study_seed(tuning.seed, candidates.splits.series_id))
+    seed = study_seed(tuning.seed, candidates.splits.series_id)
+    corrections = fold_corrections(candidates, champion, seed, on_folds)
+    backtest, forecast = forecast_series(candidates, champion, seed, corrections)
     checked = is_checked(candidates.splits.series_id, tuning.solver_check)
     return SeriesResult(
         series_id=candidates.splits.series_id,
@@ -112,14 +115,17 @@ def tune_series(
     )
 
 
-def forecast_series(candidates: Candidates, champion: str, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def forecast_series(
+    candidates: Candidates, champion: str, seed: int, corrections: dict[int, float] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The test window forecast by every model (Naive2 too, and the champion with its bounds) beside the actuals,
-    and the future forecast by the champion with its bounds."""
+    and the future forecast by the champion with its bounds, moved by each level's conformal correction."""
     splits = candidates.splits
     known, test = splits.known, splits.test
     bounded = MEMBERS if champion == MEDIAN else (champion,)
     with_bounds = {m: candidates.with_intervals(m, known, test, seed) for m in bounded}
     champion_test = with_bounds[champion] if champion != MEDIAN else median_of(list(with_bounds.values()))
+    champion_test = calibrated(champion_test, corrections or {}, splits.floor)
     points = {
         m: with_bounds[m]["mean"] if m in with_bounds else candidates.point(m, known, test)
         for m in candidates.models
@@ -130,7 +136,9 @@ def forecast_series(candidates: Candidates, champion: str, seed: int) -> tuple[p
     dates, actual = test[TIME].to_numpy(), test[TARGET].to_numpy()
     backtest = [pd.DataFrame({TIME: dates, TARGET: actual, "model": m, "yhat": yhat}) for m, yhat in points.items()]
     backtest.append(pd.DataFrame({TIME: dates, TARGET: actual, "model": CHAMPION} | bands(champion_test)))
-    future = candidates.with_intervals(champion, splits.history, splits.future, seed)
+    future = calibrated(
+        candidates.with_intervals(champion, splits.history, splits.future, seed), corrections or {}, splits.floor
+    )
     forecast = pd.DataFrame({TIME: splits.future[TIME].to_numpy(), "model": champion} | bands(future))
     return pd.concat(backtest, ignore_index=True), forecast
 

@@ -26,9 +26,11 @@ def test_make_accuracy_scores_the_held_out_windows_and_prints_every_target(prefe
         assert 0 < results[kind]["mean_smape"] < 200 and results[kind]["owa"] > 0
         assert sum(results[kind]["champions"].values()) == 3
         assert set(results[kind]["owa_single_models"]) == {"naive", "seasonal_naive", "auto_ets", "auto_theta"}
+        assert set(results[kind]["coverage"]) == {"80", "95"} and 0 <= results[kind]["coverage"]["80"] <= 1
     assert set(results["met"]) == {
         "daily mean sMAPE <= 12.24",
         "daily: every series <= 1.05 x seasonal naive",
+        "daily: 80% and 95% intervals cover within 2 points of nominal",
         "weekly OWA < 1",
         *(f"{kind}: champion OWA <= best single model's" for kind in ("daily", "weekly", "panel_quarterly")),
         "panel: mean champion OWA < 0.93",

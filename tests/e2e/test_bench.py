@@ -35,8 +35,9 @@ def test_make_bench_runs_every_benchmark_and_writes_the_report(prefect_server, t
     assert set(runs) == {"manymodels", "bare_loop", "ray_tune"}
     # the same series, trials, space, split and seed: manymodels and the bare loop find the same optima
     # per series (3 years: 4 folds): 2 trials on the 2 tuning folds, the tuned Prophet on the 2 selection folds, the
-    # default on all 4, both on the test window (+1 for a Prophet champion)
-    assert 2 * 12 <= runs["bare_loop"]["fits"] <= 2 * 13
+    # default on all 4, both on the test window (a Prophet champion: +1 for its future, +2 or +4 for its bounds on
+    # the folds that calibrate them)
+    assert 2 * 12 <= runs["bare_loop"]["fits"] <= 2 * 17
     assert runs["manymodels"]["fits"] == runs["bare_loop"]["fits"]
     assert runs["manymodels"]["mean_best_value"] == pytest.approx(runs["bare_loop"]["mean_best_value"])
     assert runs["ray_tune"]["fits"] == 2 and runs["ray_tune"]["series"] == 1

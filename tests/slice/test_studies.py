@@ -43,8 +43,8 @@ def states(place_: StudyPlace) -> list[TrialState]:
 
 def fits_besides_trials(result) -> int:
     """The tuned Prophet on the 2 selection folds, the default on all 4, both on the test window, and a Prophet
-    champion's future (trials fit the 2 tuning folds)."""
-    return 2 + 4 + 2 + (result.champion in (TUNED, DEFAULT))
+    champion's future and its bounds on the folds it was chosen on (trials fit the 2 tuning folds)."""
+    return 2 + 4 + 2 + {TUNED: 1 + 2, DEFAULT: 1 + 4}.get(result.champion, 0)
 
 
 def test_rerun_adds_no_trial_and_a_bigger_budget_adds_only_the_difference(series, place):

@@ -1,0 +1,44 @@
+"""Conformal calibration of the champion's intervals: scores, the finite-sample quantile, moved and nested bounds."""
+
+import numpy as np
+import pytest
+
+from manymodels.calibration import calibrated, conformity, correction
+
+
+def test_conformity_is_the_distance_outside_the_bounds_and_negative_inside():
+    lo, hi = np.array([0.0, 0.0, 0.0]), np.array([10.0, 10.0, 10.0])
+    assert conformity(np.array([-2.0, 4.0, 13.0]), lo, hi).tolist() == [2.0, -4.0, 3.0]
+
+
+def test_the_correction_is_the_split_conformal_quantile_of_the_scores():
+    scores = np.arange(1.0, 20.0)[::-1]  # 19 scores, in any order
+    assert correction(scores, 80) == 16.0  # rank ceil(20 * 0.8) = 16
+    assert correction(scores, 95) == 19.0  # rank 19 of 19
+    assert correction(np.array([1.0, 2.0, 3.0, 4.0]), 95) == 4.0  # too few for the level: the largest
+    assert correction(np.array([]), 80) == 0.0
+
+
+def test_bounds_move_by_their_level_correction_stay_above_the_floor_and_nested():
+    forecast = {
+        "mean": np.array([5.0, 5.0]),
+        "lo-80": np.array([3.0, 2.0]), "hi-80": np.array([7.0, 8.0]),
+        "lo-95": np.array([2.0, 1.0]), "hi-95": np.array([8.0, 9.0]),
+    }  # fmt: skip
+    out = calibrated(forecast, {80: 2.5, 95: -0.5}, floor=0.0)
+    assert out["mean"].tolist() == [5.0, 5.0]
+    assert out["lo-80"].tolist() == [0.5, 0.0] and out["hi-80"].tolist() == [9.5, 10.5]  # 2 - 2.5 clipped at 0
+    assert out["lo-95"].tolist() == [0.5, 0.0] and out["hi-95"].tolist() == [9.5, 10.5]  # never inside the 80%'s
+    assert forecast["lo-80"].tolist() == [3.0, 2.0]  # the input is left as it was
+    assert calibrated(forecast, {}, None) == forecast
+
+
+@pytest.mark.parametrize("scale", [0.3, 3.0])
+def test_intervals_too_narrow_or_too_wide_on_the_folds_cover_as_nominal_after_calibration(scale):
+    rng = np.random.default_rng(0)
+    true_80 = 1.2816  # a standard normal's 80% central interval is +-1.2816
+    y_folds, y_new = rng.normal(size=400), rng.normal(size=20_000)
+    half = np.full(400, scale * true_80)
+    q = correction(conformity(y_folds, -half, half), 80)
+    new_half = scale * true_80 + q
+    assert np.mean(np.abs(y_new) <= new_half) == pytest.approx(0.80, abs=0.03)
