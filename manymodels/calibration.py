@@ -5,10 +5,12 @@ finite-sample quantile of those scores at that level. The model's own bounds kee
 (they widen with the step); the folds set how wide they must be. The test window is never used."""
 
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from manymodels.candidates import TUNED, Candidates
+from manymodels.settings import base_level
 
 
 def conformity(y: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -25,34 +27,63 @@ def correction(scores: np.ndarray, level: int) -> float:
     return float(np.sort(scores)[rank - 1])
 
 
-def fold_corrections(candidates: Candidates, champion: str, seed: int, on_folds: dict) -> dict[int, float]:
-    """Each level's correction from the champion's bounds on the folds it was scored on: the tuned Prophet's
-    selection folds, every fold for the others. on_folds: (model, fold) -> forecast with bounds where the contest
-    already made one; the others are fitted here."""
-    splits, levels = candidates.splits, candidates.data.levels
+def one_sided(scores: np.ndarray, quantile: float) -> float:
+    """The score at rank ceil((n + 1) * quantile) of n (the largest where too few): a bound moved up by it has the
+    actuals at or below it with probability at least `quantile`."""
+    return correction(scores, 100 * quantile)
+
+
+def start(forecast: dict[str, np.ndarray], quantile: float) -> np.ndarray:
+    """What a quantile starts from: the point forecast for the median, else the bound of the central interval at
+    the quantile's base level on its side."""
+    if quantile == 0.5:
+        return forecast["mean"]
+    return forecast[f"{'hi' if quantile > 0.5 else 'lo'}-{base_level(quantile)}"]
+
+
+@dataclass(frozen=True)
+class Corrections:
+    """How far each interval level's bounds move out (levels) and each quantile moves up (quantiles)."""
+
+    levels: dict[int, float] = field(default_factory=dict)
+    quantiles: dict[float, float] = field(default_factory=dict)
+
+
+def fold_corrections(candidates: Candidates, champion: str, seed: int, on_folds: dict) -> Corrections:
+    """Each level's and quantile's correction from the champion's bounds on the folds it was scored on: the tuned
+    Prophet's selection folds, every fold for the others. on_folds: (model, fold) -> forecast with bounds where the
+    contest already made one; the others are fitted here."""
+    splits, data = candidates.splits, candidates.data
     folds = splits.selection if champion == TUNED else range(len(splits.folds))
-    scores = {level: [] for level in levels}
+    scores, below = {level: [] for level in data.levels}, {q: [] for q in data.quantiles}
     for fold in folds:
         history, window, actual = splits.fold(*splits.folds[fold])
         bounded = on_folds.get((champion, fold)) or candidates.with_intervals(champion, history, window, seed)
-        for level in levels:
+        for level in data.levels:
             scores[level].append(conformity(actual, bounded[f"lo-{level}"], bounded[f"hi-{level}"]))
-    return {level: correction(np.concatenate(s), level) for level, s in scores.items() if s}
+        for q in data.quantiles:
+            below[q].append(actual - start(bounded, q))
+    return Corrections(
+        levels={level: correction(np.concatenate(s), level) for level, s in scores.items() if s},
+        quantiles={q: one_sided(np.concatenate(s), q) for q, s in below.items() if s},
+    )
 
 
-def calibrated(forecast: dict[str, np.ndarray], corrections: dict[int, float], floor: float | None) -> dict:
-    """The forecast with each level's bounds moved by its correction, clipped at the floor, and nested (a wider
-    level's bounds never inside a narrower one's)."""
-    out = dict(forecast)
-    for level, q in corrections.items():
-        out[f"lo-{level}"], out[f"hi-{level}"] = out[f"lo-{level}"] - q, out[f"hi-{level}"] + q
-        if floor is not None:
-            out[f"lo-{level}"], out[f"hi-{level}"] = (
-                np.maximum(out[f"lo-{level}"], floor),
-                np.maximum(out[f"hi-{level}"], floor),
-            )
-    ordered = sorted(corrections)
+def calibrated(forecast: dict[str, np.ndarray], corrections: Corrections, floor: float | None) -> dict:
+    """The forecast's points, its output levels' bounds moved by their corrections (never past the point) and nested
+    (a wider level's never inside a narrower one's), and each quantile (key q-<quantile>) moved by its own, in
+    order; all clipped at the floor."""
+    out = {"mean": forecast["mean"]}
+    for level, q in corrections.levels.items():  # an interval moved in still holds its point forecast
+        out[f"lo-{level}"] = np.minimum(forecast[f"lo-{level}"] - q, forecast["mean"])
+        out[f"hi-{level}"] = np.maximum(forecast[f"hi-{level}"] + q, forecast["mean"])
+    ordered = sorted(corrections.levels)
     for narrow, wide in zip(ordered, ordered[1:], strict=False):
         out[f"lo-{wide}"] = np.minimum(out[f"lo-{wide}"], out[f"lo-{narrow}"])
         out[f"hi-{wide}"] = np.maximum(out[f"hi-{wide}"], out[f"hi-{narrow}"])
-    return out
+    quantiles = sorted(corrections.quantiles)
+    moved = (
+        np.maximum.accumulate([start(forecast, q) + corrections.quantiles[q] for q in quantiles]) if quantiles else []
+    )
+    out |= {f"q-{q:g}": values for q, values in zip(quantiles, moved, strict=True)}
+    return out if floor is None else {k: (v if k == "mean" else np.maximum(v, floor)) for k, v in out.items()}

@@ -129,10 +129,19 @@ class Candidates:
         if model == MEDIAN:
             return median_of([self.with_intervals(m, history, at, seed) for m in MEMBERS])
         if model not in PROPHETS:
-            return self.challenger(model, history, at, self.data.levels)
+            return self.challenger(model, history, at, self.data.bound_levels)
         data, floor = self.data, self.splits.floor
         out, fitted = prophet_intervals(
-            history, self._params(model), at, data.levels, floor, 500, seed, data.holidays, data.regressors, self.solver
+            history,
+            self._params(model),
+            at,
+            data.bound_levels,
+            floor,
+            500,
+            seed,
+            data.holidays,
+            data.regressors,
+            self.solver,
         )
         self.solved_by[fitted.stan_backend.used or "constant"] += 1
         return out

@@ -9,6 +9,7 @@ CHALLENGERS = (NAIVE, SNAIVE, ETS, THETA)
 CROSTON, TSB, ADIDA, IMAPA = "croston", "tsb", "adida", "imapa"
 INTERMITTENT = (CROSTON, TSB, ADIDA, IMAPA)  # the challengers of intermittent series besides CHALLENGERS
 ADI_CUTOFF = 1.32  # Syntetos and Boylan's: demand more than 1.32 periods apart on average is intermittent
+FEWEST_POINTS = {ETS: 7, THETA: 5}  # statsforecast: "tiny datasets" below these, or NaN bounds
 
 
 def _model(name: str, period: int):
@@ -46,6 +47,8 @@ def challenger_forecast(
 ) -> dict[str, np.ndarray]:
     """{'mean': ..., 'lo-80': ..., 'hi-80': ...} of one challenger fitted on history."""
     period = period if period > 1 and len(history) >= 2 * period else 1
+    if len(history) < FEWEST_POINTS.get(name, 1):  # too few points to fit: the model forecasts as naive does
+        name = NAIVE
     model = _model(name, period)
     fitted = history_for(name, np.asarray(history, dtype=float), period, horizon)
     if name in INTERMITTENT:  # statsforecast gives these no intervals of their own

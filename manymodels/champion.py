@@ -19,7 +19,7 @@ def fold_errors(candidates: Candidates, metric: str) -> tuple[dict[str, list[flo
     """Each candidate's error on each fold it is scored on: the untuned ones and the median on every fold, the
     tuned Prophet (its parameters refitted, as a trial fits them) on the selection folds only; and, by (model,
     fold), the forecasts whose bounds came with the fit (every model but Prophet's), for calibration."""
-    splits, error, levels = candidates.splits, METRICS[metric], candidates.data.levels
+    splits, error, levels = candidates.splits, METRICS[metric], candidates.data.bound_levels
     errors, bounded = defaultdict(list), {}
     for step, (cut, end) in enumerate(splits.folds):
         history, window, actual = splits.fold(cut, end)

@@ -12,7 +12,7 @@ from manymodels.challengers import NAIVE2
 from manymodels.contract import SERIES_ID, TARGET
 from manymodels.cost import PriceTable, estimate
 from manymodels.ingest import Ingested
-from manymodels.metrics import METRICS, coverage, evaluate, interval_pinball, owa
+from manymodels.metrics import METRICS, coverage, evaluate, interval_pinball, owa, pinball
 from manymodels.planning import manifest
 from manymodels.series import SeriesSummary, TuneOutcome
 from manymodels.settings import DataSpec, TuningSpec
@@ -101,8 +101,9 @@ def selection_report(metrics: pd.DataFrame, owas: dict[str, float], metric: str)
     }
 
 
-def interval_scores(backtest: pd.DataFrame, levels: list[int]) -> dict | None:
-    """Coverage of each interval level and the mean pinball loss of the champion's bounds on the test window."""
+def interval_scores(backtest: pd.DataFrame, levels: list[int], quantiles: list[float] = ()) -> dict | None:
+    """Coverage of each interval level and the mean pinball loss of the champion's bounds on the test window; for
+    each quantile, the share of actuals at or below it and its mean pinball loss over the series."""
     champion = backtest[backtest["model"] == CHAMPION]
     if champion.empty or not levels:
         return None
@@ -114,9 +115,17 @@ def interval_scores(backtest: pd.DataFrame, levels: list[int]) -> dict | None:
     per_series = [
         interval_pinball(g[TARGET].to_numpy(), bounds(g), levels) for _, g in champion.groupby(SERIES_ID, observed=True)
     ]
+    by_series = list(champion.groupby(SERIES_ID, observed=True))
     return {
         "coverage": {str(lv): round(coverage(y, every[f"lo-{lv}"], every[f"hi-{lv}"]), 4) for lv in levels},
         "pinball": round(float(np.mean(per_series)), 4),
+        "quantiles": {
+            f"{q:g}": (
+                round(float(np.mean(y <= champion[f"q_{q:g}"].to_numpy())), 4),
+                round(float(np.mean([pinball(g[TARGET], g[f"q_{q:g}"], q) for _, g in by_series])), 4),
+            )
+            for q in quantiles
+        },
     }
 
 
@@ -195,7 +204,7 @@ def assemble_outputs(
         champion_vs_models=champion_wins(metrics, tuning.metric) if scored else {},
         owa=owas,
         selection=selection_report(metrics, owas, tuning.metric) if scored else None,
-        intervals=interval_scores(backtest, data.levels) if scored else None,
+        intervals=interval_scores(backtest, data.levels, data.quantiles) if scored else None,
         cost=estimate(node_seconds, counts["series_forecast"], PriceTable.load()),
         manifest=manifest(profiles, data, tuning),
     )

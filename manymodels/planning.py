@@ -118,7 +118,8 @@ def plan_jobs(
     jobs = []
     for row in ingested.accepted.itertuples():
         study_key = digest(row.data_hash, config, code_version())
-        result_key = digest(study_key, tuning.trials, tuning.early_stopping_rounds, data.levels)
+        quantiles = [data.quantiles] if data.quantiles else []  # without any, the keys of earlier versions
+        result_key = digest(study_key, tuning.trials, tuning.early_stopping_rounds, data.levels, *quantiles)
         jobs.append(
             SeriesJob(
                 series_id=row.series_id,

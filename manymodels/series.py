@@ -13,7 +13,7 @@ import pandas as pd
 from pydantic import ConfigDict
 
 from manymodels import storage
-from manymodels.calibration import calibrated, fold_corrections
+from manymodels.calibration import Corrections, calibrated, fold_corrections
 from manymodels.candidates import CHAMPION, MEDIAN, MEMBERS, Candidates, median_of
 from manymodels.challengers import NAIVE2, naive2
 from manymodels.champion import choose_champion, fold_errors, mean_errors
@@ -116,7 +116,7 @@ def tune_series(
 
 
 def forecast_series(
-    candidates: Candidates, champion: str, seed: int, corrections: dict[int, float] | None = None
+    candidates: Candidates, champion: str, seed: int, corrections: Corrections
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The test window forecast by every model (Naive2 too, and the champion with its bounds) beside the actuals,
     and the future forecast by the champion with its bounds, moved by each level's conformal correction."""
@@ -125,7 +125,7 @@ def forecast_series(
     bounded = MEMBERS if champion == MEDIAN else (champion,)
     with_bounds = {m: candidates.with_intervals(m, known, test, seed) for m in bounded}
     champion_test = with_bounds[champion] if champion != MEDIAN else median_of(list(with_bounds.values()))
-    champion_test = calibrated(champion_test, corrections or {}, splits.floor)
+    champion_test = calibrated(champion_test, corrections, splits.floor)
     points = {
         m: with_bounds[m]["mean"] if m in with_bounds else candidates.point(m, known, test)
         for m in candidates.models
@@ -137,15 +137,16 @@ def forecast_series(
     backtest = [pd.DataFrame({TIME: dates, TARGET: actual, "model": m, "yhat": yhat}) for m, yhat in points.items()]
     backtest.append(pd.DataFrame({TIME: dates, TARGET: actual, "model": CHAMPION} | bands(champion_test)))
     future = calibrated(
-        candidates.with_intervals(champion, splits.history, splits.future, seed), corrections or {}, splits.floor
+        candidates.with_intervals(champion, splits.history, splits.future, seed), corrections, splits.floor
     )
     forecast = pd.DataFrame({TIME: splits.future[TIME].to_numpy(), "model": champion} | bands(future))
     return pd.concat(backtest, ignore_index=True), forecast
 
 
 def bands(forecast: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """A forecast's point and bounds as columns in the order of their levels: yhat, lo_80, hi_80, lo_95, ..."""
-    bounds = sorted((k for k in forecast if k != "mean"), key=lambda k: (float(k.split("-")[1]), k.startswith("hi")))
+    """A forecast's point, bounds and quantiles as columns in the order of their levels: yhat, q_0.1, q_0.9, lo_80,
+    hi_80, lo_95, ..."""
+    bounds = sorted((k for k in forecast if k != "mean"), key=lambda k: (float(k.split("-")[1]), k[0] != "l"))
     return {"yhat": forecast["mean"]} | {k.replace("-", "_"): forecast[k] for k in bounds}
 
 

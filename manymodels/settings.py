@@ -85,6 +85,12 @@ class DataSpec(Frozen):
         description="Prediction interval levels of the champion's forecast, in percent: at most five, each "
         "between 0 and 100.",
     )
+    quantiles: list[float] = Field(
+        [],
+        max_length=9,
+        description="Quantiles of the champion's forecast, as columns q_<quantile> beside the intervals (e.g. "
+        "0.1,0.5,0.9,0.95): at most nine, each between 0 and 1, each calibrated on the folds on its own side.",
+    )
     holidays: str | None = Field(
         None,
         description="Country code whose public holidays every Prophet fit models as effects, e.g. US, GB, DE "
@@ -155,6 +161,18 @@ class DataSpec(Frozen):
             raise ValueError("interval levels are percentages between 0 and 100, e.g. [80, 95]")
         return sorted(set(levels))
 
+    @field_validator("quantiles")
+    @classmethod
+    def _probability(cls, quantiles: list[float]) -> list[float]:
+        if any(not 0 < q < 1 for q in quantiles):
+            raise ValueError("quantiles are probabilities between 0 and 1, e.g. [0.1, 0.5, 0.9]")
+        return sorted(set(quantiles))
+
+    @property
+    def bound_levels(self) -> list[int]:
+        """The interval levels the models forecast: the output's, and those whose bounds the quantiles start from."""
+        return sorted(set(self.levels) | {base_level(q) for q in self.quantiles if q != 0.5})
+
     @property
     def period(self) -> int:
         """Seasonal period used by seasonal naive and MASE."""
@@ -181,6 +199,11 @@ class DataSpec(Frozen):
     def is_short(self, n_known: int) -> bool:
         """Whether a series' history leaves fewer than min_train points before its two folds."""
         return n_known - 2 * self.horizon < self.min_train
+
+
+def base_level(quantile: float) -> int:
+    """The central interval whose bound a quantile starts from: 0.9 and 0.1 from the 80% interval's."""
+    return int(np.clip(round(abs(2 * quantile - 1) * 100), 1, 99))
 
 
 Solver = Literal["exact", "stan"]

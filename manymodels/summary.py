@@ -62,6 +62,7 @@ class Selection(BaseModel):
 class Intervals(BaseModel):
     coverage: dict[str, float]  # interval level (percent) -> share of test points inside
     pinball: float
+    quantiles: dict[str, tuple[float, float]] = {}  # quantile -> (share of test points at or below it, pinball)
 
 
 class Cost(BaseModel):
@@ -142,7 +143,11 @@ class RunSummary(RunScores):
 
     def intervals_line(self) -> str:
         coverage = ", ".join(f"{level}% interval {share:.0%}" for level, share in self.intervals.coverage.items())
-        return f"Coverage of the champion's intervals: {coverage}; pinball loss {self.intervals.pinball:.3f}."
+        below = ", ".join(f"{q} quantile {share:.0%}" for q, (share, _) in self.intervals.quantiles.items())
+        quantiles = f" Test points at or below the champion's {below}." if below else ""
+        return (
+            f"Coverage of the champion's intervals: {coverage}; pinball loss {self.intervals.pinball:.3f}.{quantiles}"
+        )
 
     def steps_line(self) -> str:
         return _pairs({k: f"{v:.1f}" for k, v in self.step_seconds.items()})

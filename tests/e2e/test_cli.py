@@ -46,7 +46,7 @@ def local_run(prefect_server, tmp_path_factory):
     messy_sales().to_csv(work / "sales.csv.gz", index=False)
     # A dead cluster address in the environment must not stop local runs from starting their own Ray.
     env = prefect_server.env | {"PREFECT_API_URL": prefect_server.api_url, "RAY_ADDRESS": "127.0.0.1:9"}
-    checked = ["--solver-check", "1"]  # every series also fitted by Stan
+    checked = ["--solver-check", "1", "--quantiles", "0.9,0.1,0.5"]  # every series also fitted by Stan
     data = ["--data", work / "sales.csv.gz"]
     done = manymodels("run", *data, *COLUMNS, *TUNING, *checked, "--output", work / "out", env=env)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -94,9 +94,13 @@ def test_run_writes_every_output_and_accounts_for_every_series(local_run):
 def test_tables_have_the_documented_shape(local_run):
     out, _ = local_run
     forecasts = pd.read_parquet(out / "forecasts.parquet")
-    bounds = ["lo_80", "hi_80", "lo_95", "hi_95"]
-    assert list(forecasts.columns) == ["store", "item", "series_id", "ds", "model", "yhat", *bounds]
+    bounds, quantiles = ["lo_80", "hi_80", "lo_95", "hi_95"], ["q_0.1", "q_0.5", "q_0.9"]
+    assert list(forecasts.columns) == ["store", "item", "series_id", "ds", "model", "yhat", *quantiles, *bounds]
     assert (forecasts["lo_95"] <= forecasts["yhat"]).all() and (forecasts["yhat"] <= forecasts["hi_95"]).all()
+    assert (forecasts["q_0.1"] <= forecasts["q_0.5"]).all() and (forecasts["q_0.5"] <= forecasts["q_0.9"]).all()
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["intervals"]["quantiles"]) == {"0.1", "0.5", "0.9"}
+    assert all(0 <= below <= 1 and loss >= 0 for below, loss in summary["intervals"]["quantiles"].values())
     assert forecasts.groupby("series_id").size().eq(HORIZON).all() and forecasts["series_id"].nunique() == GOOD_SERIES
     backtest = pd.read_parquet(out / "backtest.parquet")
     assert backtest.groupby(["series_id", "model"]).size().eq(HORIZON).all()
@@ -131,6 +135,7 @@ def test_run_is_recorded_in_prefect_with_one_task_per_series(local_run, prefect_
     by_key = {a["key"]: a for a in artifacts if a["key"]}
     assert f"**{GOOD_SERIES}** series forecast of {GOOD_SERIES + 4}" in by_key["forecast-summary"]["data"]
     assert "| 9-2 | constant target" in by_key["forecast-summary"]["data"]
+    assert "Test points at or below the champion's 0.1 quantile" in by_key["forecast-summary"]["data"]
     assert len(json.loads(by_key["best-and-worst-series"]["data"])) == GOOD_SERIES
     for key in ("plot-forecasts-against-actuals", "plot-errors-per-model"):  # the images themselves, in the UI
         assert by_key[key]["type"] == "image", by_key[key]

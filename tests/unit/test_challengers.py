@@ -70,3 +70,12 @@ def test_intermittent_models_forecast_the_mean_demand_and_their_bounds_cover_new
         covered.append(np.mean((later >= out["lo-95"][0]) & (later <= out["hi-95"][0])))
     assert np.mean(means) == pytest.approx(0.2 * (1 + 4.0), rel=0.15)  # the known mean demand per day
     assert np.mean(covered) >= 0.93
+
+
+@pytest.mark.parametrize("name", ["auto_ets", "auto_theta"])
+def test_a_history_too_short_for_a_fit_is_forecast_as_naive_does(name):
+    noise = np.random.default_rng(0).normal(10, 1, 8)
+    for length in range(1, 8):
+        out = challenger_forecast(name, noise[:length], 3, 7, [80])
+        assert np.isfinite(out["mean"]).all() and (out["lo-80"] <= out["hi-80"]).all(), length
+    assert challenger_forecast(name, np.array([4.0, 6.0, 5.0]), 2, 7)["mean"].tolist() == [5.0, 5.0]

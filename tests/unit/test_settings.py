@@ -56,3 +56,10 @@ def test_holidays_name_a_country_with_a_calendar():
     assert DataSpec(**BASE, holidays="").holidays is None
     with pytest.raises(ValidationError, match="no holiday calendar for 'XX'"):
         DataSpec(**BASE, holidays="XX")
+
+
+def test_quantiles_are_probabilities_and_bring_the_levels_their_bounds_start_from():
+    spec = DataSpec(**BASE, quantiles=[0.95, 0.1, 0.5, 0.9, 0.1])
+    assert spec.quantiles == [0.1, 0.5, 0.9, 0.95] and spec.bound_levels == [80, 90, 95]
+    with pytest.raises(ValidationError, match="quantiles are probabilities between 0 and 1"):
+        DataSpec(**BASE, quantiles=[0.5, 1.0])

@@ -97,3 +97,9 @@ def test_short_and_intermittent_series_are_counted_where_there_are_any():
     text = summary.to_markdown("out")
     assert "2 series on a short history: two folds" in text
     assert "1 intermittent series: Croston, TSB, ADIDA and IMAPA among their challengers" in text
+
+
+def test_the_quantiles_share_of_test_points_below_them_is_in_the_ui_summary():
+    intervals = SUMMARY["intervals"] | {"quantiles": {"0.1": (0.12, 1.5), "0.9": (0.88, 2.5)}}
+    text = RunSummary.model_validate(SUMMARY | {"intervals": intervals}).to_markdown("out")
+    assert "Test points at or below the champion's 0.1 quantile 12%, 0.9 quantile 88%." in text
