@@ -84,6 +84,11 @@ def execute(spec: RunSpec) -> RunSummary:
         min_forecast_share=spec.min_forecast_share,
         return_state=True,
     )
+    from prefect.events.worker import EventsWorker
+
+    # The run's events sent now: under load Prefect's worker otherwise logs "Still processing items" at exit, after
+    # the line that says how the run ended.
+    EventsWorker.drain_all(timeout=60)
     run_url = prefect_server.ui_url(api_url, str(state.state_details.flow_run_id))
     if not state.is_completed():
         typer.echo(f"see {run_url}", err=True)
