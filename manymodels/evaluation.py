@@ -112,17 +112,15 @@ def interval_scores(backtest: pd.DataFrame, levels: list[int], quantiles: list[f
         return {f"{side}-{level}": rows[f"{side}_{level}"].to_numpy() for level in levels for side in ("lo", "hi")}
 
     y, every = champion[TARGET].to_numpy(), bounds(champion)
-    per_series = [
-        interval_pinball(g[TARGET].to_numpy(), bounds(g), levels) for _, g in champion.groupby(SERIES_ID, observed=True)
-    ]
-    by_series = list(champion.groupby(SERIES_ID, observed=True))
+    by_series = [rows for _, rows in champion.groupby(SERIES_ID, observed=True)]
+    per_series = [interval_pinball(g[TARGET].to_numpy(), bounds(g), levels) for g in by_series]
     return {
         "coverage": {str(lv): round(coverage(y, every[f"lo-{lv}"], every[f"hi-{lv}"]), 4) for lv in levels},
         "pinball": round(float(np.mean(per_series)), 4),
         "quantiles": {
             f"{q:g}": (
                 round(float(np.mean(y <= champion[f"q_{q:g}"].to_numpy())), 4),
-                round(float(np.mean([pinball(g[TARGET], g[f"q_{q:g}"], q) for _, g in by_series])), 4),
+                round(float(np.mean([pinball(g[TARGET], g[f"q_{q:g}"], q) for g in by_series])), 4),
             )
             for q in quantiles
         },
