@@ -89,6 +89,7 @@ def execute(spec: RunSpec) -> RunSummary:
     # The run's events sent now: under load Prefect's worker otherwise logs "Still processing items" at exit, after
     # the line that says how the run ended.
     EventsWorker.drain_all(timeout=60)
+    stop_local_ray()
     run_url = prefect_server.ui_url(api_url, str(state.state_details.flow_run_id))
     if not state.is_completed():
         typer.echo(f"see {run_url}", err=True)
@@ -97,6 +98,12 @@ def execute(spec: RunSpec) -> RunSummary:
     show(summary)
     console.print(f"outputs: {spec.output}\nPrefect UI: {run_url}")
     return summary
+
+
+def stop_local_ray() -> None:
+    """Stop the Ray this process started, if it still runs: its workers otherwise log at exit, after the last line."""
+    if ray_engine := sys.modules.get("engines.ray_engine"):
+        ray_engine.disconnect()
 
 
 def write_demo_data(series: int = 40, seed: int = 0) -> str:

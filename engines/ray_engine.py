@@ -146,6 +146,14 @@ def _disconnect_in_background() -> None:
     _disconnecting.start()
 
 
+def disconnect() -> None:
+    """Wait for a disconnect under way, and leave Ray if this process is still connected."""
+    if _disconnecting:
+        _disconnecting.join()
+    if ray.is_initialized():
+        ray.shutdown()
+
+
 @contextlib.contextmanager
 def ray_connected(engine: RayCluster | LocalRay) -> Iterator[None]:
     """Start or join Ray; on a cluster, remove the credentials of ended runs, and, if the run forwards them, share
