@@ -1,5 +1,5 @@
 """The candidate models for a series' champion, and their forecasts: Prophet tuned and default, the challengers,
-the pooled-seasonal model, and the median of seasonal naive, AutoETS and AutoTheta."""
+the pooled-seasonal model, and ensembles of the untuned ones."""
 
 import functools
 from collections import Counter
@@ -8,18 +8,18 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from manymodels.challengers import CHALLENGERS, ETS, INTERMITTENT, SNAIVE, THETA, challenger_forecast, is_intermittent
+from manymodels.challengers import CHALLENGERS, INTERMITTENT, challenger_forecast, is_intermittent
 from manymodels.contract import TARGET, TIME
 from manymodels.designs import FoldDesign, largest_params
+from manymodels.ensembles import ENSEMBLES, FIXED_MEDIAN, MEDIAN, Ensemble
 from manymodels.models import fit_prophet, is_log, predict, prophet_intervals
 from manymodels.pooled import POOLED, pooled_forecast, shares_shape
 from manymodels.settings import DataSpec
 from manymodels.splits import SeriesSplits
 
-TUNED, DEFAULT, MEDIAN, CHAMPION = "prophet_tuned", "prophet_default", "median_ensemble", "champion"
-MODELS = (TUNED, DEFAULT, *CHALLENGERS, *INTERMITTENT, POOLED, MEDIAN)  # candidates, in order of preference on a tie
+TUNED, DEFAULT, CHAMPION = "prophet_tuned", "prophet_default", "champion"
+MODELS = (TUNED, DEFAULT, *CHALLENGERS, *INTERMITTENT, POOLED, *ENSEMBLES)  # in order of preference on a tie
 PROPHETS = (TUNED, DEFAULT)
-MEMBERS = (SNAIVE, ETS, THETA)  # the median's: statistical models that fail in different ways, none tuned
 
 
 @dataclass
@@ -30,6 +30,7 @@ class Candidates:
     tuned_params: the tuned Prophet's parameters, once the study has chosen them.
     solver: how Prophet's fits are solved (TuningSpec.solver); solved_by counts them by what solved each: exact,
     stan, or fallback (Stan after the exact solver declined or failed its check).
+    ensembles: each ensemble's members, once chosen on the folds (champion.fold_errors); the fixed median before.
     """
 
     splits: SeriesSplits
@@ -38,6 +39,7 @@ class Candidates:
     tuned_params: dict | None = None
     solver: str = "exact"
     solved_by: Counter = field(default_factory=Counter)
+    ensembles: dict[str, Ensemble] = field(default_factory=lambda: {MEDIAN: FIXED_MEDIAN})
     _designs: dict = field(default_factory=dict, repr=False)  # (fold, log transform) -> FoldDesign
 
     @property
@@ -56,7 +58,12 @@ class Candidates:
     @property
     def untuned(self) -> list[str]:
         """The single models that are not tuned: every fold can score them."""
-        return [m for m in self.models if m not in (TUNED, MEDIAN)]
+        return [m for m in self.models if m not in (TUNED, *ENSEMBLES)]
+
+    @property
+    def members(self) -> list[str]:
+        """The untuned models whose forecasts come with bounds from their fit: an ensemble's members."""
+        return [m for m in self.untuned if m not in PROPHETS]
 
     @functools.cached_property
     def pooled(self) -> bool:
@@ -107,8 +114,8 @@ class Candidates:
 
     def point(self, model: str, history: pd.DataFrame, at: pd.DataFrame, rough: bool = False) -> np.ndarray:
         """A model's point forecast at `at`, fitted on history; rough: a Prophet fit that only scores."""
-        if model == MEDIAN:
-            return np.median([self.point(m, history, at, rough) for m in MEMBERS], axis=0)
+        if ensemble := self.ensembles.get(model):
+            return ensemble.combine({m: {"mean": self.point(m, history, at)} for m in ensemble.weights})["mean"]
         if model in PROPHETS:
             return self.prophet(self._params(model), history, at, rough=rough)[0]
         return self.challenger(model, history, at)["mean"]
@@ -124,10 +131,10 @@ class Candidates:
         return out if floor is None else {k: np.maximum(v, floor) for k, v in out.items()}
 
     def with_intervals(self, model: str, history: pd.DataFrame, at: pd.DataFrame, seed: int) -> dict[str, np.ndarray]:
-        """A model's point forecast and its prediction intervals at the run's levels; the median's are the members'
-        medians, point by point."""
-        if model == MEDIAN:
-            return median_of([self.with_intervals(m, history, at, seed) for m in MEMBERS])
+        """A model's point forecast and its prediction intervals at the run's levels; an ensemble's combine its
+        members', bound by bound."""
+        if ensemble := self.ensembles.get(model):
+            return ensemble.combine({m: self.with_intervals(m, history, at, seed) for m in ensemble.weights})
         if model not in PROPHETS:
             return self.challenger(model, history, at, self.data.bound_levels)
         data, floor = self.data, self.splits.floor
@@ -148,8 +155,3 @@ class Candidates:
 
     def _params(self, model: str) -> dict | None:
         return self.tuned_params if model == TUNED else None
-
-
-def median_of(forecasts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """The point-by-point median of forecasts' points and of each of their bounds."""
-    return {key: np.median([f[key] for f in forecasts], axis=0) for key in forecasts[0]}

@@ -228,9 +228,15 @@ def _best_params_row(result: SeriesSummary) -> dict:
         "best_value": result.best_value,
         "n_trials": result.n_trials,
         "champion": result.champion,
+        "champion_members": members(result.ensembles.get(result.champion, {})),
         SERIES_ID: result.series_id,
     }
     return row | {f"folds_{model}": value for model, value in result.fold_errors.items()}
+
+
+def members(weights: dict[str, float]) -> str:
+    """An ensemble's members with their weights, heaviest first: 'auto_ets 0.6, naive 0.4'; empty for one model."""
+    return ", ".join(f"{m} {w:.2g}" for m, w in sorted(weights.items(), key=lambda mw: -mw[1]))
 
 
 def _rejections(ingested: Ingested, outcome: TuneOutcome) -> list[dict[str, str]]:

@@ -14,10 +14,11 @@ from pydantic import ConfigDict
 
 from manymodels import storage
 from manymodels.calibration import Corrections, calibrated, fold_corrections
-from manymodels.candidates import CHAMPION, MEDIAN, MEMBERS, Candidates, median_of
+from manymodels.candidates import CHAMPION, Candidates
 from manymodels.challengers import NAIVE2, naive2
 from manymodels.champion import choose_champion, fold_errors, mean_errors
 from manymodels.contract import TARGET, TIME
+from manymodels.ensembles import ENSEMBLES
 from manymodels.planning import SeriesJob
 from manymodels.settings import DataSpec, TuningSpec
 from manymodels.solver_check import compare_solvers, is_checked
@@ -43,6 +44,7 @@ class SeriesResult:
     seconds: float
     champion: str  # the model chosen on the folds (champion.choose_champion)
     fold_errors: dict[str, float]  # each candidate's mean error over the folds it was scored on
+    ensembles: dict[str, dict[str, float]]  # each ensemble's members and their weights, chosen on every fold
     solver_gap: dict[str, float] | None  # where --solver-check sampled the series: compare_solvers
     backtest: pd.DataFrame = field(repr=False)  # ds, y, model, yhat on the test window; the champion's bounds
     forecast: pd.DataFrame = field(repr=False)  # ds, model (the champion), yhat and bounds after the last point
@@ -71,6 +73,7 @@ class SeriesSummary:
     seconds: float
     champion: str
     fold_errors: dict[str, float]
+    ensembles: dict[str, dict[str, float]]
     solver_gap: dict[str, float] | None
 
 
@@ -109,6 +112,7 @@ def tune_series(
         seconds=time.perf_counter() - started,
         champion=champion,
         fold_errors=mean_errors(errors),
+        ensembles={name: ensemble.weights for name, ensemble in candidates.ensembles.items()},
         solver_gap=compare_solvers(candidates, tuned.params) if checked else None,
         backtest=backtest,
         forecast=forecast,
@@ -122,16 +126,19 @@ def forecast_series(
     and the future forecast by the champion with its bounds, moved by each level's conformal correction."""
     splits = candidates.splits
     known, test = splits.known, splits.test
-    bounded = MEMBERS if champion == MEDIAN else (champion,)
+    ensemble = candidates.ensembles.get(champion)
+    bounded = tuple(ensemble.weights) if ensemble else (champion,)
     with_bounds = {m: candidates.with_intervals(m, known, test, seed) for m in bounded}
-    champion_test = with_bounds[champion] if champion != MEDIAN else median_of(list(with_bounds.values()))
-    champion_test = calibrated(champion_test, corrections, splits.floor)
+    champion_test = calibrated(
+        ensemble.combine(with_bounds) if ensemble else with_bounds[champion], corrections, splits.floor
+    )
     points = {
         m: with_bounds[m]["mean"] if m in with_bounds else candidates.point(m, known, test)
         for m in candidates.models
-        if m != MEDIAN
+        if m not in ENSEMBLES
     }
-    points[MEDIAN] = np.median([points[m] for m in MEMBERS], axis=0)
+    for name, each in candidates.ensembles.items():
+        points[name] = each.combine({m: {"mean": points[m]} for m in each.weights})["mean"]
     points[NAIVE2] = naive2(splits.y, len(test), candidates.data.period)
     dates, actual = test[TIME].to_numpy(), test[TARGET].to_numpy()
     backtest = [pd.DataFrame({TIME: dates, TARGET: actual, "model": m, "yhat": yhat}) for m, yhat in points.items()]

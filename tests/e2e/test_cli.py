@@ -36,6 +36,8 @@ MODELS = [
     "auto_ets",
     "auto_theta",
     "median_ensemble",
+    "best3_median",
+    "greedy_ensemble",
     "naive2",
 ]
 

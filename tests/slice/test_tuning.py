@@ -5,8 +5,9 @@ import optuna
 import pandas as pd
 import pytest
 
-from manymodels.candidates import CHAMPION, DEFAULT, MEDIAN, MEMBERS, MODELS, TUNED, Candidates
-from manymodels.challengers import CHALLENGERS, INTERMITTENT, NAIVE2
+from manymodels.candidates import CHAMPION, DEFAULT, MODELS, TUNED, Candidates
+from manymodels.challengers import CHALLENGERS, ETS, INTERMITTENT, NAIVE2, SNAIVE, THETA
+from manymodels.ensembles import BEST3, ENSEMBLES, GREEDY, MEDIAN
 from manymodels.metrics import smape
 from manymodels.models import fit_prophet, predict
 from manymodels.pooled import POOLED, own_factors, seasonal_index
@@ -42,7 +43,16 @@ def test_study_runs_the_requested_trials_on_every_fold_and_forecasts_every_windo
     chosen = result.backtest[result.backtest["model"] == result.champion]
     np.testing.assert_allclose(champion["yhat"], chosen["yhat"])
     by_model = result.backtest.pivot(index="ds", columns="model", values="yhat")
-    np.testing.assert_allclose(by_model[MEDIAN], by_model[list(MEMBERS)].median(axis=1))
+    assert result.ensembles[MEDIAN] == {m: 1 / 3 for m in (SNAIVE, ETS, THETA)}
+    best3 = result.ensembles[BEST3]
+    members = SMOOTH - {TUNED, DEFAULT, *ENSEMBLES}  # those with bounds from their fit
+    beaten = members - set(best3)
+    assert len(best3) == 3 and max(result.fold_errors[m] for m in best3) <= min(result.fold_errors[m] for m in beaten)
+    for name in (MEDIAN, BEST3):
+        np.testing.assert_allclose(by_model[name], by_model[list(result.ensembles[name])].median(axis=1))
+    greedy = result.ensembles[GREEDY]
+    assert sum(greedy.values()) == pytest.approx(1) and set(greedy) <= members
+    np.testing.assert_allclose(by_model[GREEDY], sum(w * by_model[m] for m, w in greedy.items()))
     assert (champion["lo_95"] <= champion["lo_80"]).all() and (champion["lo_80"] <= champion["hi_80"]).all()
     assert (champion["hi_80"] <= champion["hi_95"]).all()
     expected_future = pd.date_range(series["ds"].iloc[-1], periods=15, freq="D")[1:]

@@ -2,9 +2,10 @@
 
 import numpy as np
 
-from manymodels.candidates import DEFAULT, MEDIAN, TUNED, median_of
+from manymodels.candidates import DEFAULT, TUNED
 from manymodels.challengers import ETS, NAIVE, THETA
 from manymodels.champion import MARGIN, choose_champion, mean_errors
+from manymodels.ensembles import BEST3, MEDIAN
 
 
 def errors(median: list[float], tuned: list[float] | None = None, **singles: list[float]) -> dict[str, list[float]]:
@@ -37,11 +38,6 @@ def test_a_nan_error_never_wins():
     assert mean_errors({NAIVE: [1.0, 3.0]}) == {NAIVE: 2.0}
 
 
-def test_the_median_of_forecasts_is_taken_point_by_point_for_the_points_and_each_bound():
-    forecasts = [
-        {"mean": np.array([1.0, 5.0]), "lo-80": np.array([0.0, 4.0]), "hi-80": np.array([2.0, 9.0])},
-        {"mean": np.array([3.0, 1.0]), "lo-80": np.array([2.0, 0.0]), "hi-80": np.array([4.0, 2.0])},
-        {"mean": np.array([2.0, 2.0]), "lo-80": np.array([1.0, 1.0]), "hi-80": np.array([9.0, 3.0])},
-    ]
-    out = median_of(forecasts)
-    assert {k: v.tolist() for k, v in out.items()} == {"mean": [2, 2], "lo-80": [1, 1], "hi-80": [4, 3]}
+def test_a_chosen_ensemble_competes_as_a_single_model_does():
+    assert choose_champion(errors([10] * 4, best3_median=[8.9] * 4, auto_ets=[9.5] * 4)) == BEST3
+    assert choose_champion(errors([10] * 4, greedy_ensemble=[9.2] * 4)) == MEDIAN  # not by the margin

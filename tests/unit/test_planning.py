@@ -99,6 +99,7 @@ def test_a_cached_result_counts_no_fits_and_outcomes_merge_by_adding():
             seconds=1.0,
             champion="prophet_tuned",
             fold_errors={},
+            ensembles={},
             solver_gap=None,
             backtest=pd.DataFrame(),
             forecast=pd.DataFrame(),

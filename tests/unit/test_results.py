@@ -39,6 +39,7 @@ def result(series_id: str = "1-1") -> SeriesResult:
         seconds=1.25,
         champion="naive",
         fold_errors={"prophet_tuned": 12.5, "naive": 11.0},
+        ensembles={"greedy_ensemble": {"naive": 0.7, "auto_ets": 0.3}},
         solver_gap={"log_posterior_gain": 0.25, "forecast_gap": 0.001},
         backtest=backtest,
         forecast=future,

@@ -1,0 +1,92 @@
+"""Ensembles of a series' untuned candidates: the median of seasonal naive, AutoETS and AutoTheta (fixed members), the
+median of the three with the lowest fold error, and Caruana's greedy selection with replacement (AutoGluon's weighted
+ensemble), whose weights are the share of rounds each member was picked. The two chosen ensembles are scored on each
+fold with members chosen on the other folds, so their fold errors are not flattered by the choice."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from manymodels.challengers import ETS, SNAIVE, THETA
+
+MEDIAN, BEST3, GREEDY = "median_ensemble", "best3_median", "greedy_ensemble"
+ENSEMBLES = (MEDIAN, BEST3, GREEDY)
+ROUNDS = 10  # the greedy ensemble's picks: weights in tenths
+
+Forecast = dict[str, np.ndarray]  # {'mean': ..., 'lo-80': ..., 'hi-80': ...}
+Score = Callable[[np.ndarray, np.ndarray], float]  # (actual, forecast) -> error
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    """Members with weights; median: their median point by point (equal weights, ignored), else their weighted
+    mean."""
+
+    weights: dict[str, float]
+    median: bool = False
+
+    def combine(self, forecasts: dict[str, Forecast]) -> Forecast:
+        """The members' forecasts combined, each key (point, bounds) on its own."""
+        keys = forecasts[next(iter(self.weights))].keys()
+        if self.median:
+            return {k: np.median([forecasts[m][k] for m in self.weights], axis=0) for k in keys}
+        return {k: sum(w * forecasts[m][k] for m, w in self.weights.items()) for k in keys}
+
+
+def median_of(members: list[str]) -> Ensemble:
+    return Ensemble({m: 1 / len(members) for m in members}, median=True)
+
+
+FIXED_MEDIAN = median_of([SNAIVE, ETS, THETA])
+
+
+def _finite_means(errors: dict[str, list[float]]) -> dict[str, float]:
+    return {m: float(np.nan_to_num(np.mean(v), nan=np.inf)) for m, v in errors.items()}
+
+
+def best_k(errors: dict[str, list[float]], k: int = 3) -> Ensemble:
+    """The median of the k members with the lowest mean error (the first listed on a tie)."""
+    means = _finite_means(errors)
+    return median_of(sorted(means, key=means.get)[:k])
+
+
+def greedy(points: list[dict[str, np.ndarray]], actuals: list[np.ndarray], score: Score, rounds=ROUNDS) -> Ensemble:
+    """Caruana et al.'s ensemble selection: `rounds` times, add (again, if so) the member whose addition gives the
+    equally weighted sum the lowest mean error over the folds. points: per fold, each member's point forecast."""
+    members = [m for m in points[0] if all(np.isfinite(p[m]).all() for p in points)]
+    picked: dict[str, int] = {}
+    total = [np.zeros_like(a, dtype=float) for a in actuals]
+    for n in range(1, rounds + 1):
+        losses = {
+            m: np.nan_to_num(
+                np.mean([score(a, (t + p[m]) / n) for a, t, p in zip(actuals, total, points, strict=True)]), nan=np.inf
+            )
+            for m in members
+        }
+        best = min(losses, key=losses.get)
+        picked[best] = picked.get(best, 0) + 1
+        total = [t + p[best] for t, p in zip(total, points, strict=True)]
+    return Ensemble({m: count / rounds for m, count in picked.items()})
+
+
+def chosen(
+    errors: dict[str, list[float]], points: list[dict[str, np.ndarray]], actuals: list[np.ndarray], score: Score
+) -> dict[str, Ensemble]:
+    """The ensembles chosen on the given folds: members' errors and point forecasts per fold, and the actuals."""
+    return {MEDIAN: FIXED_MEDIAN, BEST3: best_k(errors), GREEDY: greedy(points, actuals, score)}
+
+
+def held_out(
+    errors: dict[str, list[float]], points: list[dict[str, np.ndarray]], actuals: list[np.ndarray], score: Score
+) -> list[dict[str, Ensemble]]:
+    """For each fold, the ensembles chosen on the other folds (leave one fold out)."""
+    return [
+        chosen(
+            {m: v[:f] + v[f + 1 :] for m, v in errors.items()},
+            points[:f] + points[f + 1 :],
+            actuals[:f] + actuals[f + 1 :],
+            score,
+        )
+        for f in range(len(actuals))
+    ]
