@@ -161,6 +161,7 @@ def run(
     ],
     solver: Annotated[str, described(TuningSpec, "solver")] = TUNING["solver"],
     solver_check: Annotated[float, described(TuningSpec, "solver_check")] = TUNING["solver_check"],
+    global_model: Annotated[bool, described(TuningSpec, "global_model")] = TUNING["global_model"],
     ray_address: Annotated[str | None, described(ComputeSpec, "ray_address")] = COMPUTE["ray_address"],
     dask_address: Annotated[str | None, described(ComputeSpec, "dask_address")] = COMPUTE["dask_address"],
     workers: Annotated[int | None, described(ComputeSpec, "workers")] = COMPUTE["workers"],
@@ -198,6 +199,7 @@ def run(
             "early_stopping_rounds": early_stopping_rounds,
             "solver": solver,
             "solver_check": solver_check,
+            "global_model": global_model,
         },
         compute={
             "ray_address": ray_address,

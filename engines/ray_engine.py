@@ -186,6 +186,13 @@ def warm_up_workers() -> None:
         _import_tuning.remote()
 
 
+def on_largest_node(fn, *args):
+    """fn(*args, threads=...) as a Ray task holding every CPU of the cluster's largest node, for a multi-threaded
+    fit; its result."""
+    threads = max(int(node["Resources"].get("CPU", 0)) for node in ray.nodes() if node["Alive"]) or 1
+    return ray.get(ray.remote(num_cpus=threads)(fn).remote(*args, threads=threads))
+
+
 def cluster_cpus() -> int:
     """CPUs of the Ray cluster now (an autoscaling cluster grows and shrinks)."""
     return int(ray.cluster_resources().get("CPU", 1))

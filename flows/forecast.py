@@ -16,6 +16,7 @@ from manymodels.settings import ComputeSpec, DataSpec, MinForecastShare, TuningS
 from manymodels.summary import RunSummary
 from manymodels.timing import StepTimes
 from tasks.evaluate import evaluate_run, publish
+from tasks.global_model import train_global_model
 from tasks.ingest import ingest_data
 from tasks.tune import plan_tuning, reuse_cached
 
@@ -54,8 +55,13 @@ def forecast(
                 jobs = plan_tuning(ingested, data, tuning, compute, layout)
                 outcome, todo_url = reuse_cached(jobs, layout)
                 if todo_url:
+                    global_url = None
+                    if tuning.global_model:  # without it if it fails: the per-series models go on
+                        trained = train_global_model(ingested, data, tuning, layout, return_state=True)
+                        global_url = trained.result() if trained.is_completed() else None
                     tune = tune_on_ray.with_options(task_runner=ray_task_runner(compute))
-                    outcome = outcome.merge(tune(data, tuning, compute, output, ingested.seasonal_factors))
+                    factors = ingested.seasonal_factors
+                    outcome = outcome.merge(tune(data, tuning, compute, output, factors, global_url))
         with steps.step("evaluate"):
             outputs = evaluate_run(ingested, outcome, data, tuning, nodes.node_seconds(PriceTable.load()))
         summary = publish(outputs, layout, steps, data.id_cols)

@@ -23,6 +23,7 @@ def tune_on_ray(
     compute: ComputeSpec,
     output: str,
     seasonal_factors: dict[str, list[float]] | None = None,
+    global_url: str | None = None,
 ) -> TuneOutcome:
     """Tune the series of the run's job file on Ray in batches, each result cached under its key; report what was
     tuned, resumed, cached."""
@@ -38,7 +39,7 @@ def tune_on_ray(
         while pending and len(running) < in_flight(cpus := cluster_cpus()):
             size = series_per_task(len(pending), cpus, compute.series_per_task)
             batch = [pending.popleft() for _ in range(min(size, len(pending)))]
-            running[tune_batch.submit(batch, data, tuning, layout, seasonal_factors)] = batch
+            running[tune_batch.submit(batch, data, tuning, layout, seasonal_factors, global_url)] = batch
         future = next(as_completed(list(running)))
         batch = running.pop(future)
         future.wait()  # takes the final state from Ray rather than the API, which may lag behind

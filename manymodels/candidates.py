@@ -12,13 +12,14 @@ from manymodels.challengers import CHALLENGERS, INTERMITTENT, challenger_forecas
 from manymodels.contract import TARGET, TIME
 from manymodels.designs import FoldDesign, largest_params
 from manymodels.ensembles import ENSEMBLES, FIXED_MEDIAN, MEDIAN, Ensemble
+from manymodels.global_model import GLOBAL
 from manymodels.models import fit_prophet, is_log, predict, prophet_intervals
 from manymodels.pooled import POOLED, pooled_forecast, shares_shape
 from manymodels.settings import DataSpec
 from manymodels.splits import SeriesSplits
 
 TUNED, DEFAULT, CHAMPION = "prophet_tuned", "prophet_default", "champion"
-MODELS = (TUNED, DEFAULT, *CHALLENGERS, *INTERMITTENT, POOLED, *ENSEMBLES)  # in order of preference on a tie
+MODELS = (TUNED, DEFAULT, *CHALLENGERS, *INTERMITTENT, POOLED, GLOBAL, *ENSEMBLES)  # in order of preference on a tie
 PROPHETS = (TUNED, DEFAULT)
 
 
@@ -28,6 +29,8 @@ class Candidates:
 
     seasonal_factors: the run's pooled factors (Ingested.seasonal_factors); without them, no pooled challenger.
     tuned_params: the tuned Prophet's parameters, once the study has chosen them.
+    global_forecast: the global model's forecasts of the series (ds, yhat: its windows and future); without them, no
+    global model.
     solver: how Prophet's fits are solved (TuningSpec.solver); solved_by counts them by what solved each: exact,
     stan, or fallback (Stan after the exact solver declined or failed its check).
     ensembles: each ensemble's members, once chosen on the folds (champion.fold_errors); the fixed median before.
@@ -37,6 +40,7 @@ class Candidates:
     data: DataSpec
     seasonal_factors: dict[str, list[float]] | None = None
     tuned_params: dict | None = None
+    global_forecast: pd.DataFrame | None = None
     solver: str = "exact"
     solved_by: Counter = field(default_factory=Counter)
     ensembles: dict[str, Ensemble] = field(default_factory=lambda: {MEDIAN: FIXED_MEDIAN})
@@ -48,7 +52,13 @@ class Candidates:
 
     @property
     def models(self) -> list[str]:
-        return [m for m in MODELS if (m != POOLED or self.pooled) and (m not in INTERMITTENT or self.intermittent)]
+        return [
+            m
+            for m in MODELS
+            if (m != POOLED or self.pooled)
+            and (m not in INTERMITTENT or self.intermittent)
+            and (m != GLOBAL or self.global_forecast is not None)
+        ]
 
     @functools.cached_property
     def intermittent(self) -> bool:
@@ -122,7 +132,10 @@ class Candidates:
 
     def challenger(self, model: str, history: pd.DataFrame, at: pd.DataFrame, levels=()) -> dict[str, np.ndarray]:
         """{'mean', 'lo-80', 'hi-80', ...} of a challenger or the pooled model, clipped at the series' floor."""
-        if model == POOLED:
+        if model == GLOBAL:  # its bounds are its point: calibration on its folds gives its intervals
+            yhat = self.global_forecast.set_index(TIME)["yhat"].reindex(at[TIME]).to_numpy(dtype=float)
+            out = {"mean": yhat} | {f"{side}-{level}": yhat for level in levels for side in ("lo", "hi")}
+        elif model == POOLED:
             y, past, dates = history[TARGET].to_numpy(), history[TIME], at[TIME]
             out = pooled_forecast(y, past, dates, self.data.freq, self.seasonal_factors, levels)
         else:

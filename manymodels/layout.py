@@ -44,6 +44,11 @@ class RunLayout:
         """The input mapped onto the contract, spilled by the validation pass until the series are written."""
         return storage.join(self.work, "contract")
 
+    @property
+    def global_forecasts(self) -> str:
+        """The global model's forecasts of every series' windows and future (manymodels.global_model)."""
+        return storage.join(self.work, "global_forecasts.parquet")
+
     def series_file(self, key: str) -> str:
         """A prepared series, named by its key (a hash of its id)."""
         return storage.join(self.work, "series", f"{key}.parquet")

@@ -19,6 +19,7 @@ from manymodels.challengers import NAIVE2, naive2
 from manymodels.champion import choose_champion, fold_errors, mean_errors
 from manymodels.contract import TARGET, TIME
 from manymodels.ensembles import ENSEMBLES
+from manymodels.global_model import read_forecasts
 from manymodels.planning import SeriesJob
 from manymodels.settings import DataSpec, TuningSpec
 from manymodels.solver_check import compare_solvers, is_checked
@@ -84,12 +85,14 @@ def tune_series(
     place: StudyPlace | None = None,
     warm_start: dict | None = None,
     seasonal_factors: dict[str, list[float]] | None = None,
+    global_forecast: pd.DataFrame | None = None,
 ) -> SeriesResult:
     """Tune Prophet on the tuning folds; choose the champion among it and the challengers on the selection folds,
     which no trial saw; forecast the test window with every model, and the future with the champion, with
     intervals."""
     started = time.perf_counter()
-    candidates = Candidates(SeriesSplits.of(frame, data), data, seasonal_factors, solver=tuning.solver)
+    splits = SeriesSplits.of(frame, data)
+    candidates = Candidates(splits, data, seasonal_factors, global_forecast=global_forecast, solver=tuning.solver)
     if candidates.intermittent and tuning.metric == "smape":  # sMAPE scores each period of zero demand 0 or 200,
         tuning = tuning.model_copy(update={"metric": "rmse"})  # and MAE (MASE) favours forecasting no demand at all
     tuned = tune_prophet(candidates, tuning, place, warm_start)
@@ -216,15 +219,20 @@ def tune_jobs(
     tuning: TuningSpec,
     cache: ResultCache,
     seasonal_factors: dict[str, list[float]] | None = None,
+    global_url: str | None = None,
     logger: logging.Logger | logging.LoggerAdapter = log,
 ) -> TuneOutcome:
     """Tune each job's series (those an earlier attempt stored come from the cache), saving each result as it
-    finishes; a series that fails is reported with why, and the others go on."""
+    finishes; a series that fails is reported with why, and the others go on. global_url: the global model's
+    forecasts, if the run has one."""
     outcome, todo = stored_results(jobs, cache, this_run=True)
+    global_forecasts = read_forecasts(global_url, [job.series_id for job in todo]) if global_url and todo else {}
     for job in todo:
         try:
             frame = storage.read_parquet(job.url)
-            result = tune_series(frame, data, tuning, job.place, job.warm_start, seasonal_factors)
+            result = tune_series(
+                frame, data, tuning, job.place, job.warm_start, seasonal_factors, global_forecasts.get(job.series_id)
+            )
         except Exception as e:  # one series' failure is reported with the series, the others go on
             outcome.failures[job.series_id] = f"{type(e).__name__}: {e}"
             logger.warning("series %s failed: %s", job.series_id, outcome.failures[job.series_id])

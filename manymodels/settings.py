@@ -227,6 +227,11 @@ class TuningSpec(Frozen):
         description="How Prophet's MAP fits are solved: exact (block minimisation of its log posterior, with Stan "
         "for logistic growth and any fit that fails the exact solver's check) or stan (Prophet's own).",
     )
+    global_model: bool = Field(
+        True,
+        description="Train one LightGBM across all series (mlforecast) on every window, to compete for champion "
+        "per series beside the per-series models.",
+    )
     solver_check: float = Field(
         0.0,
         ge=0,

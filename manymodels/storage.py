@@ -108,16 +108,18 @@ def write_bytes(url: str, data: bytes) -> None:
         fs.pipe_file(path, data)
 
 
-def write_parquet(url: str, frame: pd.DataFrame) -> None:
+def write_parquet(url: str, frame: pd.DataFrame, **options) -> None:
+    """frame as Parquet at url; options go to pyarrow's writer (row_group_size, say)."""
     buffer = io.BytesIO()
-    frame.to_parquet(buffer, index=False)
+    frame.to_parquet(buffer, index=False, **options)
     write_bytes(url, buffer.getvalue())
 
 
-def read_parquet(url: str) -> pd.DataFrame:
+def read_parquet(url: str, **options) -> pd.DataFrame:
+    """The Parquet file at url; options go to pyarrow's reader (filters, columns)."""
     fs, path = url_to_fs(url)
     with fs.open(path, "rb") as f:
-        return pd.read_parquet(f)
+        return pd.read_parquet(f, **options)
 
 
 def write_json(url: str, payload: dict[str, Any]) -> None:

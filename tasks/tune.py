@@ -47,9 +47,11 @@ def tune_batch(
     tuning: TuningSpec,
     layout: RunLayout,
     seasonal_factors: dict[str, list[float]] | None = None,
+    global_url: str | None = None,
 ) -> TuneOutcome:
     """Run (or resume) each series' Optuna study over Prophet and forecast; store each result under its cache key."""
-    outcome = tune_jobs(jobs, data, tuning, result_files(layout), seasonal_factors, logger=get_run_logger())
+    cache, logger = result_files(layout), get_run_logger()
+    outcome = tune_jobs(jobs, data, tuning, cache, seasonal_factors, global_url, logger=logger)
     if len(jobs) > 1:
         create_table_artifact(
             batch_table(outcome, tuning.metric), description=f"Series tuned by this task ({len(jobs)})"

@@ -35,6 +35,7 @@ MODELS = [
     "seasonal_naive",
     "auto_ets",
     "auto_theta",
+    "global_lgbm",
     "median_ensemble",
     "best3_median",
     "greedy_ensemble",

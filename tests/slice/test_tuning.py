@@ -8,6 +8,7 @@ import pytest
 from manymodels.candidates import CHAMPION, DEFAULT, MODELS, TUNED, Candidates
 from manymodels.challengers import CHALLENGERS, ETS, INTERMITTENT, NAIVE2, SNAIVE, THETA
 from manymodels.ensembles import BEST3, ENSEMBLES, GREEDY, MEDIAN
+from manymodels.global_model import GLOBAL
 from manymodels.metrics import smape
 from manymodels.models import fit_prophet, predict
 from manymodels.pooled import POOLED, own_factors, seasonal_index
@@ -17,7 +18,8 @@ from manymodels.splits import SeriesSplits, selection_folds
 from manymodels.tuning import fold_objective
 from tests.helpers import SPEC
 
-SMOOTH = set(MODELS) - set(INTERMITTENT)  # the candidates of a series whose demand is not intermittent
+# the candidates of a series whose demand is not intermittent, in a run without a global model
+SMOOTH = set(MODELS) - set(INTERMITTENT) - {GLOBAL}
 FACTORS = {"day_of_week": [0.8, 0.9, 0.9, 1.0, 1.0, 1.1, 1.3], "month": [1.0] * 12}
 
 
