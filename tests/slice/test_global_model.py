@@ -9,7 +9,7 @@ from manymodels.contract import SERIES_ID, TARGET, TIME
 from manymodels.global_model import GLOBAL, date_features, global_forecasts, lags, read_forecasts, train_and_write
 from manymodels.prepare import prepare_series
 from manymodels.series import tune_series
-from manymodels.settings import TuningSpec
+from manymodels.settings import DataSpec, TuningSpec
 from manymodels.synthetic import make_retail_sales
 from tests.helpers import SPEC
 
@@ -76,3 +76,26 @@ def test_the_global_model_competes_for_champion_on_the_same_folds(frames, tmp_pa
 )
 def test_features_follow_the_frequency(freq, features, period, expected_lags):
     assert date_features(freq) == features and lags(period) == expected_lags
+
+
+def test_a_weekly_set_whose_shortest_series_has_80_points_is_forecast_in_full(tmp_path):
+    """Issue 23's case: weekly series, some only 80 weeks long, a horizon of 13: every series gets a forecast, the
+    global model included."""
+    weekly = DataSpec(url="x", id_cols=["store", "item"], time_col="date", target_col="sales", freq="W", horizon=13)
+    daily = make_retail_sales(4, days=7 * 200, seed=5)
+    sales = daily.groupby(["store", "item", pd.Grouper(key="date", freq="W")])["sales"].sum().reset_index()
+    sales = sales[(sales["item"] != 1) | (sales["date"] >= sales["date"].max() - pd.Timedelta(weeks=79))]
+    raw = sales.rename(columns={"date": "ds", "sales": "y"})
+    raw["series_id"] = raw["store"].astype(str) + "-" + raw["item"].astype(str)
+    raw["row"] = range(len(raw))
+    prepared = [prepare_series(rows, weekly) for _, rows in raw.groupby("series_id")]
+    assert all(profile["status"] == "ok" for _, profile in prepared)
+    frames = pd.concat([frame for frame, _ in prepared], ignore_index=True)
+    assert frames.groupby(SERIES_ID).size().min() == 80
+    forecasts = global_forecasts(frames, weekly, windows=5)
+    for sid, frame in frames.groupby(SERIES_ID):
+        result = tune_series(
+            frame, weekly, TuningSpec(trials=2), global_forecast=forecasts[forecasts[SERIES_ID] == sid]
+        )
+        assert len(result.forecast) == 13 and result.forecast["yhat"].notna().all()
+        assert np.isfinite(result.fold_errors[GLOBAL])
