@@ -27,4 +27,6 @@ def show(summary: RunSummary) -> None:
         console.print(summary.selection.line())
     if summary.intervals:
         console.print(summary.intervals_line())
+    if summary.hierarchy:
+        console.print(summary.hierarchy_line())
     console.print(f"Step seconds: {summary.steps_line()}")

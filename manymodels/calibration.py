@@ -8,8 +8,10 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from manymodels.candidates import TUNED, Candidates
+from manymodels.contract import TARGET, TIME
 from manymodels.settings import base_level
 
 
@@ -49,24 +51,29 @@ class Corrections:
     quantiles: dict[float, float] = field(default_factory=dict)
 
 
-def fold_corrections(candidates: Candidates, champion: str, seed: int, on_folds: dict) -> Corrections:
+def fold_corrections(
+    candidates: Candidates, champion: str, seed: int, on_folds: dict
+) -> tuple[Corrections, pd.DataFrame]:
     """Each level's and quantile's correction from the champion's bounds on the folds it was scored on: the tuned
-    Prophet's selection folds, every fold for the others. on_folds: (model, fold) -> forecast with bounds where the
-    contest already made one; the others are fitted here."""
+    Prophet's selection folds, every fold for the others; and its forecasts there (ds, y, yhat). on_folds: (model,
+    fold) -> forecast with bounds where the contest already made one; the others are fitted here."""
     splits, data = candidates.splits, candidates.data
     folds = splits.selection if champion == TUNED else range(len(splits.folds))
     scores, below = {level: [] for level in data.levels}, {q: [] for q in data.quantiles}
+    points = []
     for fold in folds:
         history, window, actual = splits.fold(*splits.folds[fold])
         bounded = on_folds.get((champion, fold)) or candidates.with_intervals(champion, history, window, seed)
+        points.append(pd.DataFrame({TIME: window[TIME].to_numpy(), TARGET: actual, "yhat": bounded["mean"]}))
         for level in data.levels:
             scores[level].append(conformity(actual, bounded[f"lo-{level}"], bounded[f"hi-{level}"]))
         for q in data.quantiles:
             below[q].append(actual - start(bounded, q))
-    return Corrections(
+    corrections = Corrections(
         levels={level: correction(np.concatenate(s), level) for level, s in scores.items() if s},
         quantiles={q: one_sided(np.concatenate(s), q) for q, s in below.items() if s},
     )
+    return corrections, pd.concat(points, ignore_index=True)
 
 
 def calibrated(forecast: dict[str, np.ndarray], corrections: Corrections, floor: float | None) -> dict:

@@ -1,22 +1,28 @@
 """Accuracy per series and model on the test window, its aggregates, OWA, intervals, how the champion fared, and
 the run's output tables assembled from the per-series results."""
 
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from manymodels import storage
 from manymodels.candidates import CHAMPION, MODELS
 from manymodels.challengers import NAIVE2
-from manymodels.contract import SERIES_ID, TARGET
+from manymodels.contract import SERIES_ID, TARGET, TIME
 from manymodels.cost import PriceTable, estimate
+from manymodels.hierarchy import reconciled
 from manymodels.ingest import Ingested
 from manymodels.metrics import METRICS, coverage, evaluate, interval_pinball, owa, pinball
 from manymodels.planning import manifest
+from manymodels.prepare import FUTURE
 from manymodels.series import SeriesSummary, TuneOutcome
 from manymodels.settings import DataSpec, TuningSpec
 from manymodels.summary import RunScores
+
+log = logging.getLogger(__name__)
 
 
 def solver_check(gaps: list[dict[str, float]]) -> dict[str, float] | None:
@@ -155,19 +161,20 @@ class RunOutputs:
     metrics: pd.DataFrame = field(repr=False)
     best_params: pd.DataFrame = field(repr=False)
     scores: RunScores
+    hierarchy: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)  # reconciled levels (--hierarchy)
 
 
 def assemble_outputs(
     ingested: Ingested,
     outcome: TuneOutcome,
-    frames: tuple[pd.DataFrame, pd.DataFrame],
+    frames: tuple[pd.DataFrame, ...],
     data: DataSpec,
     tuning: TuningSpec,
     node_seconds: dict[str, float],
 ) -> RunOutputs:
     """The output tables and the run's scores; every input series is either forecast or listed as rejected. frames
     are the results' backtest and forecast rows (ResultCache.frames); the cost estimate prices node_seconds, the
-    time the run held nodes of each instance type."""
+    time the run held nodes of each instance type. With a hierarchy, the series files are read for the sums."""
     ids = ingested.profiles[[*data.id_cols, SERIES_ID]]
     results = sorted(outcome.results, key=lambda r: r.series_id)
     backtest = _with_ids(ids, frames[0])
@@ -179,6 +186,8 @@ def assemble_outputs(
         raise RuntimeError(f"series lost between steps: {counts}")
     profiles = ingested.profiles
     owas = owa_by_model(metrics) if scored else {}
+    reconciling = data.hierarchy and scored
+    levels, level_scores = _reconciled(ingested, results, backtest, frames, data) if reconciling else (None, None)
     scores = RunScores(
         counts=counts
         | {
@@ -203,6 +212,7 @@ def assemble_outputs(
         owa=owas,
         selection=selection_report(metrics, owas, tuning.metric) if scored else None,
         intervals=interval_scores(backtest, data.levels, data.quantiles) if scored else None,
+        hierarchy=level_scores,
         cost=estimate(node_seconds, counts["series_forecast"], PriceTable.load()),
         manifest=manifest(profiles, data, tuning),
     )
@@ -212,7 +222,23 @@ def assemble_outputs(
         metrics=metrics,
         best_params=_with_ids(ids, pd.DataFrame([_best_params_row(r) for r in results])),
         scores=scores,
+        hierarchy=pd.DataFrame() if levels is None else levels,
     )
+
+
+def _reconciled(ingested: Ingested, results: list, backtest: pd.DataFrame, frames: tuple, data: DataSpec):
+    """The forecast series' hierarchy reconciled (manymodels.hierarchy), and its scores per level."""
+    urls = ingested.series_urls()
+    history = storage.read_parquets([urls[r.series_id] for r in results])
+    history = history.loc[history["split"] != FUTURE, [SERIES_ID, TIME, TARGET, "split"]]
+    ids = ingested.profiles[[*data.id_cols, SERIES_ID]]
+    ids = ids[ids[SERIES_ID].isin(history[SERIES_ID].unique())]
+    champion = backtest.loc[backtest["model"] == CHAMPION, [SERIES_ID, TIME, "yhat"]]
+    try:
+        return reconciled(history, ids, champion, frames[1][[SERIES_ID, TIME, "yhat"]], frames[2], data)
+    except ValueError as e:  # the run's other outputs stand without it
+        log.warning("no reconciliation: %s", e)
+        return None, None
 
 
 def _with_ids(ids: pd.DataFrame, long: pd.DataFrame) -> pd.DataFrame:

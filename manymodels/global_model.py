@@ -5,7 +5,6 @@ the per-series models. Then once on all the history, for the future. Missing lag
 with little history of their own get a forecast that leans on the others'."""
 
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -96,8 +95,7 @@ def windows_needed(profiles: pd.DataFrame) -> int:
 def train_and_write(urls: list[str], data: DataSpec, windows: int, seed: int, out: str, threads: int = 1) -> int:
     """Read the series files at urls, write the global model's forecasts of them to out (series_id, ds, yhat, in
     groups of rows by series); return how many rows."""
-    with ThreadPoolExecutor(16) as pool:  # the reads wait on storage, S3 most of all
-        frames = pd.concat(pool.map(storage.read_parquet, urls), ignore_index=True)
+    frames = storage.read_parquets(urls)
     forecasts = global_forecasts(frames[[SERIES_ID, TIME, TARGET, "split"]], data, windows, seed, threads)
     storage.write_parquet(out, forecasts, row_group_size=ROW_GROUP)
     return len(forecasts)

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from manymodels import storage
 
-TABLES = ("forecasts", "backtest", "metrics", "best_params")
+TABLES = ("forecasts", "backtest", "metrics", "best_params", "hierarchy")
 OUTPUT_FILES = (*(f"{table}.parquet" for table in TABLES), "summary.json")
 
 

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 KEY = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
 META = b"manymodels.result"
-PARTS = ("backtest", "forecast")
+PARTS = ("backtest", "forecast", "folds")
 
 
 class ResultRecord(BaseModel):
@@ -45,7 +45,7 @@ class ResultFiles:
         return storage.join(self.url, f"{key}.parquet")
 
     def save(self, key: str, result: SeriesResult) -> None:
-        frames = {"backtest": result.backtest, "forecast": result.forecast}
+        frames = {part: getattr(result, part) for part in PARTS}
         record = ResultRecord(
             summary=result.summary(key), columns={part: list(f.columns) for part, f in frames.items()}
         )
@@ -73,9 +73,9 @@ class ResultFiles:
             self._set_aside(key, path, e)
             return None
 
-    def frames(self, results: list[SeriesSummary], batch: int = 1000) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Every result's backtest and forecast rows, each with its series_id: read in batches (concurrently from
-        S3) and stacked as Arrow tables, so the driver never holds a frame per series."""
+    def frames(self, results: list[SeriesSummary], batch: int = 1000) -> tuple[pd.DataFrame, ...]:
+        """Every result's backtest, forecast and folds rows, each with its series_id: read in batches
+        (concurrently from S3) and stacked as Arrow tables, so the driver never holds a frame per series."""
         fs, _ = storage.url_to_fs(self.url)
         tables, columns = [], {part: {} for part in PARTS}
         for start in range(0, len(results), batch):
@@ -92,14 +92,12 @@ class ResultFiles:
                 ids = pa.array([summary.series_id] * len(table), pa.string())
                 tables.append(table.replace_schema_metadata(None).append_column(SERIES_ID, ids))
         if not tables:
-            empty = pd.DataFrame({SERIES_ID: pd.Series(dtype="string")})
-            return empty, empty.copy()
+            return tuple(pd.DataFrame({SERIES_ID: pd.Series(dtype="string")}) for _ in PARTS)
         stacked = pa.concat_tables(tables, promote_options="permissive")  # files of earlier versions had float32
-        backtest, forecast = (
+        return tuple(
             stacked.filter(pc.equal(stacked["part"], part)).select([*columns[part], SERIES_ID]).to_pandas()
             for part in PARTS
         )
-        return backtest, forecast
 
     @staticmethod
     def _checked(key: str, data: bytes) -> tuple[pa.Table, ResultRecord]:

@@ -49,6 +49,7 @@ class SeriesResult:
     solver_gap: dict[str, float] | None  # where --solver-check sampled the series: compare_solvers
     backtest: pd.DataFrame = field(repr=False)  # ds, y, model, yhat on the test window; the champion's bounds
     forecast: pd.DataFrame = field(repr=False)  # ds, model (the champion), yhat and bounds after the last point
+    folds: pd.DataFrame = field(repr=False)  # ds, y, yhat: the champion on the folds it was scored on
 
     def summary(self, key: str) -> "SeriesSummary":
         kept = [f.name for f in dataclasses.fields(SeriesSummary) if f.name != "key"]
@@ -100,7 +101,7 @@ def tune_series(
     errors, on_folds = fold_errors(candidates, tuning.metric)
     champion = choose_champion(errors)
     seed = study_seed(tuning.seed, candidates.splits.series_id)
-    corrections = fold_corrections(candidates, champion, seed, on_folds)
+    corrections, on_its_folds = fold_corrections(candidates, champion, seed, on_folds)
     backtest, forecast = forecast_series(candidates, champion, seed, corrections)
     checked = is_checked(candidates.splits.series_id, tuning.solver_check)
     return SeriesResult(
@@ -119,6 +120,7 @@ def tune_series(
         solver_gap=compare_solvers(candidates, tuned.params) if checked else None,
         backtest=backtest,
         forecast=forecast,
+        folds=on_its_folds,
     )
 
 
@@ -196,7 +198,7 @@ class ResultCache(Protocol):
 
     def save(self, key: str, result: SeriesResult) -> None: ...
 
-    def frames(self, results: list[SeriesSummary]) -> tuple[pd.DataFrame, pd.DataFrame]: ...
+    def frames(self, results: list[SeriesSummary]) -> tuple[pd.DataFrame, ...]: ...
 
 
 def stored_results(

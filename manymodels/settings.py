@@ -118,6 +118,12 @@ class DataSpec(Frozen):
         "their values for the horizon periods after its last target, as rows with an empty target (a series "
         "without them is rejected); the other models ignore them. Not the id, time or target columns.",
     )
+    hierarchy: list[str] = Field(
+        [],
+        description="The id columns from the top level down (e.g. store,item): the champions' forecasts and "
+        "AutoETS's of every sum of them are reconciled so that items add up to stores and stores to the total "
+        "(bottom-up, and MinT with shrinkage from the fold residuals); empty: no reconciliation.",
+    )
     non_negative: bool = Field(False, description="Reject series with a negative target (sales, counts).")
     encoding: str = Field("utf-8", description="Text encoding of CSV input, e.g. latin-1.")
 
@@ -152,6 +158,10 @@ class DataSpec(Frozen):
             raise ValueError(f"regressor columns must be other columns than the ids, time and target: {clash}")
         if len(set(self.regressors)) < len(self.regressors):
             raise ValueError(f"regressor columns repeat: {self.regressors}")
+        if self.hierarchy and sorted(self.hierarchy) != sorted(self.id_cols):
+            raise ValueError(
+                f"the hierarchy must list the id columns {self.id_cols} from the top level down, each once"
+            )
         return self
 
     @field_validator("levels")

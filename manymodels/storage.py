@@ -5,6 +5,7 @@ import io
 import json
 import os
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -113,6 +114,12 @@ def write_parquet(url: str, frame: pd.DataFrame, **options) -> None:
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False, **options)
     write_bytes(url, buffer.getvalue())
+
+
+def read_parquets(urls: list[str]) -> pd.DataFrame:
+    """The Parquet files at urls, stacked; read concurrently (their reads wait on storage, S3 most of all)."""
+    with ThreadPoolExecutor(16) as pool:
+        return pd.concat(pool.map(read_parquet, urls), ignore_index=True)
 
 
 def read_parquet(url: str, **options) -> pd.DataFrame:

@@ -96,6 +96,7 @@ class RunScores(BaseModel):
     owa: dict[str, float]  # per model: its OWA when used for every series
     selection: Selection | None = None
     intervals: Intervals | None
+    hierarchy: dict[str, dict[str, dict[str, float]]] | None = None  # level -> forecast -> metric (--hierarchy)
     cost: Cost
     manifest: dict
 
@@ -148,6 +149,13 @@ class RunSummary(RunScores):
         return (
             f"Coverage of the champion's intervals: {coverage}; pinball loss {self.intervals.pinball:.3f}.{quantiles}"
         )
+
+    def hierarchy_line(self) -> str:
+        levels = "; ".join(
+            f"{level}: " + ", ".join(f"{name} {scores['smape']:.2f}" for name, scores in by_forecast.items())
+            for level, by_forecast in self.hierarchy.items()
+        )
+        return f"Reconciled across the hierarchy, sMAPE on the test window per level: {levels}."
 
     def steps_line(self) -> str:
         return _pairs({k: f"{v:.1f}" for k, v in self.step_seconds.items()})
@@ -222,6 +230,8 @@ class RunSummary(RunScores):
             lines += ["", self.selection.line()]
         if self.intervals:
             lines += ["", self.intervals_line()]
+        if self.hierarchy:
+            lines += ["", self.hierarchy_line()]
         return lines
 
     def _cost_markdown(self) -> list[str]:

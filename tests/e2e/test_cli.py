@@ -7,6 +7,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -49,7 +50,7 @@ def local_run(prefect_server, tmp_path_factory):
     messy_sales().to_csv(work / "sales.csv.gz", index=False)
     # A dead cluster address in the environment must not stop local runs from starting their own Ray.
     env = prefect_server.env | {"PREFECT_API_URL": prefect_server.api_url, "RAY_ADDRESS": "127.0.0.1:9"}
-    checked = ["--solver-check", "1", "--quantiles", "0.9,0.1,0.5"]  # every series also fitted by Stan
+    checked = ["--solver-check", "1", "--quantiles", "0.9,0.1,0.5", "--hierarchy", "store,item"]  # Stan fits too
     data = ["--data", work / "sales.csv.gz"]
     done = manymodels("run", *data, *COLUMNS, *TUNING, *checked, "--output", work / "out", env=env)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -92,6 +93,24 @@ def test_run_writes_every_output_and_accounts_for_every_series(local_run):
     for url in summary["plots"].values():  # each run's plots in a folder of its own
         assert url.startswith(f"file://{out}/plots/{summary['flow_run_id']}/")
         assert Path(url.removeprefix("file://")).read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_reconciled_forecasts_add_up_at_every_level(local_run):
+    out, done = local_run
+    levels = pd.read_parquet(out / "hierarchy.parquet")
+    assert set(levels["level"]) == {"total", "store", "store/item"} and set(levels["window"]) == {"test", "future"}
+    assert levels.loc[levels["level"] == "store/item", "unique_id"].nunique() == GOOD_SERIES
+    for (window, _), rows in levels[levels["level"] != "store/item"].groupby(["window", "level"]):
+        items = levels[(levels["window"] == window) & (levels["level"] == "store/item")].groupby("ds")
+        for method in ("bottom_up", "mint_shrink"):
+            summed = rows.groupby("ds")[method].sum()
+            np.testing.assert_allclose(summed, items[method].sum().loc[summed.index], rtol=1e-9)
+    test = levels[levels["window"] == "test"]
+    assert test["y"].notna().all() and levels[levels["window"] == "future"]["y"].isna().all()
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["hierarchy"]) == {"total", "store", "store/item"}
+    assert all(set(by) == {"base", "bottom_up", "mint_shrink"} for by in summary["hierarchy"].values())
+    assert "Reconciled across the hierarchy" in done.stdout
 
 
 def test_tables_have_the_documented_shape(local_run):

@@ -102,6 +102,7 @@ def test_a_cached_result_counts_no_fits_and_outcomes_merge_by_adding():
             ensembles={},
             solver_gap=None,
             backtest=pd.DataFrame(),
+            folds=pd.DataFrame(),
             forecast=pd.DataFrame(),
         )
 

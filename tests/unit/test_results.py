@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from manymodels import storage
-from manymodels.results import ResultFiles
+from manymodels.results import PARTS, ResultFiles
 from manymodels.series import SeriesResult
 
 
@@ -43,6 +43,7 @@ def result(series_id: str = "1-1") -> SeriesResult:
         solver_gap={"log_posterior_gain": 0.25, "forecast_gap": 0.001},
         backtest=backtest,
         forecast=future,
+        folds=pd.DataFrame({"ds": dates - pd.Timedelta(days=7), "y": 2.0, "yhat": 2.5}),
     )
 
 
@@ -64,9 +65,9 @@ def files(tmp_path) -> ResultFiles:
 def test_a_result_comes_back_exactly(files):
     files.save("tune-k1-abc", stored := result())
     loaded = files.load("tune-k1-abc")
-    for frame in ("backtest", "forecast"):
+    for frame in PARTS:
         pd.testing.assert_frame_equal(getattr(loaded, frame), getattr(stored, frame))
-    assert vars(loaded) | {"backtest": None, "forecast": None} == vars(stored) | {"backtest": None, "forecast": None}
+    assert vars(loaded) | dict.fromkeys(PARTS) == vars(stored) | dict.fromkeys(PARTS)
     assert isinstance(loaded.best_params["weekly_order"], int)
     assert files.load("tune-k2-abc") is None
 
@@ -108,10 +109,13 @@ def test_the_results_frames_come_back_stacked_with_their_series_ids(tmp_path):
         frame["lo_80"] = frame["lo_80"].astype("float32")
     files.save("tune-a", first)
     files.save("tune-b", second)
-    backtest, forecast = files.frames([first.summary("tune-a"), second.summary("tune-b")])
+    backtest, forecast, folds = files.frames([first.summary("tune-a"), second.summary("tune-b")])
     expected = pd.concat([first.backtest.assign(series_id="1-1"), second.backtest.assign(series_id="2-1")])
     pd.testing.assert_frame_equal(backtest, expected.reset_index(drop=True), check_dtype=False)
     assert list(forecast.columns) == [*first.forecast.columns, "series_id"] and len(forecast) == 2 * len(first.forecast)
+    assert list(folds.columns) == ["ds", "y", "yhat", "series_id"] and folds["series_id"].tolist() == ["1-1"] * len(
+        first.folds
+    ) + ["2-1"] * len(second.folds)
 
 
 def test_a_result_swapped_for_another_series_during_the_run_is_refused(tmp_path):
