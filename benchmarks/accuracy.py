@@ -26,7 +26,9 @@ from benchmarks.machine import cores
 from benchmarks.panel import ID_COLS, PANELS, SEASON, panel, split_held_out
 from benchmarks.workloads import STORE_ITEM, store_item
 from manymodels.challengers import CHALLENGERS, SNAIVE, challenger_forecast, naive2
+from manymodels.global_model import GLOBAL, global_forecasts
 from manymodels.metrics import mase, owa, seasonal_mae, smape
+from manymodels.settings import DataSpec
 
 BIN = Path(sys.executable).parent
 LEVELS = (80, 95)  # the pipeline's default interval levels, whose coverage of the held-out points is reported
@@ -75,10 +77,31 @@ def single_models(past: np.ndarray, horizon: int, period: int) -> dict[str, np.n
     return {name: challenger_forecast(name, past, horizon, period)["mean"] for name in CHALLENGERS}
 
 
+def global_alone(history: pd.DataFrame, spec: dict) -> dict[str, np.ndarray]:
+    """The global model alone, trained from outside on every series' history as the pipeline trains it for the
+    future: each series' forecast of the held-out window, by its series id."""
+    ids, target = spec["id_cols"], spec["target"]
+    frames = pd.DataFrame({"series_id": history[ids].astype(str).agg("-".join, axis=1), "ds": history["date"]})
+    frames = frames.assign(y=history[target].to_numpy(float), split="train")
+    data = DataSpec(
+        url="x",
+        id_cols=ids,
+        time_col="date",
+        target_col=target,
+        freq=spec["freq"],
+        horizon=spec["horizon"],
+        season_length=spec["period"],
+    )
+    out = global_forecasts(frames, data, windows=1, threads=cores())
+    future = out[out["ds"] > out["series_id"].map(frames.groupby("series_id")["ds"].max())]
+    return {sid: rows.sort_values("ds")["yhat"].to_numpy() for sid, rows in future.groupby("series_id")}
+
+
 def score(history: pd.DataFrame, held_out: pd.DataFrame, forecasts: pd.DataFrame, spec: dict) -> pd.DataFrame:
     """Per series: the champion's, seasonal naive's and Naive2's sMAPE and MASE on the held-out window, and each
-    single challenger's (fitted from outside on the same history)."""
+    single model's (fitted from outside on the same history: the challengers, and the global model)."""
     ids, target, m4 = spec["id_cols"], spec["target"], spec["m4_period"]
+    global_of = global_alone(history, spec)
     mine_by = {key: g for key, g in forecasts.assign(**{c: forecasts[c].astype(str) for c in ids}).groupby(ids)}
     actual_by = dict(list(held_out.groupby(ids)))
     rows = []
@@ -95,7 +118,10 @@ def score(history: pd.DataFrame, held_out: pd.DataFrame, forecasts: pd.DataFrame
         y, h, hist = actual[target].to_numpy(float), len(actual), past.sort_values("date")[target].to_numpy(float)
         scale = seasonal_mae(hist, m4)
         forecasts_of = {"champion_model": mine["yhat"].to_numpy(), "naive2": naive2(hist, h, m4)}
-        forecasts_of |= single_models(hist, h, spec["period"])
+        alone = global_of[series][:h]
+        forecasts_of |= single_models(hist, h, spec["period"]) | {
+            GLOBAL: np.maximum(alone, 0) if hist.min() >= 0 else alone
+        }
         row = {"series": series, "champion": mine["model"].iloc[0], "points": h}
         for level in LEVELS:
             inside = (y >= mine[f"lo_{level}"].to_numpy()) & (y <= mine[f"hi_{level}"].to_numpy())
@@ -116,7 +142,7 @@ def summarise(scores: pd.DataFrame) -> dict:
     def owa_of(name: str) -> float:
         return round(owa(means[f"smape_{name}"], means[f"mase_{name}"], means["smape_naive2"], means["mase_naive2"]), 4)
 
-    singles = {name: owa_of(name) for name in CHALLENGERS}
+    singles = {name: owa_of(name) for name in (*CHALLENGERS, GLOBAL)}
     best = min(singles, key=singles.get)
     ratio = scores["smape_champion_model"] / scores[f"smape_{SNAIVE}"]
     return {
