@@ -115,14 +115,13 @@ def plan_jobs(
     urls = ingested.series_urls()
     # one database may hold the studies of many run locations: each location's studies are its own
     owner = f":{digest(ingested.layout.output)}" if is_database(study_storage) else ""
-    # a series' result depends on every series through the global model
-    global_key = [digest(sorted(ingested.accepted["data_hash"]))] if tuning.global_model else []
+    global_model = [True] if tuning.global_model else []  # a result with the global model is another result
     jobs = []
     for row in ingested.accepted.itertuples():
         study_key = digest(row.data_hash, config, code_version())
         quantiles = [data.quantiles] if data.quantiles else []  # without any, the keys of earlier versions
         result_key = digest(
-            study_key, tuning.trials, tuning.early_stopping_rounds, data.levels, *quantiles, *global_key
+            study_key, tuning.trials, tuning.early_stopping_rounds, data.levels, *quantiles, *global_model
         )
         jobs.append(
             SeriesJob(
