@@ -186,11 +186,17 @@ def warm_up_workers() -> None:
         _import_tuning.remote()
 
 
+def _with_secrets(fn, *args, **kwargs):
+    # before any storage call: a worker's filesystem objects are cached, with the credentials they were made with
+    fetch_secrets()
+    return fn(*args, **kwargs)
+
+
 def on_largest_node(fn, *args):
     """fn(*args, threads=...) as a Ray task holding every CPU of the cluster's largest node, for a multi-threaded
-    fit; its result."""
+    fit, with the driver's credentials where the run forwards them; its result."""
     threads = max(int(node["Resources"].get("CPU", 0)) for node in ray.nodes() if node["Alive"]) or 1
-    return ray.get(ray.remote(num_cpus=threads)(fn).remote(*args, threads=threads))
+    return ray.get(ray.remote(num_cpus=threads)(_with_secrets).remote(fn, *args, threads=threads))
 
 
 def cluster_cpus() -> int:
