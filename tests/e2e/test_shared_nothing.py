@@ -142,6 +142,7 @@ def test_a_node_lost_mid_tuning_costs_no_series_and_its_study_resumes(
     summary = storage.read_json(f"{output}/summary.json")
     assert summary["counts"]["series_forecast"] == SERIES and summary["counts"]["series_rejected"] == 0
     assert summary["tuning"]["resumed"] >= 1 and summary["tuning"]["cached"] == 0, summary["tuning"]
+    assert "global_lgbm" in summary["metrics"]  # trained on a node that shares nothing with the driver but S3
     assert_every_study_has_exactly_its_trials(output)
     text = log_path.read_text()
     assert f"connecting to the Ray cluster at {addresses[1]}" in text and "local Ray" not in text
