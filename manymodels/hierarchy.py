@@ -147,11 +147,12 @@ def level_scores(table: pd.DataFrame, history: pd.DataFrame, period: int) -> Lev
     test = table[table["window"] == "test"]
     methods = [c for c in (BASE, *METHODS.values()) if c in test]
     scores: LevelScores = {}
+    history_of = dict(list(history.groupby("unique_id")))  # once: a scan of every node's rows per node is quadratic
     for level, rows in test.groupby("level", sort=False):
         per_node = []
         for node, window in rows.groupby("unique_id"):
-            past = history.loc[(history["unique_id"] == node) & (history["ds"] < window[TIME].min()), "y"].to_numpy()
-            scale = seasonal_mae(past, period)
+            past = history_of[node]
+            scale = seasonal_mae(past.loc[past["ds"] < window[TIME].min(), "y"].to_numpy(), period)
             y = window[TARGET].to_numpy()
             per_node.append(
                 {m: (smape(y, window[m].to_numpy()), mase(y, window[m].to_numpy(), scale)) for m in methods}
