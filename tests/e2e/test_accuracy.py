@@ -25,7 +25,13 @@ def test_make_accuracy_scores_the_held_out_windows_and_prints_every_target(prefe
         assert results[kind]["series_scored"] == 3 and results[kind]["series_missing"] == 0
         assert 0 < results[kind]["mean_smape"] < 200 and results[kind]["owa"] > 0
         assert sum(results[kind]["champions"].values()) == 3
-        assert set(results[kind]["owa_single_models"]) == {"naive", "seasonal_naive", "auto_ets", "auto_theta"}
+        assert set(results[kind]["owa_single_models"]) == {
+            "naive",
+            "seasonal_naive",
+            "auto_ets",
+            "auto_theta",
+            "global_lgbm",
+        }
         assert set(results[kind]["coverage"]) == {"80", "95"} and 0 <= results[kind]["coverage"]["80"] <= 1
     assert set(results["met"]) == {
         "daily mean sMAPE <= 12.24",
