@@ -14,8 +14,11 @@ import pandas as pd
 
 from benchmarks.machine import Machine
 from benchmarks.workloads import DATA_SPEC, train_and_valid
+from manymodels.contract import SERIES_ID, TARGET, TIME
+from manymodels.global_model import global_forecasts
 from manymodels.ingest import Ingested
 from manymodels.layout import RunLayout
+from manymodels.prepare import FUTURE
 from manymodels.series import tune_series
 from manymodels.settings import DataSpec, TuningSpec
 
@@ -82,18 +85,36 @@ def prepared_series(output: Path) -> tuple[list[pd.DataFrame], dict | None]:
     return frames, Ingested(profiles=profiles, layout=layout, n_rows=0).seasonal_factors
 
 
-def _tune(frame: pd.DataFrame, trials: int, factors: dict | None) -> tuple[int, float]:
-    result = tune_series(frame, DataSpec(url="-", **DATA_SPEC), TuningSpec(trials=trials), seasonal_factors=factors)
+def _tune(
+    frame: pd.DataFrame, trials: int, factors: dict | None, global_forecast: pd.DataFrame | None
+) -> tuple[int, float]:
+    data, tuning = DataSpec(url="-", **DATA_SPEC), TuningSpec(trials=trials)
+    result = tune_series(frame, data, tuning, seasonal_factors=factors, global_forecast=global_forecast)
     return result.n_fits, result.best_value
+
+
+def global_model(frames: list[pd.DataFrame], cpus: int) -> dict[str, pd.DataFrame]:
+    """The global model's forecasts of every series, trained as a run trains it (every core, each series' folds and
+    test window, then the future), by series."""
+    data = DataSpec(url="-", **DATA_SPEC)
+    known = [int((frame["split"] != FUTURE).sum()) - data.horizon for frame in frames]
+    windows = max(data.folds_for(n) for n in known) + 1
+    rows = pd.concat([frame[[SERIES_ID, TIME, TARGET, "split"]] for frame in frames], ignore_index=True)
+    forecasts = global_forecasts(rows, data, windows, TuningSpec().seed, threads=cpus)
+    return {str(sid): group[[TIME, "yhat"]].reset_index(drop=True) for sid, group in forecasts.groupby(SERIES_ID)}
 
 
 def run_bare_loop(
     frames: list[pd.DataFrame], trials: int, cpus: int, machine: Machine, factors: dict | None = None
 ) -> dict:
-    """The limit: a ProcessPoolExecutor over the series, one in-memory Optuna study each, nothing else."""
+    """The limit: the global model trained in this process, then a ProcessPoolExecutor over the series, one
+    in-memory Optuna study each, nothing else: a run's work without its engines, storage and hand-offs."""
     started = time.time()
+    forecasts = global_model(frames, cpus)
+    ids = [str(frame[SERIES_ID].iloc[0]) for frame in frames]
     with ProcessPoolExecutor(cpus) as pool:
-        results = list(pool.map(_tune, frames, [trials] * len(frames), [factors] * len(frames)))
+        n = len(frames)
+        results = list(pool.map(_tune, frames, [trials] * n, [factors] * n, [forecasts.get(sid) for sid in ids]))
     ended = time.time()
     return {
         "wall": ended - started,
