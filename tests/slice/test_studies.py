@@ -1,5 +1,7 @@
 """Durable studies in journal files and in PostgreSQL: resumed, never over-run, identical to an uninterrupted one."""
 
+import multiprocessing
+import os
 import uuid
 
 import optuna
@@ -158,7 +160,7 @@ def test_a_journal_damaged_elsewhere_is_set_aside_and_the_study_starts_afresh(tm
     assert len(list(tmp_path.glob("s.journal.aside-*"))) == 1
 
 
-def test_a_study_on_s3_is_written_back_once_per_finished_trial_and_resumes_elsewhere(s3_env, monkeypatch):
+def test_a_study_on_s3_is_written_back_when_created_at_most_once_a_second_and_when_it_stops(s3_env, monkeypatch):
     from manymodels import storage, studies
 
     place = StudyPlace(storage=f"s3://{s3_env.bucket}/studies-{uuid.uuid4().hex}/k.journal", name="1-1:test")
@@ -167,10 +169,43 @@ def test_a_study_on_s3_is_written_back_once_per_finished_trial_and_resumes_elsew
     monkeypatch.setattr(studies.storage, "write_bytes", lambda url, data: writes.append(url) or write(url, data))
     study, resumed = open_study(place)
     run_to(study, lambda trial: trial.suggest_float("x", 0, 1), 3, seed=0)
-    assert not resumed and writes == [place.storage] * (1 + 3)  # the study created, then each trial
+    assert not resumed and writes == [place.storage] * 2  # created; the three quick trials together as it stopped
+    monkeypatch.setattr(studies, "SAVE_EVERY", 0.0)
+    run_to(study, lambda trial: trial.suggest_float("x", 0, 1), 5, seed=0)
+    assert writes == [place.storage] * (2 + 2)  # each trial, when the last save is SAVE_EVERY old
     elsewhere, resumed = open_study(place)  # a new local copy, as on another node
-    assert resumed and [t.state for t in elsewhere.trials] == [TrialState.COMPLETE] * 3
-    assert elsewhere.trials[2].params == study.trials[2].params
+    assert resumed and [t.state for t in elsewhere.trials] == [TrialState.COMPLETE] * 5
+    assert elsewhere.trials[4].params == study.trials[4].params
+
+
+def _killed_after(path: str, trials: int) -> None:
+    """In a child process: a study whose journal is saved once an hour, killed in trial `trials` (no clean-up)."""
+    from manymodels import studies
+
+    studies.SAVE_EVERY = 3600.0
+    study, _ = open_study(StudyPlace(path, "1-1:test"))
+
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", 0, 1)
+        if trial.number == trials:
+            os._exit(0)
+        return x
+
+    run_to(study, objective, trials + 1, seed=3)
+
+
+def test_a_process_killed_between_saves_loses_only_those_trials_and_its_study_asks_them_again(tmp_path):
+    killed = multiprocessing.get_context("fork").Process(target=_killed_after, args=(str(tmp_path / "k.journal"), 3))
+    killed.start()
+    killed.join(60)
+    assert killed.exitcode == 0
+    assert states(StudyPlace(str(tmp_path / "k.journal"), "1-1:test")) == []  # the study created, no trial saved
+    study, _ = open_study(StudyPlace(str(tmp_path / "k.journal"), "1-1:test"))
+    run_to(study, lambda trial: trial.suggest_float("x", 0, 1), 4, seed=3)
+    straight, _ = open_study(StudyPlace(str(tmp_path / "straight.journal"), "1-1:test"))
+    run_to(straight, lambda trial: trial.suggest_float("x", 0, 1), 4, seed=3)
+    assert [t.params for t in study.trials] == [t.params for t in straight.trials]
+    assert states(StudyPlace(str(tmp_path / "k.journal"), "1-1:test")) == [TrialState.COMPLETE] * 4
 
 
 def test_a_damaged_study_on_s3_is_set_aside_and_starts_afresh(s3_env):
