@@ -75,7 +75,8 @@ def study_storage(r: dict) -> list[str]:
         f"{r['studies']} studies × {r['trials']} trials that ask what a Prophet trial asks and fit nothing, so only "
         "the storage is measured; S3 is a moto server on this machine (a real endpoint adds its network round trip "
         "to the wall time, not to the CPU). A journal is saved when its study is created, after a finished trial at "
-        f"most once a second, and when the study stops (appended on disk, written back whole to S3): {r['journal_bytes'] / 1024:.0f} KiB after {r['trials']} trials.",
+        "most once a second, and when the study stops (appended on disk, written back whole to S3): "
+        f"{r['journal_bytes'] / 1024:.0f} KiB after {r['trials']} trials.",
         "",
         "| study journal | wall ms per trial | CPU ms per trial |",
         "|---|---:|---:|",
