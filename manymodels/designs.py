@@ -8,6 +8,7 @@ columns, sets penalties and is solved exactly (manymodels.exact) without Prophet
 """
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,40 +42,13 @@ class FoldDesign:
     def build(cls, history: pd.DataFrame, at: pd.DataFrame, largest: dict, holidays: str | None, regressors=()):
         """largest: parameters with every seasonality at the largest order the series allows (other values are
         irrelevant to the design). history: (ds, y, regressors...) as fitted (y already transformed)."""
-        from manymodels.models import new_prophet
-
-        model = new_prophet(largest, holidays=holidays, regressors=regressors)
-        prepared = model.setup_dataframe(history[["ds", "y", *regressors]].dropna(subset=["y"]), initialize_scales=True)
-        model.history = prepared
-        model.set_auto_seasonalities()
-        model.set_changepoints()
-        features = _features(model, prepared)
-        names = [str(name) for name in features.columns]
-        future = model.setup_dataframe(at[["ds", *regressors]].reset_index(drop=True))
-        future_X = _features(model, future).reindex(columns=names, fill_value=0.0)
-        parts = [name.rsplit("_delim_", 1) for name in names]
-        season = np.array([p[0] if len(p) == 2 and p[0] in SEASONS.values() and p[1].isdigit() else "" for p in parts])
-        harmonic = np.array([int(p[1]) if s else 0 for p, s in zip(parts, season, strict=True)])
-        t, t_change = prepared["t"].to_numpy(float), np.asarray(model.changepoints_t, dtype=float)
-        trend = exact.trend_columns(t, t_change)
-        keep = np.array([name != "zeros" for name in names])  # Prophet's placeholder when there is no feature
-        X = features.to_numpy(float)[:, keep]
-        season, harmonic = season[keep], harmonic[keep]
-        Z = np.column_stack([trend, X])
-        y = prepared["y_scaled"].to_numpy(float)
-        return cls(
-            season=season,
-            harmonic=harmonic,
-            trend=trend,
-            X=X,
-            y=y,
-            t_change=t_change,
-            gram=Z.T @ Z,
-            cross=Z.T @ y,
-            future_trend=exact.trend_columns(future["t"].to_numpy(float), t_change),
-            future_X=future_X.to_numpy(float)[:, keep],
-            y_scale=float(model.y_scale),
-        )
+        history = history[["ds", "y", *regressors]].dropna(subset=["y"]).sort_values("ds", kind="stable")
+        shape = _shape(history, at, largest, holidays, tuple(regressors))
+        y = history["y"].to_numpy(float)
+        y_scale = float(np.abs(y).max()) or 1.0  # Prophet's absmax scaling (its floor is 0 without logistic growth)
+        y = y / y_scale
+        cross = np.concatenate([shape.trend.T @ y, shape.X.T @ y])
+        return cls(**shape.arrays(), y=y, cross=cross, y_scale=y_scale)
 
     def logged(self) -> "FoldDesign":
         """The same design fitted to log(1 + y): only y, its scale and Z'y change (Prophet scales y by its largest
@@ -143,6 +117,77 @@ class FoldDesign:
         X = self.future_X[:, columns]
         mean = trend * (1 + X @ (fit.beta * problem.multiplicative)) + X @ (fit.beta * problem.additive)
         return mean * self.y_scale
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """The part of a fold's design that depends on its dates alone (without regressors, whose values are scaled per
+    series): the same for every series with the same dates, so built once for all of them."""
+
+    season: np.ndarray
+    harmonic: np.ndarray
+    trend: np.ndarray
+    X: np.ndarray
+    t_change: np.ndarray
+    gram: np.ndarray
+    future_trend: np.ndarray
+    future_X: np.ndarray
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # not asdict: it copies them
+
+
+_SHAPES: dict[tuple, _Shape] = {}
+_MAX_SHAPES = 16
+
+
+def _shape(history: pd.DataFrame, at: pd.DataFrame, largest: dict, holidays: str | None, regressors: tuple) -> _Shape:
+    if regressors:
+        return _prophets_shape(history, at, largest, holidays, regressors)
+    dates = np.concatenate([history["ds"].to_numpy("datetime64[ns]"), at["ds"].to_numpy("datetime64[ns]")])
+    orders = tuple(int(largest.get(order) or 0) for order in ORDERS)
+    key = (hashlib.blake2b(dates.view(np.int64).tobytes(), digest_size=16).digest(), len(history), orders, holidays)
+    if key not in _SHAPES:
+        if len(_SHAPES) >= _MAX_SHAPES:
+            _SHAPES.clear()
+        _SHAPES[key] = _prophets_shape(history, at, largest, holidays, regressors)
+    return _SHAPES[key]
+
+
+def _prophets_shape(history: pd.DataFrame, at: pd.DataFrame, largest: dict, holidays: str | None, regressors) -> _Shape:
+    """From Prophet's own preprocess: its time scaling, changepoints and features, at the largest orders."""
+    from manymodels.models import new_prophet
+
+    model = new_prophet(largest, holidays=holidays, regressors=regressors)
+    prepared = model.setup_dataframe(history.reset_index(drop=True), initialize_scales=True)
+    model.history = prepared
+    model.set_auto_seasonalities()
+    model.set_changepoints()
+    features = _features(model, prepared)
+    names = [str(name) for name in features.columns]
+    future = model.setup_dataframe(at[["ds", *regressors]].reset_index(drop=True))
+    future_X = _features(model, future).reindex(columns=names, fill_value=0.0)
+    parts = [name.rsplit("_delim_", 1) for name in names]
+    season = np.array([p[0] if len(p) == 2 and p[0] in SEASONS.values() and p[1].isdigit() else "" for p in parts])
+    harmonic = np.array([int(p[1]) if s else 0 for p, s in zip(parts, season, strict=True)])
+    t_change = np.asarray(model.changepoints_t, dtype=float)
+    trend = exact.trend_columns(prepared["t"].to_numpy(float), t_change)
+    keep = np.array([name != "zeros" for name in names])  # Prophet's placeholder when there is no feature
+    X = features.to_numpy(float)[:, keep]
+    Z = np.column_stack([trend, X])
+    shape = _Shape(
+        season=season[keep],
+        harmonic=harmonic[keep],
+        trend=trend,
+        X=X,
+        t_change=t_change,
+        gram=Z.T @ Z,
+        future_trend=exact.trend_columns(future["t"].to_numpy(float), t_change),
+        future_X=future_X.to_numpy(float)[:, keep],
+    )
+    for array in shape.arrays().values():
+        array.flags.writeable = False  # shared by the designs of every series with these dates
+    return shape
 
 
 def _features(model, frame: pd.DataFrame) -> pd.DataFrame:

@@ -166,6 +166,23 @@ def test_a_trial_on_a_folds_design_forecasts_as_a_prophet_fit_of_the_fold():
     assert not design.covers(SETTINGS[0] | {"weekly_order": 6})  # more than daily data can tell apart
 
 
+def test_series_with_the_same_dates_share_one_design_shape_and_each_forecasts_as_its_own_prophet_fit():
+    from manymodels.designs import FoldDesign, largest_params
+    from manymodels.search_space import Seasonalities
+
+    first, second = panel()[:2]  # the generator's series share their dates
+    largest = largest_params(Seasonalities.for_series("D", first["ds"].iloc[-91] - first["ds"].iloc[0]))
+    designs = [FoldDesign.build(h.iloc[:-90], h.iloc[-90:], largest, None) for h in (first, second)]
+    assert designs[1].X is designs[0].X and designs[1].gram is designs[0].gram and not designs[0].X.flags.writeable
+    assert not np.array_equal(designs[0].y, designs[1].y) and designs[0].y_scale != designs[1].y_scale
+    shifted = second.assign(ds=second["ds"] + pd.Timedelta(days=1))
+    assert FoldDesign.build(shifted.iloc[:-90], shifted.iloc[-90:], largest, None).X is not designs[0].X
+    for history, design in zip((first, second), designs, strict=True):
+        for params in SETTINGS[:4:3]:  # additive and multiplicative
+            expected = predict(fit_prophet(history.iloc[:-90], params), history.iloc[-90:], None)
+            np.testing.assert_allclose(design.fit_and_forecast(params), expected, rtol=1e-6)
+
+
 def test_a_folds_design_is_prophets_preprocess_at_the_largest_orders():
     from manymodels.designs import FoldDesign
 
