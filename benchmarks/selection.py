@@ -1,0 +1,82 @@
+"""Champion rules replayed on finished runs: each rule picks every series' champion from the mean fold errors in
+best_params.parquet and is scored on the run's own test window (backtest.parquet), which no choice saw, as M4's OWA
+against Naive2. Approximate for the tuned Prophet, whose real rule compares on the selection folds only.
+
+    python -m benchmarks.selection RUN_OUTPUT HISTORY.parquet --id-cols store,item --target sales --m4-period 1
+"""
+
+import argparse
+import itertools
+
+import numpy as np
+import pandas as pd
+
+from manymodels.candidates import TUNED
+from manymodels.ensembles import BEST3, GREEDY, MEDIAN
+
+NAIVE2 = "naive2"
+
+
+def test_window_errors(output: str, history: pd.DataFrame, id_cols: list[str], target: str, m4_period: int):
+    """sMAPE and MASE of every model on every series' test window (series x model frames)."""
+    backtest = pd.read_parquet(f"{output}/backtest.parquet")
+    history = history.assign(series_id=history[id_cols].astype(str).agg("-".join, axis=1))
+    starts = backtest.groupby("series_id")["ds"].min()
+    scale = {}
+    for sid, rows in history[history["series_id"].isin(starts.index)].groupby("series_id"):
+        rows = rows.sort_values("date")
+        y = rows.loc[rows["date"] < starts[sid], target].to_numpy(float)
+        scale[sid] = np.mean(np.abs(y[m4_period:] - y[:-m4_period])) if len(y) > m4_period else np.nan
+    a, f = backtest["y"].to_numpy(float), backtest["yhat"].to_numpy(float)
+    backtest = backtest.assign(
+        smape=200 * np.abs(a - f) / np.maximum(np.abs(a) + np.abs(f), 1e-9),
+        mase=np.abs(a - f) / backtest["series_id"].map(scale).to_numpy(float),
+    )
+    means = backtest.groupby(["series_id", "model"])[["smape", "mase"]].mean()
+    return means["smape"].unstack(), means["mase"].unstack()
+
+
+def rule(folds: pd.DataFrame, single: float, ensemble: float, tuned: float) -> pd.Series:
+    """choose_champion's rule with these margins, on mean fold errors."""
+    chosen = {}
+    for sid, errors in folds.iterrows():
+        errors = errors.dropna()
+        options = {MEDIAN: errors[MEDIAN]}
+        for model, error in errors.items():
+            margin = ensemble if model in (BEST3, GREEDY) else single
+            if model not in (MEDIAN, TUNED) and error < (1 - margin) * errors[MEDIAN]:
+                options[model] = error
+        choice = min(options, key=options.get)
+        chosen[sid] = TUNED if TUNED in errors and errors[TUNED] < (1 - tuned) * errors[choice] else choice
+    return pd.Series(chosen)
+
+
+def owa(smape: pd.DataFrame, mase: pd.DataFrame, chosen: pd.Series) -> float:
+    pick = lambda frame: np.nanmean([frame.at[sid, model] for sid, model in chosen.items()])  # noqa: E731
+    return 0.5 * (pick(smape) / np.nanmean(smape[NAIVE2]) + pick(mase) / np.nanmean(mase[NAIVE2]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("output")
+    parser.add_argument("history")
+    parser.add_argument("--id-cols", default="store,item")
+    parser.add_argument("--target", default="sales")
+    parser.add_argument("--m4-period", type=int, default=1)
+    args = parser.parse_args()
+    smape, mase = test_window_errors(
+        args.output, pd.read_parquet(args.history), args.id_cols.split(","), args.target, args.m4_period
+    )
+    params = pd.read_parquet(f"{args.output}/best_params.parquet").set_index("series_id").loc[smape.index]
+    folds = params[[c for c in params if c.startswith("folds_")]].rename(columns=lambda c: c.removeprefix("folds_"))
+    folds = folds[[m for m in folds if m in smape.columns]]
+    print(f"{len(smape)} series; the run's champion: OWA {owa(smape, mase, params['champion']):.4f}")
+    for model in smape.columns.drop("champion", errors="ignore"):
+        print(f"always {model}: {owa(smape, mase, pd.Series(model, index=smape.index)):.4f}")
+    for single, ensemble, tuned in itertools.product((0.0, 0.1, 0.2), (0.0, 0.1), (0.1, 0.3)):
+        score = owa(smape, mase, rule(folds, single, ensemble, tuned))
+        print(f"margins single {single} ensemble {ensemble} tuned {tuned}: {score:.4f}")
+
+
+if __name__ == "__main__":
+    main()
