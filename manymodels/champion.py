@@ -6,9 +6,9 @@ on the earlier folds, then takes the place of that choice where it does better b
 folds, which no trial saw. Choosing one of many models on one or two windows picks by noise on unrelated series;
 every fold, and a median that needs no choosing, make the choice hold on windows it never saw.
 
-The margins were set from the runs' own test windows, which no choice sees (benchmarks/RESULTS.md): against 0.1 for
-all, a single model's 0.2 and an ensemble's 0 gave a lower OWA on store-item weekly and on three of the four panels
-of unrelated series, and the same on store-item daily."""
+The margins were set from the runs' own test windows, which no choice sees (benchmarks/selection.py; figures in the
+README): against 0.1 for all, a single model's 0.2 and an ensemble's 0 gave a lower OWA on store-item weekly and on
+three of the four panels of unrelated series, and the same on store-item daily."""
 
 from collections import defaultdict
 
