@@ -21,9 +21,9 @@ from optuna.trial import TrialState
 from manymodels import storage
 
 FAILURES = (RuntimeError, ValueError)  # a fit that fails fails its trial, not the series
-# A journal is saved at most this often between trials, and when its study stops: an fsync per trial, or on S3 an
-# upload of the whole journal per trial, cost about as much as the exact solver's trials. A process killed between
-# saves loses the trials of at most this long, which its resumed study asks again (the sampler is re-seeded).
+# A journal is saved at most this often between trials, and when its study stops: not an fsync per trial, nor on S3
+# an upload of the whole journal per trial (on a moto server about as much time as an exact-solver trial). A process
+# killed between saves loses the trials of at most this long, which its resumed study asks again (re-seeded sampler).
 SAVE_EVERY = 1.0  # seconds
 log = logging.getLogger(__name__)
 
