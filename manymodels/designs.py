@@ -44,20 +44,12 @@ class FoldDesign:
         irrelevant to the design). history: (ds, y, regressors...) as fitted (y already transformed)."""
         history = history[["ds", "y", *regressors]].dropna(subset=["y"]).sort_values("ds", kind="stable")
         shape = _shape(history, at, largest, holidays, tuple(regressors))
-        y = history["y"].to_numpy(float)
-        y_scale = float(np.abs(y).max()) or 1.0  # Prophet's absmax scaling (its floor is 0 without logistic growth)
-        y = y / y_scale
-        cross = np.concatenate([shape.trend.T @ y, shape.X.T @ y])
-        return cls(**shape.arrays(), y=y, cross=cross, y_scale=y_scale)
+        return cls(**shape.arrays(), **_scaled(shape.trend, shape.X, history["y"].to_numpy(float)))
 
     def logged(self) -> "FoldDesign":
         """The same design fitted to log(1 + y): only y, its scale and Z'y change (Prophet scales y by its largest
         absolute value, and time and the regressors by the history's dates and values alone)."""
-        y = np.log1p(self.y * self.y_scale)
-        scale = float(np.abs(y).max()) or 1.0
-        y = y / scale
-        cross = np.concatenate([self.trend.T @ y, self.X.T @ y])
-        return dataclasses.replace(self, y=y, cross=cross, y_scale=scale, last_fit={})
+        return dataclasses.replace(self, **_scaled(self.trend, self.X, np.log1p(self.y * self.y_scale)), last_fit={})
 
     def covers(self, params: dict) -> bool:
         """Whether the design has every Fourier column these parameters ask for."""
@@ -117,6 +109,14 @@ class FoldDesign:
         X = self.future_X[:, columns]
         mean = trend * (1 + X @ (fit.beta * problem.multiplicative)) + X @ (fit.beta * problem.additive)
         return mean * self.y_scale
+
+
+def _scaled(trend: np.ndarray, X: np.ndarray, y: np.ndarray) -> dict:
+    """y as Prophet scales it (by its largest absolute value: the floor is 0 without logistic growth), its scale and
+    Z'y for Z = [trend, X]."""
+    y_scale = float(np.abs(y).max()) or 1.0
+    y = y / y_scale
+    return {"y": y, "cross": np.concatenate([trend.T @ y, X.T @ y]), "y_scale": y_scale}
 
 
 @dataclass(frozen=True)
