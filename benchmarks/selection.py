@@ -7,12 +7,13 @@ against Naive2. Approximate for the tuned Prophet, whose real rule compares on t
 
 import argparse
 import itertools
+from unittest import mock
 
 import numpy as np
 import pandas as pd
 
-from manymodels.candidates import TUNED
-from manymodels.ensembles import BEST3, GREEDY, MEDIAN
+from manymodels import champion
+from manymodels.champion import choose_champion
 
 NAIVE2 = "naive2"
 
@@ -37,18 +38,13 @@ def test_window_errors(output: str, history: pd.DataFrame, id_cols: list[str], t
 
 
 def rule(folds: pd.DataFrame, single: float, ensemble: float, tuned: float) -> pd.Series:
-    """choose_champion's rule with these margins, on mean fold errors."""
-    chosen = {}
-    for sid, errors in folds.iterrows():
-        errors = errors.dropna()
-        options = {MEDIAN: errors[MEDIAN]}
-        for model, error in errors.items():
-            margin = ensemble if model in (BEST3, GREEDY) else single
-            if model not in (MEDIAN, TUNED) and error < (1 - margin) * errors[MEDIAN]:
-                options[model] = error
-        choice = min(options, key=options.get)
-        chosen[sid] = TUNED if TUNED in errors and errors[TUNED] < (1 - tuned) * errors[choice] else choice
-    return pd.Series(chosen)
+    """choose_champion itself with these margins, each candidate's mean fold error as its only fold (so the tuned
+    Prophet is compared with the choice's mean over every fold, not over the selection folds)."""
+    margins = {"SINGLE_MARGIN": single, "ENSEMBLE_MARGIN": ensemble, "TUNED_MARGIN": tuned}
+    with mock.patch.multiple(champion, **margins):
+        return pd.Series(
+            {sid: choose_champion({m: [e] for m, e in errors.items()}) for sid, errors in folds.iterrows()}
+        )
 
 
 def owa(smape: pd.DataFrame, mase: pd.DataFrame, chosen: pd.Series) -> float:
