@@ -77,11 +77,59 @@ class Problem:
         """The 2-norms of the trend's columns and of X's: bounds on any column scaled row by row."""
         return np.linalg.norm(self.trend_columns, axis=0), np.linalg.norm(self.X, axis=0)
 
+    @functools.cached_property
+    def magnitudes(self) -> tuple[np.ndarray, np.ndarray]:
+        """|trend columns| and |X|, for the sizes of the optimality conditions' terms."""
+        return np.abs(self.trend_columns), np.abs(self.X)
+
 
 def trend_columns(t: np.ndarray, t_change: np.ndarray) -> np.ndarray:
     """Prophet's linear trend is linear in (delta, k, m) with these columns, at any times t."""
     hinges = np.where(t[:, None] >= t_change[None, :], t[:, None] - t_change[None, :], 0.0)
     return np.column_stack([hinges, t, np.ones_like(t)])
+
+
+class _Dense:
+    """A Jacobian held as a matrix."""
+
+    def __init__(self, J: np.ndarray) -> None:
+        self.J = J
+
+    def t_dot(self, r: np.ndarray) -> np.ndarray:
+        return self.J.T @ r
+
+    def abs_t_dot(self, r: np.ndarray) -> np.ndarray:
+        return np.abs(self.J).T @ np.abs(r)
+
+
+class _Jacobian:
+    """d mean / d (delta, k, m, beta) = [trend columns x scale, X x (trend where multiplicative, else 1)], applied
+    without forming it: the fit's checks need only J'r and |J|'|r|, and Newton's Hessian only the columns in use."""
+
+    def __init__(self, problem: "Problem", trend: np.ndarray, scale: np.ndarray) -> None:
+        self.problem, self.trend, self.scale = problem, trend, scale
+
+    def t_dot(self, r: np.ndarray) -> np.ndarray:
+        p = self.problem
+        return np.concatenate([p.trend_columns.T @ (self.scale * r), self._x_part(p.X.T, r, self.trend * r)])
+
+    def abs_t_dot(self, r: np.ndarray) -> np.ndarray:
+        (abs_trend, abs_X), r = self.problem.magnitudes, np.abs(r)
+        return np.concatenate(
+            [abs_trend.T @ (np.abs(self.scale) * r), self._x_part(abs_X.T, r, np.abs(self.trend) * r)]
+        )
+
+    def _x_part(self, Xt: np.ndarray, r: np.ndarray, trend_r: np.ndarray) -> np.ndarray:
+        mult = self.problem.multiplicative
+        if mult.all():
+            return Xt @ trend_r
+        return np.where(mult, Xt @ trend_r, Xt @ r) if mult.any() else Xt @ r
+
+    def columns(self, index: np.ndarray) -> np.ndarray:
+        p, n_trend = self.problem, self.problem.trend_columns.shape[1]
+        trend_index, x_index = index[index < n_trend], index[index >= n_trend] - n_trend
+        X = p.X[:, x_index] * np.where(p.multiplicative[x_index], self.trend[:, None], 1.0)
+        return np.column_stack([p.trend_columns[:, trend_index] * self.scale[:, None], X])
 
 
 @dataclass(frozen=True)
@@ -274,7 +322,7 @@ def _solve_multiplicative(problem: Problem, start: Fit | None = None) -> Fit | N
             current = np.concatenate([trend_theta[: S + 2], beta[add]])
             norms = np.concatenate([trend_norms * np.abs(scale).max(), X_norms[add]])
             # the trend block's conditions; the betas' hold after a round (a warm start's need not: its own round)
-            if rounds > 1 and _stationary(Z, y - Z @ current, sigma, current, S, priors, problem.tau, norms):
+            if rounds > 1 and _stationary(_Dense(Z), y - Z @ current, sigma, current, S, priors, problem.tau, norms):
                 fit = _fit(problem, current[S], current[S + 1], current[:S], beta, sigma, rounds)
                 return fit if pattern is None else _newton(problem, fit)
             if pattern is not None and np.array_equal(pattern, np.sign(current[:S])):
@@ -305,19 +353,24 @@ def _newton_step(problem, v, on, sigma, precisions, J, trend, residual) -> np.nd
     """The Newton step in the coefficients in use (Gauss-Newton where the Hessian is not positive definite); None
     where a changepoint out of use would improve the fit, which the lasso block decides."""
     S, X, mult = len(problem.t_change), problem.X, problem.multiplicative
-    gradient = -(J.T @ residual) / sigma**2 + precisions * v
+    gradient = -J.t_dot(residual) / sigma**2 + precisions * v
     if (np.abs(gradient[:S][~on[:S]]) > (1 + OPTIMALITY_TOLERANCE) / problem.tau).any():
         return None
     gradient[:S] += np.sign(v[:S]) / problem.tau
-    hessian = J.T @ J / sigma**2 + np.diag(precisions)
-    cross = problem.trend_columns.T @ (residual[:, None] * X[:, mult]) / sigma**2  # d2 mean / d trend d beta_m
+    index = np.flatnonzero(on)  # sorted: the trend's columns in use first, then every beta
+    J_on = J.columns(index)
+    hessian = J_on.T @ J_on / sigma**2 + np.diag(precisions[index])
+    trend_on = index[index < S + 2]
+    in_mult = len(trend_on) + np.flatnonzero(mult)
+    cross = (
+        problem.trend_columns[:, trend_on].T @ (residual[:, None] * X[:, mult]) / sigma**2
+    )  # d2 mean / d trend d beta_m
     full = hessian.copy()
-    full[np.ix_(np.arange(S + 2), S + 2 + np.flatnonzero(mult))] -= cross
-    full[np.ix_(S + 2 + np.flatnonzero(mult), np.arange(S + 2))] -= cross.T
-    index = np.flatnonzero(on)
+    full[np.ix_(np.arange(len(trend_on)), in_mult)] -= cross
+    full[np.ix_(in_mult, np.arange(len(trend_on)))] -= cross.T
     for matrix in (full, hessian):
         try:
-            factor = scipy.linalg.cho_factor(matrix[np.ix_(index, index)])
+            factor = scipy.linalg.cho_factor(matrix)
         except np.linalg.LinAlgError:
             continue
         step = np.zeros_like(v)
@@ -346,7 +399,7 @@ def _newton(problem: Problem, start: Fit, steps: int = 50) -> Fit | None:
 
     for rounds in range(1, steps + 1):
         trend, scale, residual = parts(v)
-        J = np.column_stack([problem.trend_columns * scale[:, None], X * np.where(mult, trend[:, None], 1.0)])
+        J = _Jacobian(problem, trend, scale)
         trend_size = np.where(mult, np.abs(trend).max(), 1.0)
         norms = np.concatenate([problem.norms[0] * np.abs(scale).max(), problem.norms[1] * trend_size])
         if _stationary(J, residual, sigma, v, S, precisions[S:], problem.tau, norms):  # solve() checks the fit
@@ -387,11 +440,10 @@ def is_optimal(problem: Problem, fit: Fit) -> bool:
     if not np.isfinite(values).all() or fit.sigma_obs <= 0:
         return False
     X = problem.X
-    trend_Z = problem.trend_columns
-    trend = trend_Z @ np.concatenate([fit.delta, [fit.k, fit.m]])
+    trend = problem.trend_columns @ np.concatenate([fit.delta, [fit.k, fit.m]])
     scale = 1 + X @ (fit.beta * problem.multiplicative)
     residual = problem.y - (trend * scale + X @ (fit.beta * problem.additive))
-    J = np.column_stack([trend_Z * scale[:, None], X * np.where(problem.multiplicative, trend[:, None], 1.0)])
+    J = _Jacobian(problem, trend, scale)
     coefficients = np.concatenate([fit.delta, [fit.k, fit.m], fit.beta])
     precisions = np.concatenate([[1 / PRIOR_VAR_KM] * 2, 1 / problem.sigmas**2])
     T, rss = len(problem.y), float(residual @ residual)
@@ -407,7 +459,7 @@ def _stationary(J, residual, sigma, coefficients, n_l1, precisions, tau, norms=N
     norms: upper bounds on J's column 2-norms, to turn down a point far from stationary without |J|'|residual|
     (which Cauchy-Schwarz bounds by norms x ||residual||)."""
     s2 = sigma * sigma
-    pull = J.T @ residual / s2  # the likelihood's gradient
+    pull = J.t_dot(residual) / s2  # the likelihood's gradient
     prior = np.concatenate([np.sign(coefficients[:n_l1]) / tau, coefficients[n_l1:] * precisions])
     gap = np.abs(pull - prior)
     at_zero = np.zeros(len(prior), bool)
@@ -416,5 +468,5 @@ def _stationary(J, residual, sigma, coefficients, n_l1, precisions, tau, norms=N
     others = np.abs(prior) + np.where(at_zero, 1 / tau, 0.0)
     if norms is not None and (gap > OPTIMALITY_TOLERANCE * (norms * np.linalg.norm(residual) / s2 + others)).any():
         return False
-    size = np.abs(J).T @ np.abs(residual) / s2 + others
+    size = J.abs_t_dot(residual) / s2 + others
     return bool((gap <= OPTIMALITY_TOLERANCE * np.maximum(size, 1e-300)).all())
