@@ -71,11 +71,11 @@ class LocalRay:
         ray.init(**self.init_kwargs())
 
     def start_early(self) -> None:
-        """Start Ray and warm up its workers while the run imports Prefect and Dask on the other core; the run's
+        """Start Ray and warm up a worker while the run imports Prefect and Dask on the other core; the run's
         ray_session adopts it."""
         if not ray.is_initialized():
             ray.init(**self.init_kwargs())
-            warm_up_workers()
+            warm_up_a_worker()
 
 
 def ray_engine(compute: ComputeSpec) -> RayCluster | LocalRay:
@@ -180,10 +180,10 @@ def _import_tuning() -> None:
     import tasks.tune  # noqa: F401
 
 
-def warm_up_workers() -> None:
-    """Have a worker per CPU import the tuning code."""
-    for _ in range(cluster_cpus()):
-        _import_tuning.remote()
+def warm_up_a_worker() -> None:
+    """Have one worker import the tuning code: the run's first task finds it ready, the others import on their first
+    task. A warm-up per CPU made the global model's task, which takes every CPU, wait for all of them (RESULTS.md)."""
+    _import_tuning.remote()
 
 
 def _with_secrets(fn, *args, **kwargs):
@@ -235,12 +235,12 @@ class NodeClock:
 
 @contextlib.contextmanager
 def ray_session(compute: ComputeSpec, sample_seconds: float = 10) -> Iterator[NodeClock]:
-    """Start (or join) Ray and have its workers import the tuning code; disconnect on leaving.
+    """Start (or join) Ray and have a worker import the tuning code; disconnect on leaving.
 
     Entered while ingest runs, so that tuning starts at full speed: the tuning flow's RayTaskRunner finds Ray up.
     Yields the clock of the cluster's nodes, sampled every sample_seconds, for the cost estimate.
     """
-    started_early = ray.is_initialized()  # by LocalRay.start_early, which warmed up its workers
+    started_early = ray.is_initialized()  # by LocalRay.start_early, which warmed up a worker
     if started_early:
         log.info("using the local Ray started with the run")
     with ray_connected(ray_engine(compute)):
@@ -256,7 +256,7 @@ def ray_session(compute: ComputeSpec, sample_seconds: float = 10) -> Iterator[No
         sampler.start()
         try:
             if not started_early:
-                warm_up_workers()
+                warm_up_a_worker()
             yield clock
         finally:
             stop.set()
