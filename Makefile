@@ -40,13 +40,14 @@ BENCH_TRIALS   ?= 5
 BENCH_RAYTUNE  ?= 10
 BENCH_THROUGHPUT ?=
 BENCH_TRIAL_COST ?= --series 10 --trials 10
+BENCH_STARTUP  ?= --runs 5
 BENCH_STUDY_STORAGE ?= --trials 20 --studies 5
 BENCH_INGEST   ?= --rows 50000000
 BENCH_SCALE    ?= --series 30000
 bench: setup
 	$(BENCH) clean --out $(BENCH_OUT)
 	$(BENCH) trial-cost $(BENCH_TRIAL_COST) --out $(BENCH_OUT)
-	$(BENCH) startup --out $(BENCH_OUT)
+	$(BENCH) startup $(BENCH_STARTUP) --out $(BENCH_OUT)
 	$(BENCH) study-storage $(BENCH_STUDY_STORAGE) --out $(BENCH_OUT)
 	for workload in $(BENCH_WORKLOADS); do for n in $(BENCH_SERIES); do \
 		$(BENCH) throughput --workload $$workload --series $$n --trials $(BENCH_TRIALS) \

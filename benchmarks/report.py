@@ -120,8 +120,11 @@ def startup(r: dict) -> list[str]:
         "",
         f"One series, one trial, through the whole flow: {r['command_wall']:.1f} s, of which its fits take "
         f"{r['fits_seconds']:.1f} s: a fixed cost of **{r['fixed_cost']:.1f} s** "
-        f"({verdict('fixed_cost', r['fixed_cost'])}). "
-        "Steps: " + ", ".join(f"{k} {v:.1f} s" for k, v in r["step_seconds"].items()) + ".",
+        f"({verdict('fixed_cost', r['fixed_cost'])}), the median of "
+        + (", ".join(f"{run:.1f}" for run in r["runs"]) + " s" if "runs" in r else "one run")
+        + ". Steps of that run: "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in r["step_seconds"].items())
+        + ".",
         *_commands([r]),
     ]
 

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -35,11 +36,19 @@ def run_manymodels(data: Path, output: Path, trials: int, cpus: int, env: dict, 
     started = time.time()
     with tempfile.TemporaryFile() as log:
         driver = subprocess.Popen(list(map(str, command)), env=env, stdout=log, stderr=subprocess.STDOUT)
-        driver_peak = 0
-        while driver.poll() is None:  # the kernel's high-water mark of the driver's resident memory
-            driver_peak = max(driver_peak, _peak_rss(driver.pid))
-            time.sleep(0.5)
+        peaks = [0]
+
+        def watch() -> None:  # the kernel's high-water mark of the driver's resident memory
+            while driver.poll() is None:
+                peaks.append(_peak_rss(driver.pid))
+                time.sleep(0.5)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        driver.wait()  # the end to the millisecond, not to the watcher's half-second
         ended = time.time()
+        watcher.join()
+        driver_peak = max(peaks)
         if driver.returncode:
             log.seek(0)
             raise RuntimeError(f"manymodels run failed: {log.read()[-2000:].decode(errors='replace')}")

@@ -20,6 +20,7 @@ def test_make_bench_runs_every_benchmark_and_writes_the_report(prefect_server, t
         "BENCH_RAYTUNE": 1,
         "BENCH_THROUGHPUT": "--no-bracket",  # the second manymodels run only steadies the ratio
         "BENCH_TRIAL_COST": "--series 1 --trials 2 --workload synthetic",
+        "BENCH_STARTUP": "--runs 2",
         "BENCH_STUDY_STORAGE": "--trials 2 --studies 1",
         "BENCH_INGEST": "--rows 8000 --days 400 --series-per-file 10",
         "BENCH_SCALE": "--series 4 --days 150 --sample 2",
@@ -62,6 +63,9 @@ def test_make_bench_runs_every_benchmark_and_writes_the_report(prefect_server, t
     assert ingest["rows"] == 20 * 400 and ingest["series"] == ingest["accepted"] == 20
     assert results["scale-4"]["manymodels"]["series"] == 4 and results["scale-4"]["peak_memory_gib"] > 0
     assert 0 < results["scale-4"]["manymodels"]["driver_peak_rss_gib"] < 8
+
+    startup = results["startup"]
+    assert len(startup["runs"]) == 2 and startup["fixed_cost"] in startup["runs"]
 
     compared = {f"{v}_vs_manymodels" for v in variants if v != "manymodels"}
     assert set(results["trial-cost"]["ratios"]) == compared
