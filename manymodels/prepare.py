@@ -47,8 +47,10 @@ def prepare_series(
     """Return the regularised series with its split labels (None if rejected) and its profile."""
     series_id = str(rows[SERIES_ID].iloc[0])
     ids = {col: rows[col].iloc[0] for col in spec.id_cols}
-    rows = rows.sort_values([TIME, ROW])
-    n_duplicates = int(rows[TIME].duplicated().sum())
+    now = now or pd.Timestamp.now(tz="UTC").tz_localize(None)
+    if not (increasing := _increasing(rows[TIME].to_numpy())):
+        rows = rows.sort_values([TIME, ROW])
+    n_duplicates = 0 if increasing else int(rows[TIME].duplicated().sum())
     profile = {
         **ids,
         SERIES_ID: series_id,
@@ -57,23 +59,27 @@ def prepare_series(
         "n_rows": len(rows),
         "n_duplicates": n_duplicates,
     }
-    if reason := rejection(rows, spec, now or pd.Timestamp.now(tz="UTC").tz_localize(None)):
-        return None, profile | {"status": "rejected", "reason": reason}
-    rows = merge_duplicates(rows, spec.duplicates, spec.regressors).set_index(TIME)
-    future = None
-    if spec.regressors:
-        rows, future = split_future(rows, spec)
-        if isinstance(future, str):
-            return None, profile | {"status": "rejected", "reason": future}
-    grid = pd.date_range(rows.index[0], rows.index[-1], freq=spec.freq)
-    if n_off := int((~rows.index.isin(grid)).sum()):
-        return None, profile | {"status": "rejected", "reason": f"{n_off} timestamps off the {spec.freq} grid"}
-    y = rows[TARGET].reindex(grid)
-    filled = y.isna()
-    y = _filled(y, spec.fill)
-    regressors = rows[spec.regressors].reindex(grid).apply(_filled, fill=spec.fill)
-    if empty := [col for col in spec.regressors if regressors[col].isna().any()]:
-        return None, profile | {"status": "rejected", "reason": f"regressor {empty[0]!r} has no values"}
+    if (regular := _on_grid(rows, spec, now)) is not None:  # most series: already what the steps below make
+        y, filled, regressors, future = regular, np.zeros(len(regular), bool), None, None
+    else:
+        if reason := rejection(rows, spec, now):
+            return None, profile | {"status": "rejected", "reason": reason}
+        rows = merge_duplicates(rows, spec.duplicates, spec.regressors).set_index(TIME)
+        future = None
+        if spec.regressors:
+            rows, future = split_future(rows, spec)
+            if isinstance(future, str):
+                return None, profile | {"status": "rejected", "reason": future}
+        grid = pd.date_range(rows.index[0], rows.index[-1], freq=spec.freq)
+        if n_off := int((~rows.index.isin(grid)).sum()):
+            return None, profile | {"status": "rejected", "reason": f"{n_off} timestamps off the {spec.freq} grid"}
+        y = rows[TARGET].reindex(grid)
+        filled = y.isna()
+        y = _filled(y, spec.fill)
+        regressors = rows[spec.regressors].reindex(grid).apply(_filled, fill=spec.fill)
+        if empty := [col for col in spec.regressors if regressors[col].isna().any()]:
+            return None, profile | {"status": "rejected", "reason": f"regressor {empty[0]!r} has no values"}
+    grid = y.index
     profile |= {"length": len(y), "n_filled": int(filled.sum()), "start": grid[0], "end": grid[-1]}
     if len(y) < spec.min_length:
         return None, profile | {
@@ -83,7 +89,7 @@ def prepare_series(
         }
     if y.nunique() == 1:
         return None, profile | {"status": "rejected", "reason": f"constant target ({y.iloc[0]:g})"}
-    frame = series_frame(y, filled, regressors, future, spec).assign(**ids, **{SERIES_ID: series_id})
+    frame = series_frame(y, filled, regressors, future, spec, ids | {SERIES_ID: series_id})
     history = y.to_numpy()[: -spec.horizon]
     folds = spec.folds_for(len(history))
     before_folds = len(history) - folds * spec.horizon
@@ -99,20 +105,53 @@ def prepare_series(
     }
 
 
+def _increasing(times: np.ndarray) -> bool:
+    return bool((times[1:] > times[:-1]).all())
+
+
+def _on_grid(rows: pd.DataFrame, spec: DataSpec, now: pd.Timestamp) -> pd.Series | None:
+    """The target on its grid when a series' rows (in time order) already are one row per period of a fixed-length
+    frequency, with every target present, finite and, if required, non-negative, none after now and no regressors;
+    else None, and the general steps check, merge, regularise and fill it."""
+    step = pd.tseries.frequencies.to_offset(spec.freq)
+    if spec.regressors or not (length := _fixed_length(step)):
+        return None
+    times, y = rows[TIME].to_numpy(), rows[TARGET].to_numpy(float)
+    if not (np.diff(times) == length.to_timedelta64()).all() or not np.isfinite(y).all():
+        return None
+    if isinstance(step, pd.offsets.Week) and step.weekday is not None and rows[TIME].iloc[0].weekday() != step.weekday:
+        return None
+    if (spec.non_negative and (y < 0).any()) or times[-1] > now.to_datetime64():
+        return None
+    return pd.Series(y, index=pd.DatetimeIndex(times))
+
+
+def _fixed_length(step: pd.DateOffset) -> pd.Timedelta | None:
+    """The length of a frequency's periods where every period has the same (on naive timestamps), else None."""
+    if isinstance(step, pd.offsets.Tick | pd.offsets.Day):
+        return pd.Timedelta(step)
+    if isinstance(step, pd.offsets.Week):
+        return pd.Timedelta(days=7 * step.n)
+    return None
+
+
 def series_frame(
-    y: pd.Series, filled: pd.Series, regressors: pd.DataFrame, future: pd.DataFrame | None, spec: DataSpec
+    y: pd.Series, filled, regressors: pd.DataFrame | None, future: pd.DataFrame | None, spec: DataSpec, labels: dict
 ) -> pd.DataFrame:
     """The series file's rows: the regular grid with its split labels and regressors, then the future's dates with
-    the regressors' values there."""
-    frame = pd.DataFrame(
-        {TIME: y.index, TARGET: y.to_numpy(), "filled": filled.to_numpy(), "split": split_labels(len(y), spec.horizon)}
-    )
-    for col in spec.regressors:
-        frame[col] = regressors[col].to_numpy()
+    the regressors' values there; labels (the ids) on every row."""
+    columns = {
+        TIME: y.index,
+        TARGET: y.to_numpy(),
+        "filled": np.asarray(filled),
+        "split": split_labels(len(y), spec.horizon),
+    }
+    frame = pd.DataFrame(columns | {col: regressors[col].to_numpy() for col in spec.regressors} | labels)
     if future is not None:
-        tail = pd.DataFrame({TIME: future.index, TARGET: np.nan, "filled": False, "split": FUTURE})
-        frame = pd.concat([frame, tail.assign(**{col: future[col].to_numpy() for col in spec.regressors})])
-    return frame.reset_index(drop=True)
+        tail = {TIME: future.index, TARGET: np.nan, "filled": False, "split": FUTURE}
+        tail = pd.DataFrame(tail | {col: future[col].to_numpy() for col in spec.regressors} | labels)
+        frame = pd.concat([frame, tail], ignore_index=True)
+    return frame
 
 
 def _filled(values: pd.Series, fill: str) -> pd.Series:
@@ -164,8 +203,9 @@ def merge_duplicates(rows: pd.DataFrame, how: str, regressors: list[str] = ()) -
 def data_hash(rows: pd.DataFrame, regressors: list[str] = ()) -> str:
     """A digest of a series' rows as given (time, target and every regressor), so reruns can tell which series
     changed."""
-    rows = rows.sort_values([TIME, TARGET, *regressors])
-    values = pd.DataFrame({"ds": rows[TIME].astype("datetime64[us]").astype("int64"), "y": rows[TARGET]})
+    if not _increasing(rows[TIME].to_numpy()):  # else the sort changes nothing
+        rows = rows.sort_values([TIME, TARGET, *regressors])
+    values = pd.DataFrame({"ds": rows[TIME].to_numpy("datetime64[us]").view("int64"), "y": rows[TARGET].to_numpy()})
     for col in regressors:
         values[col] = rows[col].to_numpy()
     digest = pd.util.hash_pandas_object(values, index=False).to_numpy().tobytes()
