@@ -113,9 +113,10 @@ def ingest(spec: DataSpec, layout: RunLayout, on_valid: Callable[[], None] = lam
         on_valid()
         contract = dd.read_parquet(contract_url, storage_options=storage.options(contract_url))
         n_parts = max(contract.npartitions, 2 * len(default_client().nthreads()))
+        if contract.npartitions < n_parts or not series_partitioned(contract):
+            contract = contract.shuffle(SERIES_ID, npartitions=n_parts)  # each series' rows in one partition
         profiles = (
-            contract.shuffle(SERIES_ID, npartitions=n_parts)
-            .map_partitions(prepare_partition, spec, layout, meta=profile_schema(spec))
+            contract.map_partitions(prepare_partition, spec, layout, meta=profile_schema(spec))
             .compute()
             .sort_values(SERIES_ID, ignore_index=True)
         )
@@ -124,6 +125,13 @@ def ingest(spec: DataSpec, layout: RunLayout, on_valid: Callable[[], None] = lam
     storage.write_parquet(layout.profiles, profiles)
     log.info("ingested %d rows into %d series (%d rejected)", n_rows, len(profiles), (profiles.status != "ok").sum())
     return Ingested(profiles=profiles, layout=layout, n_rows=n_rows, empty_files=empty_files)
+
+
+def series_partitioned(contract: dd.DataFrame) -> bool:
+    """Whether every series' rows already lie in one partition (an input written file by file per group of series,
+    say), so that the shuffle has nothing to bring together; reads the series ids alone."""
+    ids = contract[SERIES_ID].map_partitions(lambda part: part.drop_duplicates(), meta=contract[SERIES_ID]._meta)
+    return not ids.compute().duplicated().any()
 
 
 def check_and_spill(raw: dd.DataFrame, spec: DataSpec, contract_url: str) -> int:

@@ -2,6 +2,7 @@
 
 import gzip
 
+import dask.dataframe as dd
 import pandas as pd
 import pytest
 
@@ -164,3 +165,23 @@ def test_a_small_input_is_ingested_by_threads_of_this_process_a_large_one_by_wor
     large.write_bytes(b"x" * IN_PROCESS_MAX_BYTES)
     with dask_client(ComputeSpec(workers=2), str(large)) as client:
         assert client.scheduler.address.startswith("tcp://127.0.0.1:")
+
+
+def test_an_input_written_by_groups_of_series_skips_the_shuffle_and_prepares_the_same(dask, tmp_path, monkeypatch):
+    frame, parts = messy_sales(), tmp_path / "parts"
+    parts.mkdir()
+    for number, (_, rows) in enumerate(frame.groupby(frame["item"] % 5)):  # each file its own series
+        rows.to_parquet(parts / f"part-{number}.parquet")
+    frame.to_parquet(tmp_path / "one.parquet")  # one partition: shuffled into as many as the workers take
+    shuffled = ingest(spec(str(tmp_path / "one.parquet")), RunLayout(str(tmp_path / "shuffled")))
+
+    def no_shuffle(*args, **kwargs):
+        raise AssertionError("shuffled an input already partitioned by series")
+
+    split = frame.groupby(frame["item"] % 5).ngroups
+    assert split >= 2 * len(dask.nthreads())
+    monkeypatch.setattr(dd.DataFrame, "shuffle", no_shuffle)
+    direct = ingest(spec(str(tmp_path / "parts" / "*.parquet")), RunLayout(str(tmp_path / "direct")))
+    pd.testing.assert_frame_equal(direct.profiles, shuffled.profiles)
+    for series_id, url in shuffled.series_urls().items():
+        pd.testing.assert_frame_equal(storage.read_parquet(direct.series_urls()[series_id]), storage.read_parquet(url))
