@@ -362,9 +362,8 @@ def _newton_step(problem, v, on, sigma, precisions, J, trend, residual) -> np.nd
     hessian = J_on.T @ J_on / sigma**2 + np.diag(precisions[index])
     trend_on = index[index < S + 2]
     in_mult = len(trend_on) + np.flatnonzero(mult)
-    cross = (
-        problem.trend_columns[:, trend_on].T @ (residual[:, None] * X[:, mult]) / sigma**2
-    )  # d2 mean / d trend d beta_m
+    # d2 mean / d trend d beta_m
+    cross = problem.trend_columns[:, trend_on].T @ (residual[:, None] * X[:, mult]) / sigma**2
     full = hessian.copy()
     full[np.ix_(np.arange(len(trend_on)), in_mult)] -= cross
     full[np.ix_(in_mult, np.arange(len(trend_on)))] -= cross.T
@@ -455,7 +454,8 @@ def is_optimal(problem: Problem, fit: Fit) -> bool:
 
 def _stationary(J, residual, sigma, coefficients, n_l1, precisions, tau, norms=None) -> bool:
     """First-order conditions of ||residual||^2 / (2 sigma^2) + |c[:n_l1]|_1 / tau + sum(precisions c[n_l1:]^2) / 2
-    in the coefficients c of J's columns, each within OPTIMALITY_TOLERANCE of the sum of its absolute terms.
+    in the coefficients c of J's columns (J a _Jacobian or _Dense), each within OPTIMALITY_TOLERANCE of the sum of
+    its absolute terms.
     norms: upper bounds on J's column 2-norms, to turn down a point far from stationary without |J|'|residual|
     (which Cauchy-Schwarz bounds by norms x ||residual||)."""
     s2 = sigma * sigma
