@@ -59,26 +59,12 @@ def prepare_series(
         "n_rows": len(rows),
         "n_duplicates": n_duplicates,
     }
-    if (regular := _on_grid(rows, spec, now)) is not None:  # most series: already what the steps below make
+    if (regular := _on_grid(rows, spec, now)) is not None:  # most series: already what regularised() makes
         y, filled, regressors, future = regular, np.zeros(len(regular), bool), None, None
+    elif isinstance(made := regularised(rows, spec, now), str):
+        return None, profile | {"status": "rejected", "reason": made}
     else:
-        if reason := rejection(rows, spec, now):
-            return None, profile | {"status": "rejected", "reason": reason}
-        rows = merge_duplicates(rows, spec.duplicates, spec.regressors).set_index(TIME)
-        future = None
-        if spec.regressors:
-            rows, future = split_future(rows, spec)
-            if isinstance(future, str):
-                return None, profile | {"status": "rejected", "reason": future}
-        grid = pd.date_range(rows.index[0], rows.index[-1], freq=spec.freq)
-        if n_off := int((~rows.index.isin(grid)).sum()):
-            return None, profile | {"status": "rejected", "reason": f"{n_off} timestamps off the {spec.freq} grid"}
-        y = rows[TARGET].reindex(grid)
-        filled = y.isna()
-        y = _filled(y, spec.fill)
-        regressors = rows[spec.regressors].reindex(grid).apply(_filled, fill=spec.fill)
-        if empty := [col for col in spec.regressors if regressors[col].isna().any()]:
-            return None, profile | {"status": "rejected", "reason": f"regressor {empty[0]!r} has no values"}
+        y, filled, regressors, future = made
     grid = y.index
     profile |= {"length": len(y), "n_filled": int(filled.sum()), "start": grid[0], "end": grid[-1]}
     if len(y) < spec.min_length:
@@ -105,6 +91,28 @@ def prepare_series(
     }
 
 
+def regularised(rows: pd.DataFrame, spec: DataSpec, now: pd.Timestamp):
+    """A series' rows (in time order) checked, merged and put on their grid, gaps filled: (y, filled, regressors,
+    future), or why the series cannot be used."""
+    if reason := rejection(rows, spec, now):
+        return reason
+    rows = merge_duplicates(rows, spec.duplicates, spec.regressors).set_index(TIME)
+    future = None
+    if spec.regressors:
+        rows, future = split_future(rows, spec)
+        if isinstance(future, str):
+            return future
+    grid = pd.date_range(rows.index[0], rows.index[-1], freq=spec.freq)
+    if n_off := int((~rows.index.isin(grid)).sum()):
+        return f"{n_off} timestamps off the {spec.freq} grid"
+    y = rows[TARGET].reindex(grid)
+    filled = y.isna()
+    regressors = rows[spec.regressors].reindex(grid).apply(_filled, fill=spec.fill)
+    if empty := [col for col in spec.regressors if regressors[col].isna().any()]:
+        return f"regressor {empty[0]!r} has no values"
+    return _filled(y, spec.fill), filled, regressors, future
+
+
 def _increasing(times: np.ndarray) -> bool:
     return bool((times[1:] > times[:-1]).all())
 
@@ -112,7 +120,7 @@ def _increasing(times: np.ndarray) -> bool:
 def _on_grid(rows: pd.DataFrame, spec: DataSpec, now: pd.Timestamp) -> pd.Series | None:
     """The target on its grid when a series' rows (in time order) already are one row per period of a fixed-length
     frequency, with every target present, finite and, if required, non-negative, none after now and no regressors;
-    else None, and the general steps check, merge, regularise and fill it."""
+    else None, and regularised() checks, merges, regularises and fills it."""
     step = pd.tseries.frequencies.to_offset(spec.freq)
     if spec.regressors or not (length := _fixed_length(step)):
         return None
