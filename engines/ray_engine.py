@@ -75,7 +75,9 @@ class LocalRay:
         ray_session adopts it."""
         if not ray.is_initialized():
             ray.init(**self.init_kwargs())
-            warm_up_a_worker()
+            # One: the global model's task takes every CPU of this one node, so it waited for a warm-up per CPU
+            # (RESULTS.md, fixed cost); the other workers import on their first task.
+            warm_up_workers(1)
 
 
 def ray_engine(compute: ComputeSpec) -> RayCluster | LocalRay:
@@ -180,10 +182,10 @@ def _import_tuning() -> None:
     import tasks.tune  # noqa: F401
 
 
-def warm_up_a_worker() -> None:
-    """Have one worker import the tuning code: the run's first task finds it ready, the others import on their first
-    task. A warm-up per CPU made the global model's task, which takes every CPU, wait for all of them (RESULTS.md)."""
-    _import_tuning.remote()
+def warm_up_workers(count: int) -> None:
+    """Have count workers import the tuning code, so that the first tasks find them ready."""
+    for _ in range(count):
+        _import_tuning.remote()
 
 
 def _with_secrets(fn, *args, **kwargs):
@@ -235,7 +237,7 @@ class NodeClock:
 
 @contextlib.contextmanager
 def ray_session(compute: ComputeSpec, sample_seconds: float = 10) -> Iterator[NodeClock]:
-    """Start (or join) Ray and have a worker import the tuning code; disconnect on leaving.
+    """Start (or join) Ray and have its workers import the tuning code (one, on a local Ray); disconnect on leaving.
 
     Entered while ingest runs, so that tuning starts at full speed: the tuning flow's RayTaskRunner finds Ray up.
     Yields the clock of the cluster's nodes, sampled every sample_seconds, for the cost estimate.
@@ -255,8 +257,8 @@ def ray_session(compute: ComputeSpec, sample_seconds: float = 10) -> Iterator[No
         sampler = threading.Thread(target=sample, name="ray-node-clock", daemon=True)
         sampler.start()
         try:
-            if not started_early:
-                warm_up_a_worker()
+            if not started_early:  # on a cluster, every node's workers, while ingest runs
+                warm_up_workers(cluster_cpus())
             yield clock
         finally:
             stop.set()
