@@ -25,7 +25,7 @@ from tests.shared_nothing import SharedNothing
 
 pytestmark = pytest.mark.e2e
 
-SERIES, TRIALS = 6, 8  # studies of a few seconds each, so that a kill lands inside some
+SERIES, TRIALS = 6, 60  # studies of a few seconds each at the exact solver's pace, so that a kill lands inside some
 FINISHED = {1, 2, 3}  # Optuna's TrialState values of a finished trial: complete, pruned, failed
 
 
