@@ -3,6 +3,9 @@ as a user does it; then what the UI shows of that run, pictured with headless Ch
 
 import json
 import subprocess
+import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -14,6 +17,7 @@ from tests.helpers import BIN, api
 pytestmark = pytest.mark.e2e
 
 SERIES, TRIALS = 3, 2
+NEW_YORK = ZoneInfo("America/New_York")
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +68,19 @@ def test_the_nightly_deployment_is_scheduled_with_its_own_parameters_and_the_ui_
     data_fields = form["definitions"]["DataSpec"]["properties"]
     assert all(field.get("description") for field in data_fields.values())
     assert data_fields["horizon"]["minimum"] == 1
+
+
+def test_the_servers_scheduler_puts_the_nightly_runs_on_the_calendar(served):
+    (nightly,) = api(served.api_url, "/deployments/filter", {"deployments": {"name": {"any_": ["nightly"]}}})
+    deadline, scheduled = time.monotonic() + 120, []
+    while not scheduled and time.monotonic() < deadline:  # the scheduler looks at new deployments every few seconds
+        time.sleep(2)
+        query = {"flow_runs": {"deployment_id": {"any_": [nightly["id"]]}, "state": {"type": {"any_": ["SCHEDULED"]}}}}
+        scheduled = api(served.api_url, "/flow_runs/filter", query)
+    assert scheduled, "the server's scheduler created no runs of the nightly deployment (see its server.log)"
+    assert all(run["parameters"]["tuning"]["trials"] == 20 for run in scheduled)
+    starts = [datetime.fromisoformat(run["expected_start_time"]).astimezone(NEW_YORK) for run in scheduled]
+    assert all((start.hour, start.minute) == (2, 0) for start in starts), starts
 
 
 def test_the_ui_shows_the_run_and_its_summary(deployment_run, served, tmp_path):
