@@ -4,19 +4,31 @@ still names the process that was started (a pid is reused once its process and s
 import contextlib
 import os
 import signal
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 
-# psutil derives a start time from the boot time, which the kernel may report a second apart from one read to the next
+# where a start time is only known in wall-clock time (psutil's create_time off Linux), a second of slack
 CREATE_TIME_TOLERANCE = 1.0
+
+
+def started_at(process: psutil.Process) -> float:
+    """When the process started: on Linux in seconds since boot, from /proc (psutil's create_time adds the boot
+    time, which moves whenever the clock is stepped, and a long test suite saw a server's identity change with it)."""
+    if sys.platform != "linux":
+        return process.create_time()
+    stat = Path(f"/proc/{process.pid}/stat").read_bytes()
+    fields = stat[stat.rindex(b")") + 2 :].split()  # the command's name may hold spaces and parentheses
+    return int(fields[19]) / os.sysconf("SC_CLK_TCK")  # starttime, the 22nd field of proc_pid_stat(5)
 
 
 @dataclass(frozen=True)
 class Identity:
     """What tells a process from a later one given the same pid: when it started and its command line."""
 
-    create_time: float
+    started: float
     cmdline: tuple[str, ...]
 
     @classmethod
@@ -27,7 +39,7 @@ class Identity:
             with process.oneshot():
                 if process.status() == psutil.STATUS_ZOMBIE:
                     return None
-                return cls(process.create_time(), tuple(process.cmdline()))
+                return cls(started_at(process), tuple(process.cmdline()))
         except (psutil.Error, OSError):
             return None
 
@@ -35,17 +47,15 @@ class Identity:
         """Whether the live process at pid is this one."""
         now = Identity.of(pid)
         return (
-            now is not None
-            and abs(now.create_time - self.create_time) <= CREATE_TIME_TOLERANCE
-            and now.cmdline == self.cmdline
+            now is not None and abs(now.started - self.started) <= CREATE_TIME_TOLERANCE and now.cmdline == self.cmdline
         )
 
     def to_json(self) -> dict:
-        return {"create_time": self.create_time, "cmdline": list(self.cmdline)}
+        return {"started": self.started, "cmdline": list(self.cmdline)}
 
     @classmethod
     def from_json(cls, record: dict) -> "Identity":
-        return cls(float(record["create_time"]), tuple(map(str, record["cmdline"])))
+        return cls(float(record["started"]), tuple(map(str, record["cmdline"])))
 
 
 def session_members(sid: int) -> list[psutil.Process]:

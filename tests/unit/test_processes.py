@@ -32,13 +32,27 @@ def test_a_session_whose_leader_is_not_the_process_recorded_is_not_signalled():
     try:
         now = Identity.of(leader.pid)
         assert now is not None and now.matches(leader.pid)
-        earlier = Identity(create_time=now.create_time - 3600, cmdline=now.cmdline)  # the pid's previous owner
-        other = Identity(create_time=now.create_time, cmdline=("prefect", "server", "start"))
+        earlier = Identity(started=now.started - 3600, cmdline=now.cmdline)  # the pid's previous owner
+        other = Identity(started=now.started, cmdline=("prefect", "server", "start"))
         for recorded in (earlier, other):
             assert not recorded.matches(leader.pid)
             assert not terminate_session(leader.pid, grace=1, identity=recorded)
             assert leader.poll() is None
         assert terminate_session(leader.pid, grace=5, identity=now) and leader.poll() is not None
+    finally:
+        leader.kill()
+        leader.wait()
+
+
+def test_an_identity_still_matches_after_the_clock_is_stepped(monkeypatch):
+    leader = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    try:
+        recorded, before = Identity.of(leader.pid), psutil.Process(leader.pid).create_time()
+        stepped = psutil.boot_time() + 30  # what /proc/stat's btime reads once the wall clock is set 30 s ahead
+        monkeypatch.setattr(psutil._pslinux, "boot_time", lambda: stepped)
+        assert psutil.Process(leader.pid).create_time() - before > 29  # psutil's own start time moved with it
+        assert Identity.of(leader.pid) == recorded and recorded.matches(leader.pid)
+        assert terminate_session(leader.pid, grace=5, identity=recorded) and leader.poll() is not None
     finally:
         leader.kill()
         leader.wait()
