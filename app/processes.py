@@ -5,6 +5,7 @@ import contextlib
 import os
 import signal
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,15 @@ def started_at(process: psutil.Process) -> float:
     return int(fields[19]) / os.sysconf("SC_CLK_TCK")  # starttime, the 22nd field of proc_pid_stat(5)
 
 
+def _command_line(process: psutil.Process, wait: float = 2.0) -> tuple[str, ...]:
+    """The process's command line. One caught inside its exec (Popen can return then) shows an empty one for a
+    moment, which would be recorded as its identity and never match again: wait for it."""
+    deadline = time.monotonic() + wait
+    while not (cmdline := process.cmdline()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return tuple(cmdline)
+
+
 @dataclass(frozen=True)
 class Identity:
     """What tells a process from a later one given the same pid: when it started and its command line."""
@@ -36,10 +46,9 @@ class Identity:
         """The identity of the live process at pid; None if there is none (or only its zombie)."""
         try:
             process = psutil.Process(pid)
-            with process.oneshot():
-                if process.status() == psutil.STATUS_ZOMBIE:
-                    return None
-                return cls(started_at(process), tuple(process.cmdline()))
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return None
+            return cls(started_at(process), _command_line(process))
         except (psutil.Error, OSError):
             return None
 
