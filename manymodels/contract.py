@@ -1,5 +1,6 @@
 """The long data contract every step speaks: id columns, series_id, ds, y, and each row's place in the input."""
 
+import numpy as np
 import pandas as pd
 
 from manymodels.settings import DataSpec
@@ -27,14 +28,21 @@ def to_contract(raw: pd.DataFrame, spec: DataSpec, partition_info: dict | None =
 
 def series_ids(ids: pd.DataFrame) -> pd.Series:
     """One id per row from the id columns, joined with '-'; with several columns, a '-' or '\\' inside a value is
-    escaped with '\\', so ('a-b', 'c') and ('a', 'b-c') stay two series."""
+    escaped with '\\', so ('a-b', 'c') and ('a', 'b-c') stay two series. Joined once per distinct combination."""
     if len(ids.columns) == 1:
         return ids.iloc[:, 0]
-    parts = [ids[col].str.replace("\\", "\\\\", regex=False).str.replace("-", "\\-", regex=False) for col in ids]
-    series_id = parts[0]
+    codes = np.zeros(len(ids), dtype=np.int64)
+    for col in ids:
+        values, distinct = pd.factorize(ids[col], use_na_sentinel=False)
+        codes = pd.factorize(codes * len(distinct) + values)[0]  # renumbered each time: no overflow
+    firsts = pd.Series(np.arange(len(ids))).groupby(codes, sort=True).first().to_numpy()
+    parts = [
+        ids[col].iloc[firsts].str.replace("\\", "\\\\", regex=False).str.replace("-", "\\-", regex=False) for col in ids
+    ]
+    joined = parts[0]
     for part in parts[1:]:
-        series_id = series_id + "-" + part
-    return series_id
+        joined = joined + "-" + part
+    return pd.Series(joined.array.take(codes), index=ids.index, dtype="string")
 
 
 def find_problems(raw: pd.DataFrame, spec: DataSpec, contract: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -66,6 +74,8 @@ def _parse_times(values: pd.Series) -> pd.Series:
 
     The format is inferred from the first value; values in other ISO 8601 forms are parsed as such.
     """
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind == "M":  # naive timestamps (Parquet): UTC as they are
+        return values.astype("datetime64[us]")
     parsed = pd.to_datetime(values, errors="coerce", utc=True)
     retry = values.notna() & parsed.isna()
     if retry.any():

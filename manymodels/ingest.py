@@ -13,6 +13,7 @@ from distributed import default_client
 from manymodels import storage
 from manymodels.contract import PATH, SERIES_ID, find_problems, to_contract
 from manymodels.errors import InputError
+from manymodels.gridded import prepare_gridded
 from manymodels.layout import RunLayout
 from manymodels.pooled import pool
 from manymodels.prepare import prepare_series, profile_frame, profile_schema
@@ -182,9 +183,13 @@ def remove_tree(url: str) -> None:
 
 def prepare_partition(part: pd.DataFrame, spec: DataSpec, layout: RunLayout) -> pd.DataFrame:
     """Prepare every series of one partition and write the accepted ones, one Parquet file each."""
-    profiles = []
-    for _, rows in part.groupby(SERIES_ID, sort=False, observed=True):
-        frame, profile = prepare_series(rows, spec)
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    gridded = prepare_gridded(part, spec, now)
+    for profile, table in zip(gridded.profiles, gridded.tables, strict=True):
+        storage.write_table(layout.series_file(profile["key"]), table)
+    profiles = gridded.profiles
+    for _, rows in gridded.rest.groupby(SERIES_ID, sort=False, observed=True):
+        frame, profile = prepare_series(rows, spec, now)
         if frame is not None:
             storage.write_parquet(layout.series_file(profile["key"]), frame)
         profiles.append(profile)

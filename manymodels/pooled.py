@@ -9,7 +9,6 @@ only where its own shape before its folds agrees with the pooled one (shares_sha
 """
 
 import numpy as np
-import pandas as pd
 
 from manymodels.metrics import interval_quantiles
 from manymodels.search_space import days_per_step
@@ -31,10 +30,10 @@ def yearly_points(freq: str) -> int | None:
 
 def season_slots(dates, freq: str) -> dict[str, np.ndarray]:
     """Each date's slot in every seasonal cycle the frequency has: day of week (daily), month of year."""
-    index = pd.DatetimeIndex(dates)
-    slots = {"month": index.month.to_numpy() - 1}
+    dates = np.asarray(dates, dtype="datetime64[us]")
+    slots = {"month": dates.astype("datetime64[M]").view("int64") % 12}
     if yearly_points(freq) == 365:
-        slots["day_of_week"] = index.day_of_week.to_numpy()
+        slots["day_of_week"] = (dates.astype("datetime64[D]").view("int64") + 3) % 7  # 1970-01-01 was a Thursday
     return slots
 
 
@@ -48,7 +47,7 @@ def series_ratios(y: np.ndarray, dates, freq: str) -> dict | None:
     y = np.asarray(y, dtype=float)
     if window is None or len(y) <= window or y.min() < 0:
         return None
-    average = pd.Series(y).rolling(window, center=True).mean().to_numpy()
+    average = centred_mean(y, window)
     valid = average > 0  # NaN at the ends compares False
     if not valid.any():
         return None
@@ -58,6 +57,15 @@ def series_ratios(y: np.ndarray, dates, freq: str) -> dict | None:
         sums[kind] = np.bincount(slot[valid], weights=ratio, minlength=SLOT_COUNTS[kind]).tolist()
         counts[kind] = np.bincount(slot[valid], minlength=SLOT_COUNTS[kind]).tolist()
     return {"sums": sums, "counts": counts}
+
+
+def centred_mean(y: np.ndarray, window: int) -> np.ndarray:
+    """The moving average of window points centred on each point (NaN where the window does not fit), as pandas'
+    rolling(window, center=True).mean() gives it, in one pass."""
+    sums = np.cumsum(np.r_[0.0, y])
+    average = np.full(len(y), np.nan)
+    average[window // 2 : window // 2 + len(y) - window + 1] = (sums[window:] - sums[:-window]) / window
+    return average
 
 
 def pool(contributions) -> dict[str, list[float]] | None:
@@ -85,9 +93,9 @@ def own_factors(y: np.ndarray, dates, freq: str) -> dict[str, np.ndarray]:
     y = np.asarray(y, dtype=float)
     factors = {}
     if yearly_points(freq) == 365 and len(y) >= 28:
-        average = pd.Series(y).rolling(7, center=True).mean().to_numpy()
+        average = centred_mean(y, 7)
         valid = average > 0
-        slot = pd.DatetimeIndex(dates).day_of_week.to_numpy()[valid]
+        slot = season_slots(dates, freq)["day_of_week"][valid]
         counts = np.bincount(slot, minlength=7)
         if (counts > 0).all():
             factors["day_of_week"] = np.bincount(slot, weights=y[valid] / average[valid], minlength=7) / counts

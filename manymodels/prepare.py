@@ -59,12 +59,9 @@ def prepare_series(
         "n_rows": len(rows),
         "n_duplicates": n_duplicates,
     }
-    if (regular := _on_grid(rows, spec, now)) is not None:  # most series: already what regularised() makes
-        y, filled, regressors, future = regular, np.zeros(len(regular), bool), None, None
-    elif isinstance(made := regularised(rows, spec, now), str):
+    if isinstance(made := regularised(rows, spec, now), str):
         return None, profile | {"status": "rejected", "reason": made}
-    else:
-        y, filled, regressors, future = made
+    y, filled, regressors, future = made
     grid = y.index
     profile |= {"length": len(y), "n_filled": int(filled.sum()), "start": grid[0], "end": grid[-1]}
     if len(y) < spec.min_length:
@@ -76,17 +73,22 @@ def prepare_series(
     if y.nunique() == 1:
         return None, profile | {"status": "rejected", "reason": f"constant target ({y.iloc[0]:g})"}
     frame = series_frame(y, filled, regressors, future, spec, ids | {SERIES_ID: series_id})
-    history = y.to_numpy()[: -spec.horizon]
+    return frame, profile | accepted_profile(y.to_numpy(), grid, spec)
+
+
+def accepted_profile(y: np.ndarray, dates, spec: DataSpec) -> dict:
+    """The profile fields of an accepted series, from its values on its grid."""
+    history = y[: -spec.horizon]
     folds = spec.folds_for(len(history))
     before_folds = len(history) - folds * spec.horizon
-    ratios = series_ratios(y.to_numpy()[:before_folds], grid[:before_folds], spec.freq)
-    return frame, profile | {
+    ratios = series_ratios(y[:before_folds], dates[:before_folds], spec.freq)
+    return {
         "status": "ok",
         "reason": "",
         "folds": folds,
         "short_history": spec.is_short(len(history)),
         "intermittent": is_intermittent(history[:before_folds]),
-        **describe(y.to_numpy(), history, spec.period),
+        **describe(y, history, spec.period),
         "seasonal_ratios": json.dumps(ratios) if ratios else "",
     }
 
@@ -117,24 +119,7 @@ def _increasing(times: np.ndarray) -> bool:
     return bool((times[1:] > times[:-1]).all())
 
 
-def _on_grid(rows: pd.DataFrame, spec: DataSpec, now: pd.Timestamp) -> pd.Series | None:
-    """The target on its grid when a series' rows (in time order) already are one row per period of a fixed-length
-    frequency, with every target present, finite and, if required, non-negative, none after now and no regressors;
-    else None, and regularised() checks, merges, regularises and fills it."""
-    step = pd.tseries.frequencies.to_offset(spec.freq)
-    if spec.regressors or not (length := _fixed_length(step)):
-        return None
-    times, y = rows[TIME].to_numpy(), rows[TARGET].to_numpy(float)
-    if not (np.diff(times) == length.to_timedelta64()).all() or not np.isfinite(y).all():
-        return None
-    if isinstance(step, pd.offsets.Week) and step.weekday is not None and rows[TIME].iloc[0].weekday() != step.weekday:
-        return None
-    if (spec.non_negative and (y < 0).any()) or times[-1] > now.to_datetime64():
-        return None
-    return pd.Series(y, index=pd.DatetimeIndex(times))
-
-
-def _fixed_length(step: pd.DateOffset) -> pd.Timedelta | None:
+def fixed_length(step: pd.DateOffset) -> pd.Timedelta | None:
     """The length of a frequency's periods where every period has the same (on naive timestamps), else None."""
     if isinstance(step, pd.offsets.Tick | pd.offsets.Day):
         return pd.Timedelta(step)
@@ -213,11 +198,19 @@ def data_hash(rows: pd.DataFrame, regressors: list[str] = ()) -> str:
     changed."""
     if not _increasing(rows[TIME].to_numpy()):  # else the sort changes nothing
         rows = rows.sort_values([TIME, TARGET, *regressors])
-    values = pd.DataFrame({"ds": rows[TIME].to_numpy("datetime64[us]").view("int64"), "y": rows[TARGET].to_numpy()})
-    for col in regressors:
-        values[col] = rows[col].to_numpy()
-    digest = pd.util.hash_pandas_object(values, index=False).to_numpy().tobytes()
-    return hashlib.blake2b(digest, digest_size=8).hexdigest()
+    return digest(row_hashes(rows[TIME].to_numpy(), rows[TARGET].to_numpy(), [rows[c].to_numpy() for c in regressors]))
+
+
+def row_hashes(times: np.ndarray, y: np.ndarray, regressors: list[np.ndarray] = ()) -> np.ndarray:
+    """One hash per row of (time, target, regressors); a row's hash does not depend on the other rows."""
+    values = pd.DataFrame({"ds": times.astype("datetime64[us]").view("int64"), "y": y})
+    for number, column in enumerate(regressors):
+        values[f"x{number}"] = column
+    return pd.util.hash_pandas_object(values, index=False).to_numpy()
+
+
+def digest(hashes: np.ndarray) -> str:
+    return hashlib.blake2b(hashes.tobytes(), digest_size=8).hexdigest()
 
 
 FUTURE = "future"  # the split of the rows after the last target that carry the regressors' future values

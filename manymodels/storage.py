@@ -114,10 +114,16 @@ def write_parquet(url: str, frame: pd.DataFrame, **options) -> None:
     (row_group_size, say). The conversion on this thread: pyarrow's default starts a thread pool per call, which
     cost more than the conversion on the ingest's small per-series frames."""
     import pyarrow as pa
+
+    write_table(url, pa.Table.from_pandas(frame, preserve_index=False, nthreads=1), **options)
+
+
+def write_table(url: str, table, **options) -> None:
+    """An Arrow table as Parquet at url; options go to pyarrow's writer."""
     import pyarrow.parquet as pq
 
     buffer = io.BytesIO()
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False, nthreads=1), buffer, **options)
+    pq.write_table(table, buffer, **options)
     write_bytes(url, buffer.getvalue())
 
 

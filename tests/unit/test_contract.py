@@ -3,7 +3,7 @@ import re
 import pandas as pd
 import pytest
 
-from manymodels.contract import PATH, find_problems, to_contract
+from manymodels.contract import PATH, find_problems, series_ids, to_contract
 from manymodels.settings import DataSpec
 
 SPEC = DataSpec(url="x", id_cols=["store", "item"], time_col="date", target_col="sales")
@@ -90,6 +90,15 @@ def test_ids_that_join_alike_stay_apart():
     assert len(set(ids)) == 3 and ids[2] == "1-2"
 
 
+def test_series_ids_escape_dashes_and_backslashes_and_a_missing_id_gives_none():
+    ids = pd.DataFrame(
+        {"a": ["a-b", "a", None, "x\\", "x", "q", "a"], "b": ["c", "b-c", "z", "-y", "\\-y", None, "b-c"], "c": "1"},
+        dtype="string",
+    )
+    expected = ["a\\-b-c-1", "a-b\\-c-1", None, "x\\\\-\\-y-1", "x-\\\\\\-y-1", None, "a-b\\-c-1"]
+    assert series_ids(ids).tolist() == [pd.NA if e is None else e for e in expected]
+
+
 @pytest.mark.parametrize(
     ("columns", "problem"),
     [
@@ -104,3 +113,15 @@ def test_columns_are_checked_against_the_reserved_names_and_each_other(columns, 
     fields = {"url": "x", "id_cols": ["store"], "time_col": "date", "target_col": "sales"} | columns
     with pytest.raises(ValueError, match=re.escape(problem)):
         DataSpec(**fields)
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "ns"])
+def test_timestamps_read_as_timestamps_map_as_their_text_does(unit):
+    times = pd.Series(pd.date_range("2024-03-30 22:00", periods=6, freq="h").as_unit(unit)).where(
+        lambda t: t.index != 2
+    )
+    spec = DataSpec(url="x", id_cols=["store"], time_col="date", target_col="sales")
+    raw = pd.DataFrame({"store": "1", "date": times, "sales": "1"})
+    as_text = raw.assign(date=times.dt.strftime("%Y-%m-%d %H:%M:%S"))
+    pd.testing.assert_series_equal(to_contract(raw, spec)["ds"], to_contract(as_text, spec)["ds"])
+    assert to_contract(raw, spec)["ds"].dtype == "datetime64[us]"

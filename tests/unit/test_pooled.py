@@ -6,7 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from manymodels.pooled import pool, pooled_forecast, seasonal_index, series_ratios, yearly_points
+from manymodels.pooled import (
+    centred_mean,
+    pool,
+    pooled_forecast,
+    season_slots,
+    seasonal_index,
+    series_ratios,
+    yearly_points,
+)
 from manymodels.prepare import prepare_series
 from manymodels.settings import DataSpec
 
@@ -95,3 +103,17 @@ def test_a_series_shares_the_pooled_shape_only_where_its_own_cycles_agree():
     assert not shares_shape(y, dates, "D", {"day_of_week": list(weekly[::-1])})
     assert not shares_shape(y[:20], dates[:20], "D", pooled)  # too short to show a cycle: not forced onto it
     assert not shares_shape(y, dates, "D", {"month": list(np.linspace(0.5, 1.5, 12))})  # no cycle in common
+
+
+@pytest.mark.parametrize("window", [1, 2, 7, 12, 52, 365])
+def test_the_centred_mean_is_pandas_centred_rolling_mean(window):
+    y = np.random.default_rng(window).gamma(2.0, 30.0, 400)
+    expected = pd.Series(y).rolling(window, center=True).mean().to_numpy()
+    scale = 1e-14 * y.sum()  # a difference of running sums is exact to about their total's rounding
+    np.testing.assert_allclose(centred_mean(y, window), expected, rtol=1e-12, atol=scale, equal_nan=True)
+
+
+def test_season_slots_are_the_month_and_day_of_week():
+    dates = pd.date_range("1969-12-25", periods=800, freq="D")
+    slots = season_slots(dates, "D")
+    assert (slots["month"] == dates.month - 1).all() and (slots["day_of_week"] == dates.day_of_week).all()

@@ -2,7 +2,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from manymodels import prepare
 from manymodels.prepare import prepare_series, series_key, split_labels
 from manymodels.settings import DataSpec
 
@@ -152,31 +151,3 @@ def test_a_series_without_the_regressors_future_values_is_rejected():
 def test_a_regressor_cannot_be_an_id_time_target_or_contract_column(taken):
     with pytest.raises(ValueError, match="regressor columns must be other columns"):
         DataSpec(**SPEC.model_dump() | {"regressors": [taken]})
-
-
-@pytest.mark.parametrize(
-    ("freq", "start", "update"),
-    [
-        ("D", "2024-01-01", {}),
-        ("D", "2024-01-01 05:00", {}),
-        ("h", "2024-03-30 22:00", {"horizon": 24}),
-        ("W-SUN", "2024-01-07", {"freq": "W-SUN", "horizon": 8}),
-        ("W-SUN", "2024-01-07 05:00", {"freq": "W-SUN", "horizon": 8}),
-        ("W-SUN", "2024-01-07", {"freq": "W-SAT", "horizon": 8}),  # off the grid: rejected either way
-    ],
-)
-def test_a_series_already_on_its_grid_takes_the_short_path_to_the_same_frame_and_profile(
-    freq, start, update, monkeypatch
-):
-    spec = SPEC.model_copy(update={"freq": "h" if freq == "h" else "D"} | update)
-    series, now = rows(np.arange(400) % 9 + 1.0, start=start, freq=freq), pd.Timestamp("2030-01-01")
-    took_it = prepare._on_grid(series, spec, now) is not None
-    short = prepare_series(series, spec, now=now)
-    monkeypatch.setattr("manymodels.prepare._on_grid", lambda *args: None)
-    general = prepare_series(series, spec, now=now)
-    assert took_it == (general[0] is not None)
-    assert short[1] == general[1]
-    if general[0] is None:
-        assert short[0] is None and general[1]["status"] == "rejected"
-    else:
-        pd.testing.assert_frame_equal(short[0], general[0], check_exact=True)
