@@ -9,6 +9,7 @@ TARGETS = {
     "stan_warm_rough_vs_manymodels": ("≥ 20", lambda v: v >= 20),
     "fixed_cost": ("< 10 s", lambda v: v < 10),
     "peak_memory_gib": ("< 4 GiB", lambda v: v < 4),
+    "rows_per_second": ("≥ 1,000,000", lambda v: v >= 1_000_000),
 }
 
 
@@ -159,7 +160,8 @@ def ingest(r: dict) -> list[str]:
         f"## Ingest: {r['rows']:,} rows",
         "",
         f"{r['rows']:,} rows ({r['series']:,} series) through the Dask step alone (local cluster, {r['cores']} "
-        f"workers): {r['seconds']:.0f} s, **{r['rows_per_second']:,.0f} rows/s**, CPU busy {r['cpu_share']:.0%}. "
+        f"workers): {r['seconds']:.0f} s, **{r['rows_per_second']:,.0f} rows/s** "
+        f"({verdict('rows_per_second', r['rows_per_second'])}), CPU busy {r['cpu_share']:.0%}. "
         f"Peak memory in use on the machine above the start: **{r['peak_memory_gib']:.2f} GiB** "
         f"({verdict('peak_memory_gib', r['peak_memory_gib'])}).",
         *_commands([r]),
