@@ -12,6 +12,7 @@ AutoTheta), each fitted from outside on the same history as the pipeline fits it
 """
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
@@ -214,6 +215,9 @@ def main() -> None:
         "--panels", default=",".join(PANELS), help="Which panels of unrelated series (comma-separated)."
     )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="Keep each run's outputs in KEEP/<data set> (benchmarks.selection)."
+    )
     args = parser.parse_args()
     args.panels = [p for p in args.panels.split(",") if p]
     if not STORE_ITEM.exists():
@@ -228,8 +232,10 @@ def main() -> None:
         "targets": TARGETS,
     }
     for name, (history, held_out, spec) in datasets(args).items():
-        with tempfile.TemporaryDirectory(prefix=f"accuracy-{name}-") as work:
-            forecasts = run_pipeline(history, spec, args.trials, args.folds, Path(work))
+        with contextlib.ExitStack() as stack:
+            work = args.keep / name if args.keep else Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            work.mkdir(parents=True, exist_ok=True)
+            forecasts = run_pipeline(history, spec, args.trials, args.folds, work)
         results[name] = summarise(score(history, held_out, forecasts, spec))
     results["met"] = checks(results)
     args.out.mkdir(parents=True, exist_ok=True)
