@@ -69,6 +69,10 @@ def main() -> None:
     print(f"{len(smape)} series; the run's champion: OWA {owa(smape, mase, params['champion']):.4f}")
     for model in smape.columns.drop("champion", errors="ignore"):
         print(f"always {model}: {owa(smape, mase, pd.Series(model, index=smape.index)):.4f}")
+    chosen_folds = np.nanmean([folds.at[sid, model] for sid, model in params["champion"].items() if model in folds])
+    run_wide = folds.mean().sort_values()
+    print(f"mean fold error of the champions (chosen on those folds): {chosen_folds:.4f}")
+    print("mean fold error of always ...: " + ", ".join(f"{m} {e:.4f}" for m, e in run_wide.items()))
     for single, ensemble, tuned in itertools.product((0.0, 0.1, 0.2), (0.0, 0.1), (0.1, 0.3)):
         score = owa(smape, mase, rule(folds, single, ensemble, tuned))
         print(f"margins single {single} ensemble {ensemble} tuned {tuned}: {score:.4f}")
