@@ -13,7 +13,9 @@ import numpy as np
 import pandas as pd
 
 from manymodels import champion
+from manymodels.candidates import TUNED
 from manymodels.champion import choose_champion
+from manymodels.ensembles import ENSEMBLES, GREEDY, MEDIAN
 
 NAIVE2 = "naive2"
 
@@ -47,6 +49,27 @@ def rule(folds: pd.DataFrame, single: float, ensemble: float, tuned: float) -> p
         )
 
 
+def greedy_based(folds: pd.DataFrame, single: float, ensemble: float, tuned: float) -> pd.Series:
+    """A candidate rule: the greedy ensemble where it has a fold error (else the median) unless a single model beats
+    it by `single`, another ensemble by `ensemble`, or the tuned Prophet by `tuned` (a margin of 1: never)."""
+
+    def pick(errors: dict[str, float]) -> str:
+        base = GREEDY if np.isfinite(errors.get(GREEDY, np.nan)) else MEDIAN
+        options = {base: errors[base]}
+        for model, error in errors.items():
+            margin = ensemble if model in ENSEMBLES else single
+            if model not in (base, TUNED) and np.isfinite(error) and error < (1 - margin) * errors[base]:
+                options[model] = error
+        choice = min(options, key=options.get)
+        return (
+            TUNED
+            if np.isfinite(errors.get(TUNED, np.nan)) and errors[TUNED] < (1 - tuned) * options[choice]
+            else choice
+        )
+
+    return pd.Series({sid: pick(errors.to_dict()) for sid, errors in folds.iterrows()})
+
+
 def owa(smape: pd.DataFrame, mase: pd.DataFrame, chosen: pd.Series) -> float:
     pick = lambda frame: np.nanmean([frame.at[sid, model] for sid, model in chosen.items()])  # noqa: E731
     return 0.5 * (pick(smape) / np.nanmean(smape[NAIVE2]) + pick(mase) / np.nanmean(mase[NAIVE2]))
@@ -76,6 +99,9 @@ def main() -> None:
     for single, ensemble, tuned in itertools.product((0.0, 0.1, 0.2), (0.0, 0.1), (0.1, 0.3)):
         score = owa(smape, mase, rule(folds, single, ensemble, tuned))
         print(f"margins single {single} ensemble {ensemble} tuned {tuned}: {score:.4f}")
+    for single, ensemble, tuned in itertools.product((0.2, 1.0), (0.1, 1.0), (0.1, 0.3, 1.0)):
+        score = owa(smape, mase, greedy_based(folds, single, ensemble, tuned))
+        print(f"greedy-based, margins single {single} ensemble {ensemble} tuned {tuned}: {score:.4f}")
 
 
 if __name__ == "__main__":
