@@ -223,6 +223,15 @@ DESIGN_MEASUREMENTS = [
     "runs) and the first tuning task from 5.8 s to 3.5 s into the tune step at 60 store-item series.",
     "- Input that exists but fails validation pays for that early Ray start: the error came after 8.3 s and the "
     "command ended after 11.8 s, against about 5.5 s when Ray started after validation.",
+    "- The champion rule (`manymodels/champion.py`) is not 'always the greedy ensemble', though replaying that on "
+    "the runs' own test windows (`benchmarks.selection`, 2026-12-05) scored it below the champion on four of six data "
+    "sets (OWA monthly panel 0.949 to 0.892, weekly panel 1.072 to 1.019, daily panel 0.838 to 0.802, store-item "
+    "weekly 0.626 to 0.609). Measured on held-out windows (`benchmarks.accuracy --series 500 --trials 10`, a scratch "
+    "branch): store-item daily sMAPE 12.264 to 12.312, weekly OWA 0.360 to 0.356, quarterly panel 0.832 to 0.843, "
+    "monthly 0.781 to 0.791, weekly 0.524 to 0.527, daily 0.790 to 0.781, panel mean 0.732 to 0.735. One test "
+    "window per series did not predict the held-out direction on the monthly and weekly panels; its members also "
+    "exclude Prophet, "
+    "which alone sees regressors.",
     "- `_newton` (`manymodels/exact.py`): alternating blocks alone took 56 rounds and 78 ms on the slowest "
     "multiplicative fit of the reference panel; with Newton steps once the changepoints in use settle, 19 rounds "
     "and 32 ms, the other panel fits within a few ms either way (one core, one BLAS thread). A fold's log1p design "
