@@ -230,8 +230,7 @@ DESIGN_MEASUREMENTS = [
     "branch): store-item daily sMAPE 12.264 to 12.312, weekly OWA 0.360 to 0.356, quarterly panel 0.832 to 0.843, "
     "monthly 0.781 to 0.791, weekly 0.524 to 0.527, daily 0.790 to 0.781, panel mean 0.732 to 0.735. One test "
     "window per series did not predict the held-out direction on the monthly and weekly panels; its members also "
-    "exclude Prophet, "
-    "which alone sees regressors.",
+    "exclude Prophet, which alone sees regressors.",
     "- `_newton` (`manymodels/exact.py`): alternating blocks alone took 56 rounds and 78 ms on the slowest "
     "multiplicative fit of the reference panel; with Newton steps once the changepoints in use settle, 19 rounds "
     "and 32 ms, the other panel fits within a few ms either way (one core, one BLAS thread). A fold's log1p design "
