@@ -31,7 +31,8 @@ def prepare_gridded(part: pd.DataFrame, spec: DataSpec, now: pd.Timestamp) -> Gr
     codes, series_ids = pd.factorize(part[SERIES_ID], sort=False)
     times = part[TIME].to_numpy()
     order = np.argsort(codes, kind="stable")  # each series' rows together, in the order read: by time, mostly
-    if not (np.diff(times[order])[codes[order][1:] == codes[order][:-1]] > np.timedelta64(0)).all():
+    grouped = codes[order]
+    if not (np.diff(times[order])[grouped[1:] == grouped[:-1]] > np.timedelta64(0)).all():
         order = np.lexsort((times, codes))
     codes, times, y = codes[order], times[order], part[TARGET].to_numpy(float)[order]
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
@@ -53,7 +54,7 @@ def prepare_gridded(part: pd.DataFrame, spec: DataSpec, now: pd.Timestamp) -> Gr
     firsts_read = order[starts[gridded]]  # each gridded series' first row in part
     labels = {col: part[col].iloc[firsts_read].to_numpy() for col in spec.id_cols}
     labels[SERIES_ID] = series_ids.to_numpy()[codes[starts[gridded]]]
-    table = _table(times, y, sizes, labels, spec)
+    table = _table(times, y, sizes, firsts, labels, spec.horizon)
     hashes = row_hashes(times, y)
     profiles = []
     for i, (first, size) in enumerate(zip(firsts, sizes, strict=True)):
@@ -69,7 +70,9 @@ def prepare_gridded(part: pd.DataFrame, spec: DataSpec, now: pd.Timestamp) -> Gr
     return Gridded(profiles, [table.slice(first, size) for first, size in zip(firsts, sizes, strict=True)], rest)
 
 
-def _table(times: np.ndarray, y: np.ndarray, sizes: np.ndarray, labels: dict, spec: DataSpec) -> pa.Table:
+def _table(
+    times: np.ndarray, y: np.ndarray, sizes: np.ndarray, firsts: np.ndarray, labels: dict, horizon: int
+) -> pa.Table:
     """Every gridded series' file rows, one after another, with the columns (and the pandas metadata) that
     series_frame gives one series; the strings are taken from their few distinct values, not made row by row."""
     one = {TIME: times[:1], TARGET: y[:1], "filled": [False], "split": ["train"]}
@@ -77,8 +80,8 @@ def _table(times: np.ndarray, y: np.ndarray, sizes: np.ndarray, labels: dict, sp
         pd.DataFrame(one | {c: v[:1] for c, v in labels.items()}), preserve_index=False
     ).schema
     series = np.repeat(np.arange(len(sizes)), sizes)
-    position = np.arange(len(y)) - np.repeat(np.r_[0, np.cumsum(sizes)[:-1]], sizes)
-    tested = (position >= np.repeat(sizes - spec.horizon, sizes)).astype(np.int8)
+    position = np.arange(len(y)) - np.repeat(firsts, sizes)
+    tested = (position >= np.repeat(sizes - horizon, sizes)).astype(np.int8)
     columns = [times, y, np.zeros(len(y), bool), pa.array(["train", "test"]).take(tested)]
     columns += [pa.array(values, type=pa.large_string()).take(series) for values in labels.values()]
     return pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(columns, schema, strict=True)], schema=schema)

@@ -187,7 +187,7 @@ def prepare_partition(part: pd.DataFrame, spec: DataSpec, layout: RunLayout) -> 
     gridded = prepare_gridded(part, spec, now)
     for profile, table in zip(gridded.profiles, gridded.tables, strict=True):
         storage.write_table(layout.series_file(profile["key"]), table)
-    profiles = gridded.profiles
+    profiles = list(gridded.profiles)
     for _, rows in gridded.rest.groupby(SERIES_ID, sort=False, observed=True):
         frame, profile = prepare_series(rows, spec, now)
         if frame is not None:
