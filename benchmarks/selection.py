@@ -13,9 +13,8 @@ import numpy as np
 import pandas as pd
 
 from manymodels import champion
-from manymodels.candidates import TUNED
 from manymodels.champion import choose_champion
-from manymodels.ensembles import ENSEMBLES, GREEDY, MEDIAN
+from manymodels.ensembles import BEST3, GREEDY, MEDIAN
 
 NAIVE2 = "naive2"
 
@@ -50,24 +49,10 @@ def rule(folds: pd.DataFrame, single: float, ensemble: float, tuned: float) -> p
 
 
 def greedy_based(folds: pd.DataFrame, single: float, ensemble: float, tuned: float) -> pd.Series:
-    """A candidate rule: the greedy ensemble where it has a fold error (else the median) unless a single model beats
-    it by `single`, another ensemble by `ensemble`, or the tuned Prophet by `tuned` (a margin of 1: never)."""
-
-    def pick(errors: dict[str, float]) -> str:
-        base = GREEDY if np.isfinite(errors.get(GREEDY, np.nan)) else MEDIAN
-        options = {base: errors[base]}
-        for model, error in errors.items():
-            margin = ensemble if model in ENSEMBLES else single
-            if model not in (base, TUNED) and np.isfinite(error) and error < (1 - margin) * errors[base]:
-                options[model] = error
-        choice = min(options, key=options.get)
-        return (
-            TUNED
-            if np.isfinite(errors.get(TUNED, np.nan)) and errors[TUNED] < (1 - tuned) * options[choice]
-            else choice
-        )
-
-    return pd.Series({sid: pick(errors.to_dict()) for sid, errors in folds.iterrows()})
+    """A candidate rule: choose_champion with the greedy ensemble in the median's place (so the median is one more
+    ensemble to beat it by `ensemble`); a single model must beat it by `single`, the tuned Prophet by `tuned`."""
+    with mock.patch.multiple(champion, MEDIAN=GREEDY, CHOSEN_ENSEMBLES=(BEST3, MEDIAN)):
+        return rule(folds, single, ensemble, tuned)
 
 
 def owa(smape: pd.DataFrame, mase: pd.DataFrame, chosen: pd.Series) -> float:
