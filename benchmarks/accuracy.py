@@ -33,6 +33,7 @@ from manymodels.settings import DataSpec
 
 BIN = Path(sys.executable).parent
 LEVELS = (80, 95)  # the pipeline's default interval levels, whose coverage of the held-out points is reported
+DRAWS = 2000  # bootstrap resamples of the series for the interval of the champion's OWA gap to the best single model
 CUTOFF = pd.Timestamp("2017-10-02")
 TARGETS = {
     "daily_mean_smape": 12.24,
@@ -133,17 +134,27 @@ def score(history: pd.DataFrame, held_out: pd.DataFrame, forecasts: pd.DataFrame
     return pd.DataFrame(rows)
 
 
+def owa_of(means: pd.Series | pd.DataFrame, name: str):
+    """A model's OWA against Naive2 from the mean sMAPE and MASE columns (one row of means, or one per resample)."""
+    return owa(means[f"smape_{name}"], means[f"mase_{name}"], means["smape_naive2"], means["mase_naive2"])
+
+
+def gap_interval(scores: pd.DataFrame, model: str, draws: int = DRAWS, seed: int = 0) -> list[float]:
+    """The 5th and 95th percentiles of the champion's OWA minus model's over resamples of the series: how far apart
+    the two could be on other series of the same kind, beside the one gap measured."""
+    columns = scores.filter(regex="^(smape|mase)_").to_numpy(float)
+    picks = np.random.default_rng(seed).integers(0, len(columns), size=(draws, len(columns)))
+    means = pd.DataFrame(columns[picks].mean(axis=1), columns=scores.filter(regex="^(smape|mase)_").columns)
+    gaps = owa_of(means, "champion_model") - owa_of(means, model)
+    return [round(float(q), 4) for q in np.percentile(gaps, [5, 95])]
+
+
 def summarise(scores: pd.DataFrame) -> dict:
     """OWA of the champion and of each single model against Naive2, and the series' figures."""
     missing = int((scores["champion"] == "missing").sum())
     scores = scores[scores["champion"] != "missing"]
-
     means = scores.filter(regex="^(smape|mase)_").mean()
-
-    def owa_of(name: str) -> float:
-        return round(owa(means[f"smape_{name}"], means[f"mase_{name}"], means["smape_naive2"], means["mase_naive2"]), 4)
-
-    singles = {name: owa_of(name) for name in (*CHALLENGERS, GLOBAL)}
+    singles = {name: round(float(owa_of(means, name)), 4) for name in (*CHALLENGERS, GLOBAL)}
     best = min(singles, key=singles.get)
     ratio = scores["smape_champion_model"] / scores[f"smape_{SNAIVE}"]
     return {
@@ -153,9 +164,10 @@ def summarise(scores: pd.DataFrame) -> dict:
         "mean_smape_seasonal_naive": round(float(means[f"smape_{SNAIVE}"]), 3),
         "worst_ratio_to_seasonal_naive": round(float(ratio.max()), 3),
         "series_over_1_05": int((ratio > 1.05).sum()),
-        "owa": owa_of("champion_model"),
+        "owa": round(float(owa_of(means, "champion_model")), 4),
         "owa_single_models": singles,
         "best_single_model": best,
+        "gap_to_best_single_interval_90": gap_interval(scores, best),
         "champions": scores["champion"].value_counts().to_dict(),
         "coverage": {str(lv): round(float(scores[f"inside_{lv}"].sum() / scores["points"].sum()), 4) for lv in LEVELS},
     }
@@ -216,7 +228,10 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument(
-        "--keep", type=Path, default=None, help="Keep each run's outputs in KEEP/<data set> (benchmarks.selection)."
+        "--keep",
+        type=Path,
+        default=None,
+        help="Keep each run's outputs and per-series scores in KEEP/<data set> (benchmarks.selection).",
     )
     args = parser.parse_args()
     args.panels = [p for p in args.panels.split(",") if p]
@@ -236,7 +251,10 @@ def main() -> None:
             work = args.keep / name if args.keep else Path(stack.enter_context(tempfile.TemporaryDirectory()))
             work.mkdir(parents=True, exist_ok=True)
             forecasts = run_pipeline(history, spec, args.trials, args.folds, work)
-        results[name] = summarise(score(history, held_out, forecasts, spec))
+            scores = score(history, held_out, forecasts, spec)
+            if args.keep:
+                scores.to_parquet(work / "scores.parquet", index=False)
+        results[name] = summarise(scores)
     results["met"] = checks(results)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"accuracy-{args.series}.json").write_text(json.dumps(results, indent=2))

@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 
+from benchmarks.accuracy import gap_interval
 from benchmarks.workloads import seasonal_naive, train_and_valid
 
 
@@ -13,3 +14,28 @@ def test_the_validation_window_is_the_horizon_before_the_test():
     frame = pd.DataFrame({"y": range(10), "split": ["train"] * 8 + ["test"] * 2})
     train, valid = train_and_valid(frame, horizon=3)
     assert train["y"].tolist() == [0, 1, 2, 3, 4] and valid["y"].tolist() == [5, 6, 7]
+
+
+def _scores(champion: np.ndarray, model: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "smape_champion_model": champion,
+            "mase_champion_model": champion / 10,
+            "smape_auto_ets": model,
+            "mase_auto_ets": model / 10,
+            "smape_naive2": np.full(len(champion), 20.0),
+            "mase_naive2": np.full(len(champion), 2.0),
+        }
+    )
+
+
+def test_the_gap_interval_straddles_zero_when_neither_model_is_better_on_most_series():
+    errors = np.random.default_rng(1).uniform(5, 15, size=(2, 400))
+    low, high = gap_interval(_scores(errors[0], errors[1]), "auto_ets")
+    assert low < 0 < high
+
+
+def test_the_gap_interval_lies_below_zero_when_the_champion_is_better_on_every_series():
+    model = np.random.default_rng(2).uniform(5, 15, size=50)
+    low, high = gap_interval(_scores(0.8 * model, model), "auto_ets")
+    assert low < -0.2 * model.mean() / 20 < high < 0  # the measured gap inside, every resample's below zero
