@@ -40,6 +40,32 @@ def season_slots(dates, freq: str) -> dict[str, np.ndarray]:
 SLOT_COUNTS = {"month": 12, "day_of_week": 7}
 
 
+def month_shares(dates) -> np.ndarray:
+    """(points, 12): the share of each weekly point's seven days in each month. A week is labelled by its last day,
+    as pandas' weekly resampling does; a week across two months takes both months' factors in proportion, where the
+    month of its last day alone misplaces it by up to six days (by 17% sMAPE in the week of 2017-12-03 on store-item
+    data)."""
+    days = np.asarray(dates, dtype="datetime64[D]")[:, None] - np.arange(7)
+    months = days.astype("datetime64[M]").view("int64") % 12
+    shares = np.zeros((len(months), 12))
+    np.add.at(shares, (np.arange(len(months))[:, None], months), 1 / 7)
+    return shares
+
+
+def slot_sums(dates, freq: str, values: np.ndarray, valid: np.ndarray) -> tuple[dict, dict]:
+    """Per cycle, the sums of values and the counts of points in each slot, over the valid points: a weekly point
+    counts in each month by its share of days there."""
+    sums, counts = {}, {}
+    for kind, slot in season_slots(dates, freq).items():
+        if kind == "month" and yearly_points(freq) == 52:
+            shares = month_shares(dates)[valid]
+            sums[kind], counts[kind] = (shares.T @ values).tolist(), shares.sum(axis=0).tolist()
+            continue
+        sums[kind] = np.bincount(slot[valid], weights=values, minlength=SLOT_COUNTS[kind]).tolist()
+        counts[kind] = np.bincount(slot[valid], minlength=SLOT_COUNTS[kind]).tolist()
+    return sums, counts
+
+
 def series_ratios(y: np.ndarray, dates, freq: str) -> dict | None:
     """One series' sums and counts of value / centred yearly moving average per slot; None where it has none
     (too short for a year's average, negative values, or a frequency without factors)."""
@@ -51,11 +77,7 @@ def series_ratios(y: np.ndarray, dates, freq: str) -> dict | None:
     valid = average > 0  # NaN at the ends compares False
     if not valid.any():
         return None
-    ratio = y[valid] / average[valid]
-    sums, counts = {}, {}
-    for kind, slot in season_slots(dates, freq).items():
-        sums[kind] = np.bincount(slot[valid], weights=ratio, minlength=SLOT_COUNTS[kind]).tolist()
-        counts[kind] = np.bincount(slot[valid], minlength=SLOT_COUNTS[kind]).tolist()
+    sums, counts = slot_sums(dates, freq, y[valid] / average[valid], valid)
     return {"sums": sums, "counts": counts}
 
 
@@ -118,7 +140,9 @@ def seasonal_index(dates, freq: str, factors: dict[str, list[float]]) -> np.ndar
     """The product of the factors at each date."""
     index = np.ones(len(dates))
     for kind, slot in season_slots(dates, freq).items():
-        if kind in factors:
+        if kind == "month" and kind in factors and yearly_points(freq) == 52:
+            index *= month_shares(dates) @ np.asarray(factors[kind])
+        elif kind in factors:
             index *= np.asarray(factors[kind])[slot]
     return index
 

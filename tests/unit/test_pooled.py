@@ -8,6 +8,7 @@ import pytest
 
 from manymodels.pooled import (
     centred_mean,
+    month_shares,
     pool,
     pooled_forecast,
     season_slots,
@@ -58,6 +59,22 @@ def test_weekly_series_have_month_factors_only_and_an_unseen_slot_drops_its_cycl
     assert set(weekly["sums"]) == {"month"} and sum(weekly["counts"]["month"]) > 0
     blind = {"sums": {"month": [1.0] * 11 + [0.0]}, "counts": {"month": [1] * 11 + [0]}}
     assert pool([blind]) is None
+
+
+def test_a_week_takes_each_month_by_its_share_of_days():
+    shares = month_shares(pd.to_datetime(["2017-12-03", "2017-12-10", "2018-01-02"]))
+    np.testing.assert_allclose(shares[0, [10, 11]], [4 / 7, 3 / 7])  # Monday 27 November to Sunday 3 December
+    assert shares[1, 11] == pytest.approx(1) and shares[2, [11, 0]] == pytest.approx([5 / 7, 2 / 7])
+    np.testing.assert_allclose(shares.sum(axis=1), 1)
+
+
+def test_weekly_sums_of_a_monthly_shape_are_matched_in_the_weeks_across_two_months():
+    days = pd.date_range("2019-12-30", periods=5 * 365, freq="D")
+    weeks = pd.Series(50 * np.asarray(YEAR)[days.month - 1], index=days).resample("W-SUN").sum()[1:-1]
+    factors = pool([series_ratios(weeks.to_numpy(), weeks.index, "W-SUN")])
+    np.testing.assert_allclose(factors["month"], np.asarray(YEAR) / np.mean(YEAR), atol=0.01)
+    level = weeks.to_numpy() / seasonal_index(weeks.index, "W-SUN", factors)
+    assert np.abs(level / np.median(level) - 1).max() < 0.02  # the last day's month alone: 20% off at a boundary
 
 
 def test_forecast_extends_the_trend_with_the_factors():
