@@ -231,6 +231,13 @@ DESIGN_MEASUREMENTS = [
     "monthly 0.781 to 0.791, weekly 0.524 to 0.527, daily 0.790 to 0.781, panel mean 0.732 to 0.735. One test "
     "window per series did not predict the held-out direction on the monthly and weekly panels; its members also "
     "exclude Prophet, which alone sees regressors.",
+    "- `AUTO_FOLDS` (`manymodels/settings.py`) stays 4: with 8 folds (`benchmarks.accuracy --only weekly --folds 8 "
+    "--series 500 --trials 10`, 2026-12-05, before the weekly month shares of 4fe72ed) store-item weekly's held-out "
+    "OWA went 0.3604 to 0.3641 and its tune step 443 to 621 s; pooled_seasonal was chosen for 323 series rather "
+    "than 42. The global model's fold errors there (sMAPE 6.8, 6.1, 6.4, 6.3 on the four folds of 100 series, "
+    "pooled_seasonal 4.6, 5.3, 6.5, 4.5) gave no sign of its lead on the held-out weeks; the champion's held-out "
+    "sMAPE in the week of 2017-12-03 was 11.85 against 4.4 to 6.2 in the other twelve, a week the pooled factors "
+    "misplaced (fixed in 4fe72ed).",
     "- `_newton` (`manymodels/exact.py`): alternating blocks alone took 56 rounds and 78 ms on the slowest "
     "multiplicative fit of the reference panel; with Newton steps once the changepoints in use settle, 19 rounds "
     "and 32 ms, the other panel fits within a few ms either way (one core, one BLAS thread). A fold's log1p design "

@@ -1,8 +1,11 @@
 import numpy as np
 import pandas as pd
+import pytest
 
 from benchmarks.accuracy import gap_interval
+from benchmarks.floor import oracle_smape
 from benchmarks.workloads import seasonal_naive, train_and_valid
+from manymodels.metrics import smape
 
 
 def test_seasonal_naive_repeats_the_last_season():
@@ -39,3 +42,15 @@ def test_the_gap_interval_lies_below_zero_when_the_champion_is_better_on_every_s
     model = np.random.default_rng(2).uniform(5, 15, size=50)
     low, high = gap_interval(_scores(0.8 * model, model), "auto_ets")
     assert low < -0.2 * model.mean() / 20 < high < 0  # the measured gap inside, every resample's below zero
+
+
+def test_the_oracle_floor_is_the_noise_of_series_with_one_shape():
+    rng = np.random.default_rng(3)
+    dates = pd.date_range("2017-10-03", periods=90, freq="D")
+    shape = np.asarray([0.8, 0.9, 0.9, 1.0, 1.0, 1.1, 1.3])[dates.day_of_week] * np.where(dates.month == 12, 1.2, 1)
+    means = [level * shape for level in rng.uniform(20, 80, size=60)]
+    frames = [pd.DataFrame({"store": s, "date": dates, "sales": rng.poisson(m)}) for s, m in enumerate(means)]
+    floor = oracle_smape(pd.concat(frames), ["store"], "sales", "date")
+    truth = np.mean([smape(f["sales"].to_numpy(float), m) for f, m in zip(frames, means, strict=True)])
+    assert floor == pytest.approx(truth, rel=0.03)  # the true means score about what the oracle does: the noise
+    assert oracle_smape(pd.concat(frames), ["store"], "sales", "date", trend=True) <= floor
