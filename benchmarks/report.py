@@ -238,6 +238,13 @@ DESIGN_MEASUREMENTS = [
     "pooled_seasonal 4.6, 5.3, 6.5, 4.5) gave no sign of its lead on the held-out weeks; the champion's held-out "
     "sMAPE in the week of 2017-12-03 was 11.85 against 4.4 to 6.2 in the other twelve, a week the pooled factors "
     "misplaced (fixed in 4fe72ed).",
+    "- `lags` (`manymodels/global_model.py`) stay four whole seasons back even where the horizon is longer than a "
+    "season. Lags at least one horizon back (daily, horizon 90: 91, 182 and 364 days; quarterly, horizon 8: 8 and "
+    "16) made the global model alone much better on store-item daily (held-out OWA 0.652 to 0.579, sMAPE 14.90 to "
+    "13.17) but the champions worse where the global model is an ensemble member on unrelated series: "
+    "`benchmarks.accuracy --series 500 --trials 10` at 7fb36df against the same data sets at 19e9271: quarterly "
+    "panel 0.832 to 0.858, monthly 0.781 to 0.819, daily panel 0.790 to 0.792, store-item daily sMAPE 12.264 to "
+    "12.261 (reverted in 35bac1d).",
     "- `_newton` (`manymodels/exact.py`): alternating blocks alone took 56 rounds and 78 ms on the slowest "
     "multiplicative fit of the reference panel; with Newton steps once the changepoints in use settle, 19 rounds "
     "and 32 ms, the other panel fits within a few ms either way (one core, one BLAS thread). A fold's log1p design "
