@@ -244,7 +244,7 @@ DESIGN_MEASUREMENTS = [
     "13.17) but the champions worse where the global model is an ensemble member on unrelated series: "
     "`benchmarks.accuracy --series 500 --trials 10` at 7fb36df against the same data sets at 19e9271: quarterly "
     "panel 0.832 to 0.858, monthly 0.781 to 0.819, daily panel 0.790 to 0.792, store-item daily sMAPE 12.264 to "
-    "12.261 (reverted in 35bac1d).",
+    "12.261 (not kept).",
     "- `_newton` (`manymodels/exact.py`): alternating blocks alone took 56 rounds and 78 ms on the slowest "
     "multiplicative fit of the reference panel; with Newton steps once the changepoints in use settle, 19 rounds "
     "and 32 ms, the other panel fits within a few ms either way (one core, one BLAS thread). A fold's log1p design "
