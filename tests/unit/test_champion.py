@@ -45,3 +45,9 @@ def test_a_chosen_ensemble_only_has_to_beat_the_median_its_fold_errors_being_hel
     assert choose_champion(errors([10] * 4, auto_theta=[9.2] * 4)) == MEDIAN  # a single model: not by its margin
     assert choose_champion(errors([10] * 4, greedy_ensemble=[10.0] * 4)) == MEDIAN
     assert choose_champion(errors([10] * 4, greedy_ensemble=[7.9] * 4, auto_ets=[7.5] * 4)) == ETS
+
+
+def test_a_chosen_ensemble_must_beat_the_best_single_model_that_qualified_by_its_margin_too():
+    assert choose_champion(errors([10] * 4, greedy_ensemble=[7.5] * 4, pooled_seasonal=[7.7] * 4)) == "pooled_seasonal"
+    assert choose_champion(errors([10] * 4, greedy_ensemble=[7.4] * 4, pooled_seasonal=[7.7] * 4)) == GREEDY
+    assert choose_champion(errors([10] * 4, best3_median=[8.5] * 4, auto_ets=[8.6] * 4)) == BEST3  # ETS: no margin
