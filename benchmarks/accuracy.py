@@ -142,9 +142,9 @@ def owa_of(means: pd.Series | pd.DataFrame, name: str):
 def gap_interval(scores: pd.DataFrame, model: str, draws: int = DRAWS, seed: int = 0) -> list[float]:
     """The 5th and 95th percentiles of the champion's OWA minus model's over resamples of the series: how far apart
     the two could be on other series of the same kind, beside the one gap measured."""
-    columns = scores.filter(regex="^(smape|mase)_").to_numpy(float)
-    picks = np.random.default_rng(seed).integers(0, len(columns), size=(draws, len(columns)))
-    means = pd.DataFrame(columns[picks].mean(axis=1), columns=scores.filter(regex="^(smape|mase)_").columns)
+    errors = scores.filter(regex="^(smape|mase)_")
+    picks = np.random.default_rng(seed).integers(0, len(errors), size=(draws, len(errors)))
+    means = pd.DataFrame(errors.to_numpy(float)[picks].mean(axis=1), columns=errors.columns)
     gaps = owa_of(means, "champion_model") - owa_of(means, model)
     return [round(float(q), 4) for q in np.percentile(gaps, [5, 95])]
 

@@ -52,17 +52,23 @@ def month_shares(dates) -> np.ndarray:
     return shares
 
 
+def by_shares(kind: str, freq: str) -> bool:
+    """Whether a cycle's slots take a point by its shares of days (a weekly point's months, month_shares) rather
+    than the one slot of its date."""
+    return kind == "month" and yearly_points(freq) == 52
+
+
 def slot_sums(dates, freq: str, values: np.ndarray, valid: np.ndarray) -> tuple[dict, dict]:
     """Per cycle, the sums of values and the counts of points in each slot, over the valid points: a weekly point
     counts in each month by its share of days there."""
     sums, counts = {}, {}
     for kind, slot in season_slots(dates, freq).items():
-        if kind == "month" and yearly_points(freq) == 52:
+        if by_shares(kind, freq):
             shares = month_shares(dates)[valid]
             sums[kind], counts[kind] = (shares.T @ values).tolist(), shares.sum(axis=0).tolist()
-            continue
-        sums[kind] = np.bincount(slot[valid], weights=values, minlength=SLOT_COUNTS[kind]).tolist()
-        counts[kind] = np.bincount(slot[valid], minlength=SLOT_COUNTS[kind]).tolist()
+        else:
+            sums[kind] = np.bincount(slot[valid], weights=values, minlength=SLOT_COUNTS[kind]).tolist()
+            counts[kind] = np.bincount(slot[valid], minlength=SLOT_COUNTS[kind]).tolist()
     return sums, counts
 
 
@@ -140,10 +146,9 @@ def seasonal_index(dates, freq: str, factors: dict[str, list[float]]) -> np.ndar
     """The product of the factors at each date."""
     index = np.ones(len(dates))
     for kind, slot in season_slots(dates, freq).items():
-        if kind == "month" and kind in factors and yearly_points(freq) == 52:
-            index *= month_shares(dates) @ np.asarray(factors[kind])
-        elif kind in factors:
-            index *= np.asarray(factors[kind])[slot]
+        if kind in factors:
+            factor = np.asarray(factors[kind])
+            index *= month_shares(dates) @ factor if by_shares(kind, freq) else factor[slot]
     return index
 
 
