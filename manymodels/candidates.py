@@ -11,7 +11,7 @@ import pandas as pd
 from manymodels.challengers import CHALLENGERS, INTERMITTENT, challenger_forecast, is_intermittent
 from manymodels.contract import TARGET, TIME
 from manymodels.designs import FoldDesign, largest_params
-from manymodels.ensembles import ENSEMBLES, FIXED_MEDIAN, MEDIAN, Ensemble
+from manymodels.ensembles import CHOSEN, ENSEMBLES, FIXED_MEDIAN, MEDIAN, Ensemble
 from manymodels.global_model import GLOBAL
 from manymodels.models import fit_prophet, is_log, predict, prophet_intervals
 from manymodels.pooled import POOLED, pooled_forecast, shares_shape
@@ -58,6 +58,8 @@ class Candidates:
             if (m != POOLED or self.pooled)
             and (m not in INTERMITTENT or self.intermittent)
             and (m != GLOBAL or self.global_forecast is not None)
+            and (m != TUNED or self.splits.tuning)  # one fold: none to tune on
+            and (m not in CHOSEN or len(self.splits.folds) > 1)  # nor others to choose members on
         ]
 
     @functools.cached_property

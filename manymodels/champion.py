@@ -18,12 +18,12 @@ from collections import defaultdict
 import numpy as np
 
 from manymodels.candidates import PROPHETS, TUNED, Candidates
-from manymodels.ensembles import BEST3, GREEDY, MEDIAN, chosen, held_out
+from manymodels.ensembles import CHOSEN, MEDIAN, chosen, held_out
 from manymodels.metrics import METRICS
 
 # how much lower (as a share) a candidate's error must be than that of what it replaces
 SINGLE_MARGIN, ENSEMBLE_MARGIN, TUNED_MARGIN, OVER_SINGLE_MARGIN = 0.2, 0.0, 0.1, 0.03
-CHOSEN_ENSEMBLES = (BEST3, GREEDY)
+CHOSEN_ENSEMBLES = CHOSEN
 
 
 def fold_errors(candidates: Candidates, metric: str) -> tuple[dict[str, list[float]], dict[tuple[str, int], dict]]:
@@ -40,7 +40,7 @@ def fold_errors(candidates: Candidates, metric: str) -> tuple[dict[str, list[flo
         for model in candidates.members:
             bounded[(model, step)] = candidates.challenger(model, history, window, levels)
             points[model] = bounded[(model, step)]["mean"]
-        if step in splits.selection:
+        if TUNED in candidates.models and step in splits.selection:
             points[TUNED] = candidates.trial(candidates.tuned_params, step)[0]
         for model, yhat in points.items():
             errors[model].append(error(actual, yhat, splits.scale))
@@ -52,9 +52,11 @@ def fold_errors(candidates: Candidates, metric: str) -> tuple[dict[str, list[flo
     member_points = [{m: bounded[(m, step)]["mean"] for m in members} for step in range(len(actuals))]
     for step, ensembles in enumerate(held_out(members, member_points, actuals, score)):
         for name, ensemble in ensembles.items():
-            bounded[(name, step)] = ensemble.combine({m: bounded[(m, step)] for m in ensemble.weights})
-            errors[name].append(score(actuals[step], bounded[(name, step)]["mean"]))
-    candidates.ensembles = chosen(members, member_points, actuals, score)
+            if name in candidates.models:
+                bounded[(name, step)] = ensemble.combine({m: bounded[(m, step)] for m in ensemble.weights})
+                errors[name].append(score(actuals[step], bounded[(name, step)]["mean"]))
+    ensembles = chosen(members, member_points, actuals, score)
+    candidates.ensembles = {name: ensemble for name, ensemble in ensembles.items() if name in candidates.models}
     return dict(errors), bounded
 
 

@@ -12,6 +12,7 @@ from manymodels.challengers import ETS, SNAIVE, THETA
 
 MEDIAN, BEST3, GREEDY = "median_ensemble", "best3_median", "greedy_ensemble"
 ENSEMBLES = (MEDIAN, BEST3, GREEDY)
+CHOSEN = (BEST3, GREEDY)  # members chosen on folds
 ROUNDS = 10  # the greedy ensemble's picks: weights in tenths
 
 Forecast = dict[str, np.ndarray]  # {'mean': ..., 'lo-80': ..., 'hi-80': ...}
@@ -73,7 +74,10 @@ def greedy(points: list[dict[str, np.ndarray]], actuals: list[np.ndarray], score
 def chosen(
     errors: dict[str, list[float]], points: list[dict[str, np.ndarray]], actuals: list[np.ndarray], score: Score
 ) -> dict[str, Ensemble]:
-    """The ensembles chosen on the given folds: members' errors and point forecasts per fold, and the actuals."""
+    """The ensembles chosen on the given folds: members' errors and point forecasts per fold, and the actuals. On
+    none, the fixed median alone."""
+    if not actuals:
+        return {MEDIAN: FIXED_MEDIAN}
     return {MEDIAN: FIXED_MEDIAN, BEST3: best_k(errors), GREEDY: greedy(points, actuals, score)}
 
 

@@ -164,6 +164,17 @@ class RunOutputs:
     hierarchy: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)  # reconciled levels (--hierarchy)
 
 
+def profile_counts(profiles: pd.DataFrame) -> dict[str, int]:
+    """What the ingest step found and how the series are handled, from their profiles."""
+    return {
+        "rows_duplicated": int(profiles["n_duplicates"].sum()),
+        "periods_filled": int(profiles["n_filled"].sum()),
+        "series_short_history": int(profiles["short_history"].fillna(False).sum()),
+        "series_one_fold": int((profiles["folds"] == 1).sum()),
+        "series_intermittent": int(profiles["intermittent"].fillna(False).sum()),
+    }
+
+
 def assemble_outputs(
     ingested: Ingested,
     outcome: TuneOutcome,
@@ -184,19 +195,11 @@ def assemble_outputs(
     counts = {"series_in": len(ingested.profiles), "series_forecast": len(results), "series_rejected": len(rejected)}
     if counts["series_in"] != counts["series_forecast"] + counts["series_rejected"]:
         raise RuntimeError(f"series lost between steps: {counts}")
-    profiles = ingested.profiles
     owas = owa_by_model(metrics) if scored else {}
     reconciling = data.hierarchy and scored
     levels, level_scores = _reconciled(ingested, results, backtest, frames, data) if reconciling else (None, None)
     scores = RunScores(
-        counts=counts
-        | {
-            "rows_in": ingested.n_rows,
-            "rows_duplicated": int(profiles["n_duplicates"].sum()),
-            "periods_filled": int(profiles["n_filled"].sum()),
-            "series_short_history": int(profiles["short_history"].fillna(False).sum()),
-            "series_intermittent": int(profiles["intermittent"].fillna(False).sum()),
-        },
+        counts=counts | profile_counts(ingested.profiles) | {"rows_in": ingested.n_rows},
         rejected=rejected,
         empty_files=ingested.empty_files,
         tuning=outcome.counts,
@@ -214,7 +217,7 @@ def assemble_outputs(
         intervals=interval_scores(backtest, data.levels, data.quantiles) if scored else None,
         hierarchy=level_scores,
         cost=estimate(node_seconds, counts["series_forecast"], PriceTable.load()),
-        manifest=manifest(profiles, data, tuning),
+        manifest=manifest(ingested.profiles, data, tuning),
     )
     return RunOutputs(
         forecasts=_with_ids(ids, frames[1]),

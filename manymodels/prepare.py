@@ -23,7 +23,7 @@ PROFILE_COLUMNS = {
     "n_duplicates": "int64",
     "length": "Int64",
     "folds": "Int64",  # the rolling-origin folds the series gets
-    "short_history": "boolean",  # fewer than min_train points before its folds: two folds on what it has
+    "short_history": "boolean",  # fewer than min_train points before its folds: its folds on what it has
     "intermittent": "boolean",  # demand before its folds is intermittent (challengers.is_intermittent)
     "n_filled": "Int64",
     "zero_share": "float64",
@@ -67,8 +67,8 @@ def prepare_series(
     if len(y) < spec.min_length:
         return None, profile | {
             "status": "rejected",
-            "reason": f"too short: {len(y)} points, at least {spec.min_length} are needed (a test window, two folds "
-            "and a horizon of history before them)",
+            "reason": f"too short: {len(y)} points, at least {spec.min_length} are needed (a test window, one fold "
+            "and a horizon of history before it)",
         }
     if y.nunique() == 1:
         return None, profile | {"status": "rejected", "reason": f"constant target ({y.iloc[0]:g})"}

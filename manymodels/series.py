@@ -36,7 +36,7 @@ class SeriesResult:
 
     series_id: str
     best_params: dict
-    best_value: float
+    best_value: float | None  # the tuned Prophet's mean error on its tuning folds; None where it had none
     n_trials: int  # finished (complete or pruned) trials in the study
     n_fits: int  # Prophet fits performed by this call
     fits_by_solver: dict[str, int]  # those fits by what solved them: exact, stan, fallback (to Stan), constant
@@ -66,7 +66,7 @@ class SeriesSummary:
     key: str
     series_id: str
     best_params: dict[str, float | int | str]
-    best_value: float
+    best_value: float | None
     n_trials: int
     n_fits: int
     fits_by_solver: dict[str, int]
@@ -117,7 +117,7 @@ def tune_series(
         champion=champion,
         fold_errors=mean_errors(errors),
         ensembles={name: ensemble.weights for name, ensemble in candidates.ensembles.items()},
-        solver_gap=compare_solvers(candidates, tuned.params) if checked else None,
+        solver_gap=compare_solvers(candidates, tuned.params) if checked and tuned.n_trials else None,
         backtest=backtest,
         forecast=forecast,
         folds=on_its_folds,
@@ -241,8 +241,6 @@ def tune_jobs(
             continue
         cache.save(job.cache_key, result)
         outcome.add(job.cache_key, result)
-        logger.info(
-            "series %s: %s %.4f after %d trials", job.series_id, tuning.metric, result.best_value, result.n_trials
-        )
+        logger.info("series %s: champion %s, %d trials", job.series_id, result.champion, result.n_trials)
     logger.info("%d series tuned, %d failed: %s", len(outcome.results), len(outcome.failures), outcome.counts)
     return outcome

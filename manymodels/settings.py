@@ -77,7 +77,8 @@ class DataSpec(Frozen):
         le=10,
         description="The most rolling-origin folds (2 to 10) of length horizon before the test window: Prophet is "
         "tuned on the earlier ones and the champion chosen on the later ones, which the tuning never saw. Each series "
-        f"gets as many as its history allows (default: up to {AUTO_FOLDS}), and at least two.",
+        f"gets as many as its history allows (default: up to {AUTO_FOLDS}), and at least two; a series too short "
+        "for two gets one, on which its untuned candidates compete and Prophet keeps its defaults.",
     )
     levels: list[int] = Field(
         [80, 95],
@@ -198,17 +199,19 @@ class DataSpec(Frozen):
 
     @property
     def min_length(self) -> int:
-        """Shortest series forecast: a test window, two folds and a horizon of history before them."""
-        return 4 * self.horizon
+        """Shortest series forecast: a test window, one fold and a horizon of history before it."""
+        return 3 * self.horizon
 
     def folds_for(self, n_known: int) -> int:
         """A series' folds given its points before the test window: as many as leave min_train points before
-        them, up to the configured number or AUTO_FOLDS, and at least two (on a short history, fewer points)."""
-        return int(np.clip((n_known - self.min_train) // self.horizon, 2, self.folds or AUTO_FOLDS))
+        them, up to the configured number or AUTO_FOLDS; at least two where a horizon of history is left before
+        them (on a short history, fewer points), else one."""
+        fewest = 2 if n_known >= 3 * self.horizon else 1
+        return int(np.clip((n_known - self.min_train) // self.horizon, fewest, self.folds or AUTO_FOLDS))
 
     def is_short(self, n_known: int) -> bool:
-        """Whether a series' history leaves fewer than min_train points before its two folds."""
-        return n_known - 2 * self.horizon < self.min_train
+        """Whether a series' history leaves fewer than min_train points before its folds."""
+        return n_known - self.folds_for(n_known) * self.horizon < self.min_train
 
 
 def base_level(quantile: float) -> int:

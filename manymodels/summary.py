@@ -15,7 +15,8 @@ class Counts(BaseModel):
     series_in: int
     series_forecast: int
     series_rejected: int
-    series_short_history: int = 0  # forecast on two folds with fewer than two seasons before them
+    series_short_history: int = 0  # forecast on its folds with fewer than two seasons or horizons before them
+    series_one_fold: int = 0  # too short for two folds: the untuned candidates compared on one, Prophet untuned
     series_intermittent: int = 0  # with Croston, TSB, ADIDA and IMAPA among their challengers
     rows_in: int
     rows_duplicated: int
@@ -127,6 +128,7 @@ class RunSummary(RunScores):
     def headline(self) -> str:
         c = self.counts
         short = f", {c.series_short_history} on a short history" if c.series_short_history else ""
+        short += f", {c.series_one_fold} of them on one fold" if c.series_one_fold else ""
         return f"{c.series_forecast} series forecast of {c.series_in} ({c.series_rejected} rejected{short})"
 
     def champions_line(self) -> str:
@@ -170,9 +172,15 @@ class RunSummary(RunScores):
             f"**{c.series_forecast}** series forecast of {c.series_in} ({c.series_rejected} rejected); "
             f"{c.rows_in:,} rows in, {c.periods_filled:,} periods filled, {c.rows_duplicated:,} duplicated rows."
             + (
-                f" {c.series_short_history:,} series on a short history: two folds, on fewer points before them than "
+                f" {c.series_short_history:,} series on a short history: their folds on fewer points before them than "
                 "two seasons or two horizons."
                 if c.series_short_history
+                else ""
+            )
+            + (
+                f" {c.series_one_fold:,} series too short for two folds: one, on which their untuned candidates and "
+                "the fixed median competed; Prophet kept its defaults."
+                if c.series_one_fold
                 else ""
             )
             + (

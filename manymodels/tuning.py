@@ -45,10 +45,13 @@ def study_seed(seed: int, series_id: str) -> int:
 @dataclass(frozen=True)
 class TunedProphet:
     params: dict  # the best trial's, as prophet_space gives them
-    value: float  # its mean error over the tuning folds
+    value: float | None  # its mean error over the tuning folds
     n_trials: int  # finished (complete or pruned) trials in the study
     resumed: bool  # the study already had trials when tuning started
     stopped_early: bool  # it ended before tuning.trials: its best value stopped improving
+
+
+NOT_TUNED = TunedProphet(params={}, value=None, n_trials=0, resumed=False, stopped_early=False)
 
 
 def fold_objective(candidates: Candidates, metric: str):
@@ -77,8 +80,11 @@ def fold_objective(candidates: Candidates, metric: str):
 def tune_prophet(
     candidates: Candidates, tuning: TuningSpec, place: StudyPlace | None = None, warm_start: dict | None = None
 ) -> TunedProphet:
-    """Run (or resume) the series' study to tuning.trials finished trials; the best parameters."""
+    """Run (or resume) the series' study to tuning.trials finished trials; the best parameters. NOT_TUNED for a
+    series with no fold to tune on (one fold: it chooses the champion)."""
     splits = candidates.splits
+    if not splits.tuning:
+        return NOT_TUNED
     study, resumed = open_study(place or StudyPlace(storage=None, name=splits.series_id), warm_start)
     seed = study_seed(tuning.seed, splits.series_id)
     run_to(study, fold_objective(candidates, tuning.metric), tuning.trials, seed, tuning.early_stopping_rounds)

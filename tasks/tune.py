@@ -62,7 +62,12 @@ def tune_batch(
 def batch_table(outcome: TuneOutcome, metric: str) -> list[dict]:
     """A batch's series with their best fold error, trials and seconds, and the failed ones with why."""
     done = [
-        {"series": r.series_id, metric: round(r.best_value, 4), "trials": r.n_trials, "seconds": round(r.seconds, 2)}
+        {
+            "series": r.series_id,
+            metric: None if r.best_value is None else round(r.best_value, 4),
+            "trials": r.n_trials,
+            "seconds": round(r.seconds, 2),
+        }
         for r in outcome.results
     ]
     return done + [{"series": sid, metric: None, "trials": 0, "failed": why} for sid, why in outcome.failures.items()]

@@ -12,9 +12,12 @@ from manymodels.global_model import GLOBAL
 from manymodels.metrics import smape
 from manymodels.models import fit_prophet, predict
 from manymodels.pooled import POOLED, own_factors, seasonal_index
+from manymodels.prepare import prepare_series
+from manymodels.results import ResultFiles
 from manymodels.series import tune_series
 from manymodels.settings import TuningSpec
 from manymodels.splits import SeriesSplits, selection_folds
+from manymodels.synthetic import make_retail_sales
 from manymodels.tuning import fold_objective
 from tests.helpers import SPEC
 
@@ -83,7 +86,26 @@ def test_a_series_gets_as_many_folds_as_its_history_allows():
     assert SPEC.model_copy(update={"folds": 6}).folds_for(28 + 3 * 14) == 3  # configured: the most
     assert SPEC.model_copy(update={"folds": 6}).folds_for(28 + 8 * 14) == 6
     assert SPEC.folds_for(3 * 14) == 2 and SPEC.is_short(3 * 14) and not SPEC.is_short(28 + 2 * 14)
+    assert SPEC.folds_for(3 * 14 - 1) == SPEC.folds_for(2 * 14) == 1 and SPEC.is_short(
+        2 * 14
+    )  # one fold, a horizon before
     assert [selection_folds(n) for n in (2, 3, 4, 6)] == [1, 1, 2, 3]
+
+
+def test_a_series_too_short_for_two_folds_is_forecast_on_one_with_prophet_untuned(tmp_path):
+    raw = make_retail_sales(1, days=3 * 14 + 5, seed=3).rename(columns={"date": "ds", "sales": "y"})
+    frame, profile = prepare_series(raw.assign(series_id="1-1", row=range(len(raw))), SPEC)
+    assert (profile["status"], profile["folds"], profile["short_history"]) == ("ok", 1, True)
+    result = tune_series(frame, SPEC, TuningSpec(trials=3, seed=1))
+    # no fold to tune on, nor others to choose an ensemble's members on: the untuned candidates and the fixed median
+    assert (result.n_trials, result.best_params, result.best_value) == (0, {}, None)
+    assert set(result.fold_errors) == SMOOTH - {TUNED, BEST3, GREEDY, POOLED} and set(result.ensembles) <= {MEDIAN}
+    assert np.isfinite(list(result.fold_errors.values())).all() and result.champion in result.fold_errors
+    assert len(result.forecast) == 14 and np.isfinite(result.forecast[["yhat", "lo_80", "hi_95"]]).all().all()
+    assert (result.forecast["lo_95"] <= result.forecast["hi_95"]).all()
+    files = ResultFiles(str(tmp_path / "results"), str(tmp_path / "aside"))
+    files.save("k", result)
+    assert files.load("k").best_value is None  # the result round-trips as it is
 
 
 @pytest.mark.parametrize("solver", ["exact", "stan"])

@@ -73,9 +73,8 @@ def test_future_timestamps_and_negative_targets_reject_when_asked():
     ("series", "reason"),
     [
         (
-            rows(np.arange(27.0)),
-            "too short: 27 points, at least 28 are needed (a test window, two folds and a horizon of history before "
-            "them)",
+            rows(np.arange(20.0)),
+            "too short: 20 points, at least 21 are needed (a test window, one fold and a horizon of history before it)",
         ),
         (rows(np.full(40, 3.0)), "constant target (3)"),
         (rows(np.full(40, np.nan)), "all targets missing"),
@@ -92,8 +91,16 @@ def test_broken_series_are_rejected_with_their_reason(series, reason):
     assert frame is None and profile["status"] == "rejected" and profile["reason"] == reason
 
 
-def test_a_short_series_gets_two_folds_on_what_history_it_has_and_is_marked_so():
-    for length, folds, short in ((28, 2, True), (34, 2, True), (35, 2, False), (49, 4, False), (99, 4, False)):
+def test_a_short_series_gets_the_folds_its_history_allows_and_is_marked_so():
+    for length, folds, short in (
+        (21, 1, True),
+        (27, 1, True),
+        (28, 2, True),
+        (34, 2, True),
+        (35, 2, False),
+        (49, 4, False),
+        (99, 4, False),
+    ):
         frame, profile = prepare_series(rows(np.arange(length) % 5), SPEC)  # min_train: 14 points
         assert profile["status"] == "ok" and (profile["folds"], profile["short_history"]) == (folds, short), length
     assert prepare_series(rows(np.arange(80) % 5), SPEC.model_copy(update={"folds": 3}))[1]["folds"] == 3

@@ -91,11 +91,13 @@ def test_a_local_plot_reaches_the_ui_as_a_data_url_of_its_bytes(tmp_path):
 def test_short_and_intermittent_series_are_counted_where_there_are_any():
     plain = RunSummary.model_validate(SUMMARY)
     assert "short history" not in plain.to_markdown("out") and "intermittent" not in plain.to_markdown("out")
-    counts = SUMMARY["counts"] | {"series_short_history": 2, "series_intermittent": 1}
+    assert "one fold" not in plain.to_markdown("out") + plain.headline()
+    counts = SUMMARY["counts"] | {"series_short_history": 2, "series_one_fold": 1, "series_intermittent": 1}
     summary = RunSummary.model_validate(SUMMARY | {"counts": counts})
-    assert summary.headline() == "3 series forecast of 5 (2 rejected, 2 on a short history)"
+    assert summary.headline() == "3 series forecast of 5 (2 rejected, 2 on a short history, 1 of them on one fold)"
     text = summary.to_markdown("out")
-    assert "2 series on a short history: two folds" in text
+    assert "2 series on a short history: their folds on fewer points" in text
+    assert "1 series too short for two folds: one, on which their untuned candidates" in text
     assert "1 intermittent series: Croston, TSB, ADIDA and IMAPA among their challengers" in text
 
 
