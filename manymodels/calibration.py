@@ -69,11 +69,12 @@ def fold_corrections(
             scores[level].append(conformity(actual, bounded[f"lo-{level}"], bounded[f"hi-{level}"]))
         for q in data.quantiles:
             below[q].append(actual - start(bounded, q))
+    none = [np.empty(0)]  # a series with no fold keeps its model's own bounds: every correction is 0
     corrections = Corrections(
-        levels={level: correction(np.concatenate(s), level) for level, s in scores.items() if s},
-        quantiles={q: one_sided(np.concatenate(s), q) for q, s in below.items() if s},
+        levels={level: correction(np.concatenate(s or none), level) for level, s in scores.items()},
+        quantiles={q: one_sided(np.concatenate(s or none), q) for q, s in below.items()},
     )
-    return corrections, pd.concat(points, ignore_index=True)
+    return corrections, pd.concat(points or [pd.DataFrame(columns=[TIME, TARGET, "yhat"])], ignore_index=True)
 
 
 def calibrated(forecast: dict[str, np.ndarray], corrections: Corrections, floor: float | None) -> dict:

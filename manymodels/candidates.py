@@ -65,7 +65,7 @@ class Candidates:
     @functools.cached_property
     def intermittent(self) -> bool:
         """Whether the series' demand before its folds is intermittent: then Croston, TSB, ADIDA and IMAPA compete."""
-        return is_intermittent(self.splits.y[: self.splits.folds[0][0]])
+        return is_intermittent(self.splits.y[: self.splits.before_folds])
 
     @property
     def untuned(self) -> list[str]:
@@ -82,7 +82,7 @@ class Candidates:
         """Whether the pooled-seasonal model competes: the run has factors and the series' own shape agrees."""
         if not self.seasonal_factors:
             return False
-        first_cut, splits = self.splits.folds[0][0], self.splits
+        first_cut, splits = self.splits.before_folds, self.splits
         return shares_shape(
             splits.y[:first_cut], splits.known[TIME].iloc[:first_cut], self.data.freq, self.seasonal_factors
         )

@@ -57,7 +57,7 @@ def fold_errors(candidates: Candidates, metric: str) -> tuple[dict[str, list[flo
                 errors[name].append(score(actuals[step], bounded[(name, step)]["mean"]))
     ensembles = chosen(members, member_points, actuals, score)
     candidates.ensembles = {name: ensemble for name, ensemble in ensembles.items() if name in candidates.models}
-    return dict(errors), bounded
+    return {model: values for model, values in errors.items() if values}, bounded  # none where there is no fold
 
 
 def mean_errors(errors: dict[str, list[float]]) -> dict[str, float]:
@@ -69,7 +69,10 @@ def choose_champion(errors: dict[str, list[float]]) -> str:
     """The lowest mean fold error among the median, the single untuned models below (1 - SINGLE_MARGIN) of the
     median's and the chosen ensembles below (1 - ENSEMBLE_MARGIN) of it, an ensemble only where it is also below
     (1 - OVER_SINGLE_MARGIN) of the best such single model's; then the tuned Prophet instead where its
-    error on the selection folds is below (1 - TUNED_MARGIN) of that choice's there. A NaN error never wins."""
+    error on the selection folds is below (1 - TUNED_MARGIN) of that choice's there. A NaN error never wins. With no
+    fold (a series too short for one), the median."""
+    if not errors:
+        return MEDIAN
     means = {m: np.nan_to_num(v, nan=np.inf) for m, v in mean_errors(errors).items()}
     options = {MEDIAN: means[MEDIAN]}
     for model, mean in means.items():

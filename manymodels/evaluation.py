@@ -171,6 +171,7 @@ def profile_counts(profiles: pd.DataFrame) -> dict[str, int]:
         "periods_filled": int(profiles["n_filled"].sum()),
         "series_short_history": int(profiles["short_history"].fillna(False).sum()),
         "series_one_fold": int((profiles["folds"] == 1).sum()),
+        "series_no_fold": int((profiles["folds"] == 0).sum()),
         "series_intermittent": int(profiles["intermittent"].fillna(False).sum()),
     }
 

@@ -100,9 +100,9 @@ def reconcile(
     return out.rename(columns={f"{BASE}/{k}": v for k, v in METHODS.items()})
 
 
-def common_folds(folds: pd.DataFrame) -> pd.DataFrame:
-    """The champions' fold rows on the dates every series has one (the folds all champions were scored on)."""
-    n = folds[SERIES_ID].nunique()
+def common_folds(folds: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The champions' fold rows on the dates each of the n series has one (the folds all champions were scored on;
+    none where a series had no fold)."""
     counts = folds.groupby(TIME)[SERIES_ID].transform("nunique")
     return folds[counts == n]
 
@@ -123,7 +123,7 @@ def reconciled(
         raise ValueError("the series do not end on the same date: their sums are not comparable")
     tree = Hierarchy.of(history[[SERIES_ID, TIME, TARGET]], ids, data.hierarchy)
     residuals = None
-    if len(on_folds := common_folds(folds)):
+    if len(on_folds := common_folds(folds, champion_test[SERIES_ID].nunique())):
         sums = sum_forecasts(tree, window_starts(on_folds[TIME], data.horizon), data)
         bottom = tree.of_series(on_folds.rename(columns={TIME: "ds", TARGET: "y"}))
         residuals = pd.concat([sums.merge(tree.history, on=["unique_id", "ds"]), bottom], ignore_index=True)

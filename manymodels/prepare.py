@@ -67,8 +67,8 @@ def prepare_series(
     if len(y) < spec.min_length:
         return None, profile | {
             "status": "rejected",
-            "reason": f"too short: {len(y)} points, at least {spec.min_length} are needed (a test window, one fold "
-            "and a horizon of history before it)",
+            "reason": f"too short: {len(y)} points, at least {spec.min_length} are needed (a test window and a "
+            "horizon of history before it)",
         }
     if y.nunique() == 1:
         return None, profile | {"status": "rejected", "reason": f"constant target ({y.iloc[0]:g})"}

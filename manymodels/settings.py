@@ -78,7 +78,8 @@ class DataSpec(Frozen):
         description="The most rolling-origin folds (2 to 10) of length horizon before the test window: Prophet is "
         "tuned on the earlier ones and the champion chosen on the later ones, which the tuning never saw. Each series "
         f"gets as many as its history allows (default: up to {AUTO_FOLDS}), and at least two; a series too short "
-        "for two gets one, on which its untuned candidates compete and Prophet keeps its defaults.",
+        "for two gets one, on which its untuned candidates compete and Prophet keeps its defaults, and one too short "
+        "for any gets the median of seasonal naive, AutoETS and AutoTheta.",
     )
     levels: list[int] = Field(
         [80, 95],
@@ -199,14 +200,14 @@ class DataSpec(Frozen):
 
     @property
     def min_length(self) -> int:
-        """Shortest series forecast: a test window, one fold and a horizon of history before it."""
-        return 3 * self.horizon
+        """Shortest series forecast: a test window and a horizon of history before it."""
+        return 2 * self.horizon
 
     def folds_for(self, n_known: int) -> int:
         """A series' folds given its points before the test window: as many as leave min_train points before
-        them, up to the configured number or AUTO_FOLDS; at least two where a horizon of history is left before
-        them (on a short history, fewer points), else one."""
-        fewest = 2 if n_known >= 3 * self.horizon else 1
+        them, up to the configured number or AUTO_FOLDS; at least as many as leave a horizon of history before
+        them, up to two (on a short history, fewer points)."""
+        fewest = int(np.clip(n_known // self.horizon - 1, 0, 2))
         return int(np.clip((n_known - self.min_train) // self.horizon, fewest, self.folds or AUTO_FOLDS))
 
     def is_short(self, n_known: int) -> bool:

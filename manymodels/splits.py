@@ -47,7 +47,7 @@ class SeriesSplits:
         if future.empty:
             dates = pd.date_range(history[TIME].iloc[-1], periods=data.horizon + 1, freq=data.freq)[1:]
             future = pd.DataFrame({TIME: dates})
-        first_cut = folds[0][0]
+        first_cut = folds[0][0] if folds else len(known)
         return cls(
             series_id=str(frame[SERIES_ID].iloc[0]),
             history=history,
@@ -69,6 +69,11 @@ class SeriesSplits:
     def selection(self) -> list[int]:
         """Indices into folds of the folds the champion is chosen on."""
         return list(range(len(self.tuning), len(self.folds)))
+
+    @property
+    def before_folds(self) -> int:
+        """How many known points come before the first fold (all of them where there is none)."""
+        return self.folds[0][0] if self.folds else len(self.known)
 
     @property
     def y(self) -> np.ndarray:

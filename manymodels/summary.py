@@ -17,6 +17,7 @@ class Counts(BaseModel):
     series_rejected: int
     series_short_history: int = 0  # forecast on its folds with fewer than two seasons or horizons before them
     series_one_fold: int = 0  # too short for two folds: the untuned candidates compared on one, Prophet untuned
+    series_no_fold: int = 0  # too short for one: the fixed median, with its members' own intervals
     series_intermittent: int = 0  # with Croston, TSB, ADIDA and IMAPA among their challengers
     rows_in: int
     rows_duplicated: int
@@ -129,6 +130,7 @@ class RunSummary(RunScores):
         c = self.counts
         short = f", {c.series_short_history} on a short history" if c.series_short_history else ""
         short += f", {c.series_one_fold} of them on one fold" if c.series_one_fold else ""
+        short += f", {c.series_no_fold} on none" if c.series_no_fold else ""
         return f"{c.series_forecast} series forecast of {c.series_in} ({c.series_rejected} rejected{short})"
 
     def champions_line(self) -> str:
@@ -181,6 +183,12 @@ class RunSummary(RunScores):
                 f" {c.series_one_fold:,} series too short for two folds: one, on which their untuned candidates and "
                 "the fixed median competed; Prophet kept its defaults."
                 if c.series_one_fold
+                else ""
+            )
+            + (
+                f" {c.series_no_fold:,} series too short for a fold: the median of seasonal naive, AutoETS and "
+                "AutoTheta, with its members' own intervals (uncalibrated)."
+                if c.series_no_fold
                 else ""
             )
             + (

@@ -82,6 +82,9 @@ def test_without_common_folds_only_bottom_up_is_made(inputs):
     sales, ids, test, future, folds = inputs
     table, scores = reconciled(sales[[SERIES_ID, TIME, TARGET, "split"]], ids, test, future, folds.iloc[:0], SPEC)
     assert "mint_shrink" not in table and set(scores["total"]) == {"base", "bottom_up"}
+    one_without = folds[folds[SERIES_ID] != folds[SERIES_ID].iloc[0]]  # a series too short for a fold has none
+    table, scores = reconciled(sales[[SERIES_ID, TIME, TARGET, "split"]], ids, test, future, one_without, SPEC)
+    assert "mint_shrink" not in table and set(scores["total"]) == {"base", "bottom_up"}
 
 
 def test_series_that_end_apart_are_refused(inputs):

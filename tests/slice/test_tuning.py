@@ -86,21 +86,27 @@ def test_a_series_gets_as_many_folds_as_its_history_allows():
     assert SPEC.model_copy(update={"folds": 6}).folds_for(28 + 3 * 14) == 3  # configured: the most
     assert SPEC.model_copy(update={"folds": 6}).folds_for(28 + 8 * 14) == 6
     assert SPEC.folds_for(3 * 14) == 2 and SPEC.is_short(3 * 14) and not SPEC.is_short(28 + 2 * 14)
-    assert SPEC.folds_for(3 * 14 - 1) == SPEC.folds_for(2 * 14) == 1 and SPEC.is_short(
-        2 * 14
-    )  # one fold, a horizon before
+    assert SPEC.folds_for(3 * 14 - 1) == SPEC.folds_for(2 * 14) == 1 and SPEC.is_short(2 * 14)  # a horizon before
+    assert SPEC.folds_for(2 * 14 - 1) == SPEC.folds_for(14) == 0 and SPEC.is_short(14)
     assert [selection_folds(n) for n in (2, 3, 4, 6)] == [1, 1, 2, 3]
 
 
-def test_a_series_too_short_for_two_folds_is_forecast_on_one_with_prophet_untuned(tmp_path):
-    raw = make_retail_sales(1, days=3 * 14 + 5, seed=3).rename(columns={"date": "ds", "sales": "y"})
+@pytest.mark.parametrize("days", [3 * 14 + 5, 2 * 14 + 5])
+def test_a_series_too_short_for_two_folds_is_forecast_on_what_it_has_with_prophet_untuned(tmp_path, days):
+    raw = make_retail_sales(1, days=days, seed=3).rename(columns={"date": "ds", "sales": "y"})
     frame, profile = prepare_series(raw.assign(series_id="1-1", row=range(len(raw))), SPEC)
-    assert (profile["status"], profile["folds"], profile["short_history"]) == ("ok", 1, True)
+    folds = (days - 14) // 14 - 1
+    assert (profile["status"], profile["folds"], profile["short_history"]) == ("ok", folds, True)
     result = tune_series(frame, SPEC, TuningSpec(trials=3, seed=1))
     # no fold to tune on, nor others to choose an ensemble's members on: the untuned candidates and the fixed median
+    # on one fold; on none, the median, which needs no choosing, and no fold forecasts to calibrate on
     assert (result.n_trials, result.best_params, result.best_value) == (0, {}, None)
-    assert set(result.fold_errors) == SMOOTH - {TUNED, BEST3, GREEDY, POOLED} and set(result.ensembles) <= {MEDIAN}
-    assert np.isfinite(list(result.fold_errors.values())).all() and result.champion in result.fold_errors
+    assert set(result.ensembles) == {MEDIAN} and len(result.folds) == 14 * folds
+    if folds:
+        assert set(result.fold_errors) == SMOOTH - {TUNED, BEST3, GREEDY, POOLED}
+        assert np.isfinite(list(result.fold_errors.values())).all() and result.champion in result.fold_errors
+    else:
+        assert (result.fold_errors, result.champion) == ({}, MEDIAN)
     assert len(result.forecast) == 14 and np.isfinite(result.forecast[["yhat", "lo_80", "hi_95"]]).all().all()
     assert (result.forecast["lo_95"] <= result.forecast["hi_95"]).all()
     files = ResultFiles(str(tmp_path / "results"), str(tmp_path / "aside"))

@@ -73,8 +73,8 @@ def test_future_timestamps_and_negative_targets_reject_when_asked():
     ("series", "reason"),
     [
         (
-            rows(np.arange(20.0)),
-            "too short: 20 points, at least 21 are needed (a test window, one fold and a horizon of history before it)",
+            rows(np.arange(13.0)),
+            "too short: 13 points, at least 14 are needed (a test window and a horizon of history before it)",
         ),
         (rows(np.full(40, 3.0)), "constant target (3)"),
         (rows(np.full(40, np.nan)), "all targets missing"),
@@ -93,6 +93,8 @@ def test_broken_series_are_rejected_with_their_reason(series, reason):
 
 def test_a_short_series_gets_the_folds_its_history_allows_and_is_marked_so():
     for length, folds, short in (
+        (14, 0, True),
+        (20, 0, True),
         (21, 1, True),
         (27, 1, True),
         (28, 2, True),

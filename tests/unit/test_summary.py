@@ -92,12 +92,16 @@ def test_short_and_intermittent_series_are_counted_where_there_are_any():
     plain = RunSummary.model_validate(SUMMARY)
     assert "short history" not in plain.to_markdown("out") and "intermittent" not in plain.to_markdown("out")
     assert "one fold" not in plain.to_markdown("out") + plain.headline()
-    counts = SUMMARY["counts"] | {"series_short_history": 2, "series_one_fold": 1, "series_intermittent": 1}
-    summary = RunSummary.model_validate(SUMMARY | {"counts": counts})
-    assert summary.headline() == "3 series forecast of 5 (2 rejected, 2 on a short history, 1 of them on one fold)"
+    counts = SUMMARY["counts"] | {"series_short_history": 3, "series_one_fold": 1, "series_no_fold": 1}
+    summary = RunSummary.model_validate(SUMMARY | {"counts": counts | {"series_intermittent": 1}})
+    assert (
+        summary.headline()
+        == "3 series forecast of 5 (2 rejected, 3 on a short history, 1 of them on one fold, 1 on none)"
+    )
     text = summary.to_markdown("out")
-    assert "2 series on a short history: their folds on fewer points" in text
+    assert "3 series on a short history: their folds on fewer points" in text
     assert "1 series too short for two folds: one, on which their untuned candidates" in text
+    assert "1 series too short for a fold: the median of seasonal naive, AutoETS and AutoTheta" in text
     assert "1 intermittent series: Croston, TSB, ADIDA and IMAPA among their challengers" in text
 
 
