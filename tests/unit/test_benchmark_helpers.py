@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from benchmarks.accuracy import gap_interval
-from benchmarks.floor import oracle_smape
+from benchmarks.floor import oracle_fits, oracle_smape, poisson_noise
 from benchmarks.workloads import seasonal_naive, train_and_valid
 from manymodels.metrics import smape
 
@@ -54,3 +54,13 @@ def test_the_oracle_floor_is_the_noise_of_series_with_one_shape():
     truth = np.mean([smape(f["sales"].to_numpy(float), m) for f, m in zip(frames, means, strict=True)])
     assert floor == pytest.approx(truth, rel=0.03)  # the true means score about what the oracle does: the noise
     assert oracle_smape(pd.concat(frames), ["store"], "sales", "date", trend=True) <= floor
+    dispersion, noise = poisson_noise(oracle_fits(pd.concat(frames), ["store"], "sales", "date"))
+    assert dispersion == pytest.approx(1, abs=0.1) and noise == pytest.approx(truth, rel=0.03)
+
+
+def test_poisson_noise_is_the_smape_of_the_true_mean_and_over_dispersion_shows():
+    y, mean = np.full(200, 100.0), np.full(200, 100.0)
+    _, noise = poisson_noise([(y, mean)], draws=50)
+    assert noise == pytest.approx(100 * np.sqrt(2 / (np.pi * 100)), rel=0.05)  # E|y - m| / m for Poisson(m), m large
+    spread = np.random.default_rng(1).normal(100, 30, size=400)
+    assert poisson_noise([(spread, np.full(400, 100.0))])[0] > 5  # variance 900 about a mean of 100
