@@ -58,7 +58,7 @@ class Candidates:
             if (m != POOLED or self.pooled)
             and (m not in INTERMITTENT or self.intermittent)
             and (m != GLOBAL or self.global_forecast is not None)
-            and (m != TUNED or self.splits.tuning)  # one fold: none to tune on
+            and (m != TUNED or self.splits.tuning)  # fewer than two folds: none to tune on
             and (m not in CHOSEN or len(self.splits.folds) > 1)  # nor others to choose members on
         ]
 
