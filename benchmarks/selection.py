@@ -51,7 +51,7 @@ def rule(folds: pd.DataFrame, single: float, ensemble: float, tuned: float) -> p
 def greedy_based(folds: pd.DataFrame, single: float, ensemble: float, tuned: float) -> pd.Series:
     """A candidate rule: choose_champion with the greedy ensemble in the median's place (so the median is one more
     ensemble to beat it by `ensemble`); a single model must beat it by `single`, the tuned Prophet by `tuned`."""
-    with mock.patch.multiple(champion, MEDIAN=GREEDY, CHOSEN_ENSEMBLES=(BEST3, MEDIAN)):
+    with mock.patch.multiple(champion, MEDIAN=GREEDY, CHOSEN=(BEST3, MEDIAN)):
         return rule(folds, single, ensemble, tuned)
 
 

@@ -23,7 +23,6 @@ from manymodels.metrics import METRICS
 
 # how much lower (as a share) a candidate's error must be than that of what it replaces
 SINGLE_MARGIN, ENSEMBLE_MARGIN, TUNED_MARGIN, OVER_SINGLE_MARGIN = 0.2, 0.0, 0.1, 0.03
-CHOSEN_ENSEMBLES = CHOSEN
 
 
 def fold_errors(candidates: Candidates, metric: str) -> tuple[dict[str, list[float]], dict[tuple[str, int], dict]]:
@@ -48,16 +47,15 @@ def fold_errors(candidates: Candidates, metric: str) -> tuple[dict[str, list[flo
     def score(actual: np.ndarray, yhat: np.ndarray) -> float:
         return error(actual, yhat, splits.scale)
 
-    members = {m: errors[m] for m in candidates.members}
+    members = {m: errors[m] for m in candidates.members if m in errors}  # none where there is no fold
     member_points = [{m: bounded[(m, step)]["mean"] for m in members} for step in range(len(actuals))]
     for step, ensembles in enumerate(held_out(members, member_points, actuals, score)):
         for name, ensemble in ensembles.items():
-            if name in candidates.models:
-                bounded[(name, step)] = ensemble.combine({m: bounded[(m, step)] for m in ensemble.weights})
-                errors[name].append(score(actuals[step], bounded[(name, step)]["mean"]))
+            bounded[(name, step)] = ensemble.combine({m: bounded[(m, step)] for m in ensemble.weights})
+            errors[name].append(score(actuals[step], bounded[(name, step)]["mean"]))
     ensembles = chosen(members, member_points, actuals, score)
     candidates.ensembles = {name: ensemble for name, ensemble in ensembles.items() if name in candidates.models}
-    return {model: values for model, values in errors.items() if values}, bounded  # none where there is no fold
+    return dict(errors), bounded
 
 
 def mean_errors(errors: dict[str, list[float]]) -> dict[str, float]:
@@ -76,12 +74,12 @@ def choose_champion(errors: dict[str, list[float]]) -> str:
     means = {m: np.nan_to_num(v, nan=np.inf) for m, v in mean_errors(errors).items()}
     options = {MEDIAN: means[MEDIAN]}
     for model, mean in means.items():
-        margin = ENSEMBLE_MARGIN if model in CHOSEN_ENSEMBLES else SINGLE_MARGIN
+        margin = ENSEMBLE_MARGIN if model in CHOSEN else SINGLE_MARGIN
         if model not in (MEDIAN, TUNED) and mean < (1 - margin) * means[MEDIAN]:
             options[model] = mean
     choice = min(options, key=options.get)
-    singles = {m: v for m, v in options.items() if m not in (MEDIAN, *CHOSEN_ENSEMBLES)}
-    if choice in CHOSEN_ENSEMBLES and singles:
+    singles = {m: v for m, v in options.items() if m not in (MEDIAN, *CHOSEN)}
+    if choice in CHOSEN and singles:
         single = min(singles, key=singles.get)
         if not options[choice] < (1 - OVER_SINGLE_MARGIN) * singles[single]:
             choice = single
