@@ -14,6 +14,8 @@ from typer.models import OptionInfo
 from app import prefect_server
 from app.terminal import console, show
 from manymodels import storage
+from manymodels.errors import InputError
+from manymodels.location import KEEP_VERSIONS
 from manymodels.settings import ComputeSpec, DataSpec, RunSpec, TuningSpec
 from manymodels.summary import RunSummary
 
@@ -82,6 +84,7 @@ def execute(spec: RunSpec) -> RunSummary:
         tuning=spec.tuning,
         compute=spec.compute,
         min_forecast_share=spec.min_forecast_share,
+        keep_versions=spec.keep_versions,
         return_state=True,
     )
     from prefect.events.worker import EventsWorker
@@ -172,6 +175,7 @@ def run(
         "forward_credentials"
     ],
     min_forecast_share: Annotated[float, described(RunSpec, "min_forecast_share")] = 0.0,
+    keep_versions: Annotated[int, described(RunSpec, "keep_versions")] = KEEP_VERSIONS,
 ) -> None:
     """Forecast your own data."""
     spec = build(
@@ -213,8 +217,49 @@ def run(
         },
         output=output,
         min_forecast_share=min_forecast_share,
+        keep_versions=keep_versions,
     )
     execute(spec)
+
+
+@app.command()
+def versions(
+    output: Annotated[str, typer.Argument(help="Run location (local path or s3:// URL).")],
+) -> None:
+    """List the published sets a run location keeps, newest first; * marks the one published now."""
+    from manymodels.layout import RunLayout
+    from manymodels.location import read_records
+
+    try:
+        records = read_records(RunLayout(output))
+    except InputError as e:
+        fail(str(e))
+    if records is None:
+        fail(f"{output} is not a manymodels run location")
+    for version in records.versions:
+        mark = "*" if version.run == records.published else " "
+        typer.echo(f"{mark} {version.run}  published {version.published_at:%Y-%m-%d %H:%M:%S %Z}")
+
+
+@app.command()
+def restore(
+    output: Annotated[str, typer.Argument(help="Run location (local path or s3:// URL).")],
+    run_id: Annotated[str, typer.Argument(help="The run whose kept version to publish again (manymodels versions).")],
+) -> None:
+    """Publish a kept version of a run location's outputs again, while no run holds the location."""
+    import uuid
+
+    from manymodels.layout import RunLayout
+    from manymodels.lease import RunLease, held
+    from manymodels.location import restore as restore_version
+
+    layout = RunLayout(output)
+    try:
+        with held(RunLease(layout, f"restore-{uuid.uuid4()}")):
+            restore_version(layout, run_id)
+    except InputError as e:
+        fail(str(e))
+    typer.echo(f"{output}: published the outputs of run {run_id} again")
 
 
 @app.command()

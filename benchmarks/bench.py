@@ -91,7 +91,7 @@ def throughput(
         work = Path(tmp)
         data = write_workload(workload, series, work)
         runs = {"manymodels": run_manymodels(data, work / "run", trials, cpus, env, machine)}
-        frames, factors = prepared_series(work / "run")
+        frames, factors = prepared_series(data, work / "prepared")
         runs["bare_loop"] = run_bare_loop(frames[: bare_series or None], trials, cpus, machine, factors)
         if bracket:
             runs["manymodels_after"] = run_manymodels(data, work / "run-after", trials, cpus, env, machine)
@@ -121,9 +121,9 @@ def startup(runs: int = 5, out: Out = RESULTS) -> None:
     with tempfile.TemporaryDirectory() as tmp, prefect_server(Path(tmp) / "home") as env, Machine() as machine:
         work = Path(tmp)
         data = write_workload("synthetic", 1, work)
+        frames, factors = prepared_series(data, work / "prepared")
         for number in range(runs):
             run = run_manymodels(data, work / f"run-{number}", 1, cores(), env, machine)
-            frames, factors = prepared_series(work / f"run-{number}")
             bare = run_bare_loop(frames, 1, 1, machine, factors)
             measured.append(
                 {
@@ -178,7 +178,7 @@ def scale(series: int = 30_000, days: int = 240, trials: int = 1, sample: int = 
         started = time.time()
         run = run_manymodels(data, work / "run", trials, cpus, env, machine)
         peak = machine.peak_memory_above(started, time.time())
-        frames, factors = prepared_series(work / "run")
+        frames, factors = prepared_series(data, work / "prepared")
         bare = run_bare_loop(frames[:sample], trials, cpus, machine, factors)
     bare_per_series = bare["wall"] / bare["series"]
     save(
@@ -241,7 +241,7 @@ def ingest_step(data: Path, work: Path) -> None:
 
     started = time.perf_counter()
     with dask_client(ComputeSpec()):
-        ingested = run_ingest(DataSpec(url=str(data), **DATA_SPEC), RunLayout(str(work)))
+        ingested = run_ingest(DataSpec(url=str(data), **DATA_SPEC), RunLayout(str(work), run="ingest"))
     seconds = time.perf_counter() - started
     print(
         json.dumps(

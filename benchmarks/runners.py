@@ -17,7 +17,6 @@ from benchmarks.machine import Machine
 from benchmarks.workloads import DATA_SPEC, train_and_valid
 from manymodels.contract import SERIES_ID, TARGET, TIME
 from manymodels.global_model import global_forecasts
-from manymodels.ingest import Ingested
 from manymodels.layout import RunLayout
 from manymodels.prepare import FUTURE
 from manymodels.series import tune_series
@@ -83,15 +82,21 @@ def _mean_best(output: Path) -> float:
     return float(pd.read_parquet(RunLayout(str(output)).table("best_params"))["best_value"].mean())
 
 
-def prepared_series(output: Path) -> tuple[list[pd.DataFrame], dict | None]:
-    """The per-series frames the manymodels run prepared (the same split for every runner), in memory, and the
-    pooled seasonal factors its ingest found (so the bare loop scores the same challengers)."""
+def prepared_series(data: Path, work: Path) -> tuple[list[pd.DataFrame], dict | None]:
+    """The per-series frames the manymodels run prepared from data (the same split for every runner: its ingest,
+    run again here, since a run removes its own series files at its end), in memory, and the pooled seasonal factors
+    its ingest found (so the bare loop scores the same challengers)."""
+    from engines.dask_engine import dask_client
+    from manymodels.ingest import ingest
+    from manymodels.settings import ComputeSpec
 
-    layout = RunLayout(str(output))
-    profiles = pd.read_parquet(layout.profiles)
+    layout = RunLayout(str(work), run="prepared")
+    with dask_client(ComputeSpec()):
+        ingested = ingest(DataSpec(url=str(data), **DATA_SPEC), layout)
+    profiles = ingested.profiles
     keys = profiles.loc[profiles["status"] == "ok", "key"]
     frames = [pd.read_parquet(layout.series_file(key)) for key in sorted(keys)]
-    return frames, Ingested(profiles=profiles, layout=layout, n_rows=0).seasonal_factors
+    return frames, ingested.seasonal_factors
 
 
 def _tune(

@@ -9,10 +9,13 @@ from prefect.states import Failed
 from engines.ray_engine import NodeClock, ray_session
 from flows.task_runner import ray_task_runner
 from flows.tune import tune_on_ray
+from manymodels import location
 from manymodels.cost import PriceTable
+from manymodels.ingest import remove_run_work
 from manymodels.layout import RunLayout
-from manymodels.lease import LocationBusy, RunLease, held
-from manymodels.settings import ComputeSpec, DataSpec, MinForecastShare, TuningSpec, unreachable
+from manymodels.lease import LeaseLost, LocationBusy, RunLease, held
+from manymodels.location import KEEP_VERSIONS, NotALocation
+from manymodels.settings import ComputeSpec, DataSpec, KeepVersions, MinForecastShare, TuningSpec, unreachable
 from manymodels.summary import RunSummary
 from manymodels.timing import StepTimes
 from tasks.evaluate import evaluate_run, publish
@@ -28,17 +31,23 @@ def forecast(
     tuning: TuningSpec = TuningSpec(),
     compute: ComputeSpec = ComputeSpec(),
     min_forecast_share: MinForecastShare = 0.0,
+    keep_versions: KeepVersions = KEEP_VERSIONS,
 ) -> RunSummary:
     """Tune and forecast one Prophet model per series, against baselines; write the outputs to `output`."""
     if problem := unreachable(output, compute):  # the CLI refuses it too; a deployment run is checked here
         return Failed(message=problem)
-    layout, steps = RunLayout(output), StepTimes()
+    layout, steps = RunLayout(output, run=str(runtime.flow_run.id)), StepTimes()  # the run's own work names
+    try:  # a folder of the user's own is never written over
+        location.claim(layout)
+    except NotALocation as refused:
+        return Failed(message=str(refused))
     nodes = NodeClock()  # the Ray nodes the run held, for the cost estimate
     with contextlib.ExitStack() as run:
         try:  # one run at a time on a run location
-            run.enter_context(held(RunLease(layout, str(runtime.flow_run.id))))
+            lease = run.enter_context(held(RunLease(layout, layout.run)))
         except LocationBusy as busy:
             return Failed(message=str(busy))
+        run.callback(remove_run_work, layout)  # at the end, while the lease is still held
         with contextlib.ExitStack() as ray_runs:
             with steps.step("ingest"):
                 input_valid: Future[bool] = Future()
@@ -51,20 +60,33 @@ def forecast(
                 if ingesting.state.is_failed():  # bad input: end the run with the task's one-line message
                     return Failed(message=ingesting.state.message)
                 ingested = ingesting.result()
+            if lease.lost:  # a renewal found another holder: the run stops here
+                return Failed(message=lease.lost)
             with steps.step("tune"):
                 jobs = plan_tuning(ingested, data, tuning, compute, layout)
                 outcome, todo_url = reuse_cached(jobs, layout)
+                global_url = None
+                if todo_url and tuning.global_model:
+                    trained = train_global_model(ingested, data, tuning, layout, return_state=True)
+                    global_url = trained.result() if trained.is_completed() else None
+                    if not global_url:  # the per-series models go on without it: other results, under other keys
+                        tuning = tuning.model_copy(update={"global_model": False})
+                        left = {job.series_id for job in jobs} - {result.series_id for result in outcome.results}
+                        jobs = plan_tuning(ingested, data, tuning, compute, layout)
+                        cached, todo_url = reuse_cached([job for job in jobs if job.series_id in left], layout)
+                        outcome = outcome.merge(cached)
                 if todo_url:
-                    global_url = None
-                    if tuning.global_model:  # without it if it fails: the per-series models go on
-                        trained = train_global_model(ingested, data, tuning, layout, return_state=True)
-                        global_url = trained.result() if trained.is_completed() else None
                     tune = tune_on_ray.with_options(task_runner=ray_task_runner(compute))
                     factors = ingested.seasonal_factors
-                    outcome = outcome.merge(tune(data, tuning, compute, output, factors, global_url))
+                    outcome = outcome.merge(tune(data, tuning, compute, output, layout.run, factors, global_url))
+        if lease.lost:
+            return Failed(message=lease.lost)
         with steps.step("evaluate"):
             outputs = evaluate_run(ingested, outcome, data, tuning, nodes.node_seconds(PriceTable.load()))
-        summary = publish(outputs, layout, steps, data.id_cols)
+        try:  # publish confirms the lease first
+            summary = publish(outputs, layout, steps, data.id_cols, min_forecast_share, keep_versions)
+        except LeaseLost as lost:
+            return Failed(message=str(lost))
     if shortfall := summary.shortfall(min_forecast_share):
-        return Failed(message=shortfall, data=summary)
+        return Failed(message=f"{shortfall}. {summary.publishing_line()}", data=summary)
     return summary

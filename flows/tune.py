@@ -22,13 +22,14 @@ def tune_on_ray(
     tuning: TuningSpec,
     compute: ComputeSpec,
     output: str,
+    run: str,
     seasonal_factors: dict[str, list[float]] | None = None,
     global_url: str | None = None,
 ) -> TuneOutcome:
     """Tune the series of the run's job file on Ray in batches, each result cached under its key; report what was
-    tuned, resumed, cached."""
+    tuned, resumed, cached. run: the forecast run, whose own work folder holds the job file and the series."""
     logger = get_run_logger()
-    layout = RunLayout(output)
+    layout = RunLayout(output, run=run)
     jobs = read_jobs(layout.todo, layout, study_storage(compute, layout))
     pending = deque(jobs)
     logger.info("%d series to tune, in batches that shrink as the run nears its end", len(jobs))

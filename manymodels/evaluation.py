@@ -198,7 +198,9 @@ def assemble_outputs(
         raise RuntimeError(f"series lost between steps: {counts}")
     owas = owa_by_model(metrics) if scored else {}
     reconciling = data.hierarchy and scored
-    levels, level_scores = _reconciled(ingested, results, backtest, frames, data) if reconciling else (None, None)
+    levels, level_scores, not_reconciled = (
+        _reconciled(ingested, results, backtest, frames, data) if reconciling else (None, None, None)
+    )
     scores = RunScores(
         counts=counts | profile_counts(ingested.profiles) | {"rows_in": ingested.n_rows},
         rejected=rejected,
@@ -217,6 +219,7 @@ def assemble_outputs(
         selection=selection_report(metrics, owas, tuning.metric) if scored else None,
         intervals=interval_scores(backtest, data.levels, data.quantiles) if scored else None,
         hierarchy=level_scores,
+        hierarchy_error=not_reconciled,
         cost=estimate(node_seconds, counts["series_forecast"], PriceTable.load()),
         manifest=manifest(ingested.profiles, data, tuning),
     )
@@ -231,7 +234,8 @@ def assemble_outputs(
 
 
 def _reconciled(ingested: Ingested, results: list, backtest: pd.DataFrame, frames: tuple, data: DataSpec):
-    """The forecast series' hierarchy reconciled (manymodels.hierarchy), and its scores per level."""
+    """The forecast series' hierarchy reconciled (manymodels.hierarchy), its scores per level, and why not if it
+    could not be (the run's other outputs stand without it)."""
     urls = ingested.series_urls()
     history = storage.read_parquets([urls[r.series_id] for r in results])
     history = history.loc[history["split"] != FUTURE, [SERIES_ID, TIME, TARGET, "split"]]
@@ -239,10 +243,11 @@ def _reconciled(ingested: Ingested, results: list, backtest: pd.DataFrame, frame
     ids = ids[ids[SERIES_ID].isin(history[SERIES_ID].unique())]
     champion = backtest.loc[backtest["model"] == CHAMPION, [SERIES_ID, TIME, "yhat"]]
     try:
-        return reconciled(history, ids, champion, frames[1][[SERIES_ID, TIME, "yhat"]], frames[2], data)
-    except ValueError as e:  # the run's other outputs stand without it
-        log.warning("no reconciliation: %s", e)
-        return None, None
+        return *reconciled(history, ids, champion, frames[1][[SERIES_ID, TIME, "yhat"]], frames[2], data), None
+    except Exception as e:
+        why = " ".join((str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}").splitlines())
+        log.warning("no reconciliation: %s", why, exc_info=not isinstance(e, ValueError))
+        return None, None, why
 
 
 def _with_ids(ids: pd.DataFrame, long: pd.DataFrame) -> pd.DataFrame:

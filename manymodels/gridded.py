@@ -2,6 +2,7 @@
 Arrow table, a slice of it per series file. Most inputs are one row per period, in order, nothing missing; a
 series that is not (gaps, duplicates, a bad value, too short, constant, regressors) goes to prepare_series."""
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 
 from manymodels.contract import SERIES_ID, TARGET, TIME
-from manymodels.prepare import accepted_profile, digest, fixed_length, row_hashes, series_key
+from manymodels.prepare import DATA_HASH, accepted_profile, digest, fixed_length, row_hashes, series_key
 from manymodels.settings import DataSpec
 
 
@@ -62,12 +63,22 @@ def prepare_gridded(part: pd.DataFrame, spec: DataSpec, now: pd.Timestamp) -> Gr
         series_id = str(labels[SERIES_ID][i])
         profiles.append(
             {col: labels[col][i] for col in spec.id_cols}
-            | {SERIES_ID: series_id, "key": series_key(series_id), "data_hash": digest(hashes[rows])}
+            | {SERIES_ID: series_id, "key": series_key(series_id), DATA_HASH: digest(hashes[rows])}
             | {"n_rows": size, "n_duplicates": 0, "length": size, "n_filled": 0}
             | {"start": pd.Timestamp(times[first]), "end": pd.Timestamp(times[first + size - 1])}
             | accepted_profile(y[rows], times[rows], spec)
         )
-    return Gridded(profiles, [table.slice(first, size) for first, size in zip(firsts, sizes, strict=True)], rest)
+    tables = [
+        _with_digest(table.slice(first, size), profile[DATA_HASH])
+        for first, size, profile in zip(firsts, sizes, profiles, strict=True)
+    ]
+    return Gridded(profiles, tables, rest)
+
+
+def _with_digest(table: pa.Table, data_hash: str) -> pa.Table:
+    """The table with the digest of its data in its pandas metadata, as prepare_series' frame holds it in its attrs."""
+    pandas = json.loads(table.schema.metadata[b"pandas"]) | {"attributes": {DATA_HASH: data_hash}}
+    return table.replace_schema_metadata(table.schema.metadata | {b"pandas": json.dumps(pandas).encode()})
 
 
 def _table(

@@ -107,8 +107,8 @@ def ingest(spec: DataSpec, layout: RunLayout, on_valid: Callable[[], None] = lam
     raw, empty_files = read_raw(spec)
     if empty_files:
         log.warning("skipped %d empty files: %s", len(empty_files), ", ".join(empty_files[:5]))
-    contract_url = layout.contract
-    remove_tree(contract_url)  # parts a killed run left must not be read as this input's
+    contract_url = layout.contract  # the run's own: no other run's tasks write there
+    remove_tree(contract_url, layout.output)  # parts an earlier attempt of this run left are not this input's
     try:
         n_rows = check_and_spill(raw, spec, contract_url)
         on_valid()
@@ -122,7 +122,7 @@ def ingest(spec: DataSpec, layout: RunLayout, on_valid: Callable[[], None] = lam
             .sort_values(SERIES_ID, ignore_index=True)
         )
     finally:
-        remove_tree(contract_url)
+        remove_tree(contract_url, layout.output)
     storage.write_parquet(layout.profiles, profiles)
     log.info("ingested %d rows into %d series (%d rejected)", n_rows, len(profiles), (profiles.status != "ok").sum())
     return Ingested(profiles=profiles, layout=layout, n_rows=n_rows, empty_files=empty_files)
@@ -171,14 +171,28 @@ def check_partition(raw: pd.DataFrame, spec: DataSpec, contract_url: str, partit
     return find_problems(raw, spec, contract)
 
 
-def remove_tree(url: str) -> None:
-    """Remove url and everything under it; on a local disk, also its parent if that is left empty."""
+def remove_tree(url: str, above: str | None = None) -> None:
+    """Remove url and everything under it; on a local disk, also the folders between it and above (a folder over
+    it, itself kept; without it, url's parent alone) that are left empty."""
     fs, path = storage.url_to_fs(url)
     if fs.exists(path):
         fs.rm(path, recursive=True)
+    if not storage.is_local(url):
+        return
+    stop = storage.url_to_fs(above)[1].rstrip("/") if above else path.rsplit("/", 2)[0]
     parent = path.rsplit("/", 1)[0]
-    if storage.is_local(url) and fs.isdir(parent) and not fs.ls(parent):
+    while parent.startswith(stop + "/") and fs.isdir(parent) and not fs.ls(parent):
         fs.rmdir(parent)
+        parent = parent.rsplit("/", 1)[0]
+
+
+def remove_run_work(layout: RunLayout) -> None:
+    """Remove the run's own work folder, _work/<run>, at its end (never another run's). A failure is logged and
+    not raised: the run's outcome stands, and the folder only takes space."""
+    try:
+        remove_tree(layout.run_work, layout.work)
+    except OSError as e:
+        log.warning("could not remove %s: %s", layout.run_work, _first_line(e))
 
 
 def prepare_partition(part: pd.DataFrame, spec: DataSpec, layout: RunLayout) -> pd.DataFrame:

@@ -1,11 +1,16 @@
 """Every path under a run location: the outputs a user reads, and the work area the steps share."""
 
+import re
 from dataclasses import dataclass
 
 from manymodels import storage
 
 TABLES = ("forecasts", "backtest", "metrics", "best_params", "hierarchy")
 OUTPUT_FILES = (*(f"{table}.parquet" for table in TABLES), "summary.json")
+PLOT_FILES = ("forecasts.png", "errors.png")
+MARKER = "manymodels-location.json"
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+SHARED_WORK = ("lease.json", "profiles.parquet", "results", "results-aside", "optuna")  # no run's own folder
 
 
 @dataclass(frozen=True)
@@ -13,6 +18,11 @@ class RunLayout:
     """The names under output (a local path or an s3:// URL); nothing from the data names a path."""
 
     output: str
+    run: str | None = None  # the run whose own names (run_work) this layout gives
+
+    def __post_init__(self) -> None:
+        if self.run is not None and (not RUN_ID.match(self.run) or self.run in SHARED_WORK):
+            raise ValueError(f"not a run id to name a work folder by: {self.run!r}")
 
     def table(self, name: str) -> str:
         """One of the output TABLES, as Parquet."""
@@ -23,35 +33,50 @@ class RunLayout:
         """Written last: its presence marks a complete run."""
         return storage.join(self.output, "summary.json")
 
-    def plot(self, run: str, file: str) -> str:
-        """A plot of one run: each run's plots have a folder of their own, so a summary never links another's."""
-        return storage.join(self.plots, run, file)
+    @property
+    def marker(self) -> str:
+        """Marks the folder as a run location and records what it holds (manymodels.location)."""
+        return storage.join(self.output, MARKER)
+
+    def version(self, run: str, file: str) -> str:
+        """One file of a published set, kept under versions/<run> to list and restore."""
+        return storage.join(self.output, "versions", run, file)
 
     @property
-    def plots(self) -> str:
-        return storage.join(self.output, "plots")
+    def failed_summary(self) -> str:
+        """The summary of the last run that ended Failed: what it rejected, beside the published set it left alone."""
+        return storage.join(self.output, "failed-run.json")
 
-    def staged_table(self, name: str) -> str:
-        """Where a table is written before it is moved into place with the others."""
-        return storage.join(self.work, "publish", f"{name}.parquet")
+    def plot(self, run: str, file: str) -> str:
+        """A plot of one run, kept with its version: a summary never links another run's."""
+        return self.version(run, file)
 
     @property
     def work(self) -> str:
         return storage.join(self.output, "_work")
 
     @property
+    def run_work(self) -> str:
+        """The run's own work folder, _work/<run>: what it spills, splits and stages, which no other run reads or
+        writes (nor do the tasks of a killed run, still running on a cluster, write another run's names). The run
+        removes it at its end; the results cache and the studies beside it are every run's."""
+        if self.run is None:
+            raise ValueError(f"a run's own work files are named by its run id: RunLayout({self.output!r}, run=...)")
+        return storage.join(self.work, self.run)
+
+    @property
     def contract(self) -> str:
         """The input mapped onto the contract, spilled by the validation pass until the series are written."""
-        return storage.join(self.work, "contract")
+        return storage.join(self.run_work, "contract")
 
     @property
     def global_forecasts(self) -> str:
         """The global model's forecasts of every series' windows and future (manymodels.global_model)."""
-        return storage.join(self.work, "global_forecasts.parquet")
+        return storage.join(self.run_work, "global_forecasts.parquet")
 
     def series_file(self, key: str) -> str:
         """A prepared series, named by its key (a hash of its id)."""
-        return storage.join(self.work, "series", f"{key}.parquet")
+        return storage.join(self.run_work, "series", f"{key}.parquet")
 
     @property
     def profiles(self) -> str:
@@ -70,7 +95,7 @@ class RunLayout:
     @property
     def todo(self) -> str:
         """The jobs handed to the tuning flow."""
-        return storage.join(self.work, "todo.json")
+        return storage.join(self.run_work, "todo.json")
 
     @property
     def studies(self) -> str:

@@ -1,10 +1,11 @@
-"""Write a run's outputs to its location: the plots, the tables, and summary.json last."""
+"""Write a run's outputs to its location: the plots, the tables, and summary.json last; or, for a run that fell
+short, only its summary, beside the published set it leaves alone."""
 
 import contextlib
 
 import pandas as pd
 
-from manymodels import plots, storage
+from manymodels import location, plots, storage
 from manymodels.candidates import CHAMPION
 from manymodels.contract import SERIES_ID, TARGET, TIME
 from manymodels.evaluation import RunOutputs
@@ -13,23 +14,28 @@ from manymodels.prepare import series_key
 from manymodels.summary import RunSummary
 from manymodels.timing import StepTimes
 
+RUN_ID_KEY = b"manymodels.run_id"
+
 
 def write_plots(outputs: RunOutputs, layout: RunLayout, run: str) -> dict[str, str]:
-    """Render the run's plots into the run location; their names and URLs (none if no series was forecast)."""
+    """Render the run's plots into the run location; their names and URLs (none if no series was forecast). A plot
+    that cannot be drawn is logged and left out."""
     if outputs.metrics.empty:
         return {}
     sample = plots.sample_series(outputs.metrics)
-    pngs = {
+    history = recent_history(layout, sample, outputs.backtest)
+    drawings = {
         "forecasts against actuals": (
             "forecasts.png",
-            plots.forecasts_against_actuals(outputs.backtest, sample, recent_history(layout, sample, outputs.backtest)),
+            lambda: plots.forecasts_against_actuals(outputs.backtest, sample, history),
         ),
-        "errors per model": ("errors.png", plots.error_distribution(outputs.metrics)),
+        "errors per model": ("errors.png", lambda: plots.error_distribution(outputs.metrics)),
     }
     urls = {}
-    for name, (file, png) in pngs.items():
-        storage.write_bytes(url := layout.plot(run, file), png)
-        urls[name] = storage.link(url)
+    for name, (file, draw) in drawings.items():
+        if (png := plots.drawn(name, draw)) is not None:
+            storage.write_bytes(url := layout.plot(run, file), png)
+            urls[name] = storage.link(url)
     return urls
 
 
@@ -46,30 +52,43 @@ def recent_history(layout: RunLayout, series: list[str], backtest: pd.DataFrame)
     return recent
 
 
-def write_run(outputs: RunOutputs, layout: RunLayout, flow_run_id: str, steps: StepTimes) -> RunSummary:
-    """Publish the run: its summary, built here once, is written last, and a reader who goes by summary.json sees
-    either the previous complete set or this one, never a mix. The tables are staged in the work area, the old
-    summary removed, the tables moved into place, then the summary written; the earlier runs' plots go last."""
+def write_run(
+    outputs: RunOutputs,
+    layout: RunLayout,
+    flow_run_id: str,
+    steps: StepTimes,
+    min_share: float = 0.0,
+    keep_versions: int = location.KEEP_VERSIONS,
+) -> RunSummary:
+    """Publish the run if it succeeded by its own rules (location.publish says how a reader never sees a mix, and
+    what is kept); a run that fell short leaves the published set as it was and writes its summary beside it."""
+    records = location.claim(layout)
     summary = RunSummary(
         **dict(outputs.scores),
         flow_run_id=flow_run_id,
         step_seconds=steps.seconds,
         step_started_at=steps.started_at,
-        plots=write_plots(outputs, layout, flow_run_id),
+        plots={},
+        published=False,
+        previously_published=records.published,
     )
+    if summary.shortfall(min_share):
+        storage.write_json(layout.failed_summary, summary.model_dump(mode="json"))
+        return summary
+    versions = [flow_run_id, *(run for run in records.runs() if run != flow_run_id)][:keep_versions]
+    plots = write_plots(outputs, layout, flow_run_id)
+    summary = summary.model_copy(update={"plots": plots, "published": True, "versions": versions})
     for table in TABLES:
-        storage.write_parquet(layout.staged_table(table), getattr(outputs, table))
-    storage.remove(layout.summary)
-    for table in TABLES:
-        storage.move(layout.staged_table(table), layout.table(table))
-    storage.write_json(layout.summary, summary.model_dump(mode="json"))
-    _remove_other_plots(layout, flow_run_id)
+        stamped = _stamped(getattr(outputs, table), flow_run_id)
+        storage.write_table(layout.version(flow_run_id, f"{table}.parquet"), stamped)
+    storage.write_json(layout.version(flow_run_id, "summary.json"), summary.model_dump(mode="json"))
+    location.publish(layout, flow_run_id, keep_versions)
     return summary
 
 
-def _remove_other_plots(layout: RunLayout, run: str) -> None:
-    fs, path = storage.url_to_fs(layout.plots)
-    with contextlib.suppress(FileNotFoundError):
-        for folder in fs.ls(path, detail=False):
-            if folder.rstrip("/").rsplit("/", 1)[-1] != run:
-                fs.rm(folder, recursive=True)
+def _stamped(frame: pd.DataFrame, run: str):
+    """frame as an Arrow table whose Parquet metadata names the run that made it."""
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)
+    return table.replace_schema_metadata({**(table.schema.metadata or {}), RUN_ID_KEY: run.encode()})

@@ -7,12 +7,13 @@ import hashlib
 import importlib.metadata
 import json
 import logging
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import BaseModel, ConfigDict, TypeAdapter, field_validator, model_validator
 
 from manymodels import storage
 from manymodels.contract import SERIES_ID
@@ -28,8 +29,35 @@ if TYPE_CHECKING:  # the ingest module imports Dask, which Ray workers have no u
 log = logging.getLogger(__name__)
 
 PACKAGES = ("prefect", "prefect-ray", "ray", "dask", "distributed", "optuna", "prophet", "pandas", "numpy", "s3fs")
-# What a result depends on besides our code and the data: every key covers their versions (cmdstan ships in prophet).
-MODEL_PACKAGES = ("prophet", "cmdstanpy", "statsforecast", "statsmodels", "holidays", "optuna", "numpy", "pandas")
+# What a result depends on besides our code and the data: every key covers their versions (cmdstan ships in prophet;
+# scipy solves the exact fits; lightgbm, mlforecast and their feature packages make the global model's forecasts).
+MODEL_PACKAGES = (
+    "prophet",
+    "cmdstanpy",
+    "statsforecast",
+    "statsmodels",
+    "holidays",
+    "optuna",
+    "numpy",
+    "pandas",
+    "scipy",
+    "numba",
+    "lightgbm",
+    "mlforecast",
+    "coreforecast",
+    "utilsforecast",
+)
+# The settings' fields that change no series' result, and so are in no key; every other field of DataSpec and
+# TuningSpec is in every key, a new one too. DataSpec: where the input is and what its columns are called (the data's
+# digest and the series' id cover what they give), which series are accepted, the reconciliation after tuning.
+# ComputeSpec, in no key: where the work runs.
+NOT_IN_KEYS = frozenset(
+    {"url", "encoding", "id_cols", "time_col", "target_col", "non_negative", "hierarchy"}
+    | {"ray_address", "dask_address", "workers", "series_per_task", "optuna_storage", "forward_credentials"}
+)
+# The fields a study's trials do not depend on: its study is resumed under other values, its result kept under another
+# cache key.
+RESULT_ONLY = frozenset({"trials", "early_stopping_rounds", "levels", "quantiles", "global_model", "solver_check"})
 
 
 def digest(*parts: object) -> str:
@@ -48,8 +76,12 @@ def code_version() -> str:
     return digest(*[(p.name, p.read_text()) for p in sorted(root.glob("*.py"))], model_versions())
 
 
+HEX = "[0-9a-f]+"  # a digest
+
+
 class SeriesJob(BaseModel):
-    """One series' tuning: its prepared file, its durable study, its cache key and optional warm start."""
+    """One series' tuning: its prepared file, its durable study, its cache key and optional warm start; each field
+    checked, as a job file is data found in a shared place."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -58,6 +90,31 @@ class SeriesJob(BaseModel):
     place: StudyPlace
     cache_key: str
     warm_start: dict[str, float | int | str] | None = None
+    data_hash: str  # of the data the keys were made from, which the series file must hold
+    code_version: str  # of the planning code, which the worker's must be
+    global_model: bool  # whether the keys say the global model's forecasts compete
+
+    @field_validator("cache_key")
+    @classmethod
+    def _a_cache_key(cls, key: str) -> str:
+        if not re.fullmatch(rf"tune-[0-9A-Za-z]+-{HEX}", key):  # the series' key, the result's digest
+            raise ValueError(f"not a cache key: {key!r}")
+        return key
+
+    @field_validator("warm_start")
+    @classmethod
+    def _in_the_search_space(cls, params: dict | None) -> dict | None:
+        if params is None:
+            return None
+        if not in_space(params):
+            raise ValueError(f"a warm start outside the search space: {params}")
+        return {k: int(v) if k in FOURIER else v for k, v in params.items()}
+
+    @model_validator(mode="after")
+    def _the_series_own_study(self) -> SeriesJob:
+        if not re.fullmatch(rf"{re.escape(self.series_id)}:{HEX}(:{HEX})?", self.place.name):
+            raise ValueError(f"not a study name of series {self.series_id!r}: {self.place.name!r}")
+        return self
 
 
 JOBS = TypeAdapter(list[SeriesJob])
@@ -94,35 +151,43 @@ def study_place(study_storage: str, key: str) -> str:
     return study_storage if is_database(study_storage) else storage.join(study_storage, f"{key}.journal")
 
 
+def settings_key(data: DataSpec, tuning: TuningSpec, leave_out: frozenset[str] = frozenset()) -> dict:
+    """The settings' fields but those in NOT_IN_KEYS and leave_out."""
+    return {
+        "data": data.model_dump(mode="json", exclude=NOT_IN_KEYS | leave_out),
+        "tuning": tuning.model_dump(mode="json", exclude=NOT_IN_KEYS | leave_out),
+    }
+
+
+def check_planned(jobs: list[SeriesJob], global_url: str | None) -> None:
+    """Refuse jobs whose keys would not say what is computed here: planned by other code or with other modelling
+    packages than this worker's, or for another use of the global model's forecasts."""
+    here = code_version()
+    if other := sorted({job.code_version for job in jobs} - {here}):
+        raise RuntimeError(
+            f"the jobs were planned by other code than this worker's ({', '.join(other)}, here {here}): install the "
+            "driver's manymodels and modelling packages on the cluster"
+        )
+    if any(job.global_model != bool(global_url) for job in jobs):
+        raise RuntimeError(
+            f"the jobs were planned {'without' if global_url else 'with'} the global model's forecasts, and are "
+            f"given {'them' if global_url else 'none'}"
+        )
+
+
 def plan_jobs(
     ingested: Ingested, data: DataSpec, tuning: TuningSpec, study_storage: str, previous: dict
 ) -> list[SeriesJob]:
     """A job per accepted series; study_storage is an RDB URL, or a folder for one journal file per series."""
-    config = [
-        data.freq,
-        data.horizon,
-        data.folds,
-        data.holidays,
-        data.regressors,
-        data.period,
-        data.fill,
-        data.duplicates,
-        tuning.metric,
-        tuning.seed,
-        tuning.solver,
-        describe_space(),
-    ]
+    study_config = [settings_key(data, tuning, leave_out=RESULT_ONLY), describe_space()]
+    result_config = settings_key(data, tuning)
     urls = ingested.series_urls()
     # one database may hold the studies of many run locations: each location's studies are its own
     owner = f":{digest(ingested.layout.output)}" if is_database(study_storage) else ""
-    global_model = [True] if tuning.global_model else []  # a result with the global model is another result
     jobs = []
     for row in ingested.accepted.itertuples():
-        study_key = digest(row.data_hash, config, code_version())
-        quantiles = [data.quantiles] if data.quantiles else []  # without any, the keys of earlier versions
-        result_key = digest(
-            study_key, tuning.trials, tuning.early_stopping_rounds, data.levels, *quantiles, *global_model
-        )
+        study_key = digest(row.data_hash, study_config, code_version())
+        result_key = digest(study_key, result_config)
         jobs.append(
             SeriesJob(
                 series_id=row.series_id,
@@ -132,6 +197,9 @@ def plan_jobs(
                 ),
                 cache_key=f"tune-{row.key}-{result_key}",
                 warm_start=previous.get(row.series_id),
+                data_hash=row.data_hash,
+                code_version=code_version(),
+                global_model=tuning.global_model,
             )
         )
     return jobs

@@ -1,6 +1,8 @@
 """Plots of a run, as PNG bytes: the champion against actuals for sample series, and the errors per model."""
 
 import io
+import logging
+from collections.abc import Callable
 
 import matplotlib
 
@@ -10,6 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from manymodels.contract import SERIES_ID, TARGET, TIME  # noqa: E402
+
+log = logging.getLogger(__name__)
 
 
 def forecasts_against_actuals(
@@ -38,7 +42,7 @@ def forecasts_against_actuals(
             )
         base = window[window["model"] == baseline]
         ax.plot(base[TIME], base["yhat"], color="tab:orange", linewidth=1, linestyle="--", label=baseline)
-        ax.set_title(f"series {sid}", fontsize=10, loc="left")
+        ax.set_title(f"series {sid}", fontsize=10, loc="left", parse_math=False, usetex=False)  # an id as it is
     axes[0, 0].legend(loc="upper left", fontsize=8, ncol=5)
     return _png(fig)
 
@@ -62,9 +66,20 @@ def sample_series(metrics: pd.DataFrame, n: int = 4, model: str = "champion", me
     return [ranked[round(i * (len(ranked) - 1) / (n - 1))] for i in range(n)]
 
 
+def drawn(name: str, draw: Callable[[], bytes]) -> bytes | None:
+    """A plot's PNG, or None if it cannot be drawn, logged: no plot is worth failing a run's publishing for."""
+    try:
+        return draw()
+    except Exception as e:
+        log.warning("plot %r not drawn: %s: %s", name, type(e).__name__, e)
+        return None
+
+
 def _png(fig) -> bytes:
     buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=90)
-    plt.close(fig)
+    try:
+        fig.tight_layout()
+        fig.savefig(buffer, format="png", dpi=90)
+    finally:
+        plt.close(fig)
     return buffer.getvalue()

@@ -13,6 +13,7 @@ from manymodels.metrics import seasonal_mae
 from manymodels.pooled import series_ratios
 from manymodels.settings import DataSpec
 
+DATA_HASH = "data_hash"  # a series' profile field, and the key of its file's attrs (pandas metadata) that holds it
 PROFILE_COLUMNS = {
     SERIES_ID: "string",
     "key": "string",
@@ -73,6 +74,7 @@ def prepare_series(
     if y.nunique() == 1:
         return None, profile | {"status": "rejected", "reason": f"constant target ({y.iloc[0]:g})"}
     frame = series_frame(y, filled, regressors, future, spec, ids | {SERIES_ID: series_id})
+    frame.attrs[DATA_HASH] = profile["data_hash"]  # its file records it: pyarrow keeps a frame's attrs
     return frame, profile | accepted_profile(y.to_numpy(), grid, spec)
 
 
@@ -194,10 +196,10 @@ def merge_duplicates(rows: pd.DataFrame, how: str, regressors: list[str] = ()) -
 
 
 def data_hash(rows: pd.DataFrame, regressors: list[str] = ()) -> str:
-    """A digest of a series' rows as given (time, target and every regressor), so reruns can tell which series
-    changed."""
+    """A digest of a series' rows (time, target and every regressor), so reruns can tell which series changed: in time
+    order, the rows of one time in the order given, which decides what duplicates = last and sum keep."""
     if not _increasing(rows[TIME].to_numpy()):  # else the sort changes nothing
-        rows = rows.sort_values([TIME, TARGET, *regressors])
+        rows = rows.sort_values(TIME, kind="stable")
     return digest(row_hashes(rows[TIME].to_numpy(), rows[TARGET].to_numpy(), [rows[c].to_numpy() for c in regressors]))
 
 

@@ -127,12 +127,10 @@ class ResultFiles:
             str(error).splitlines()[0] if str(error) else "",
             aside,
         )
-        fs = storage.filesystem(path)
         try:
-            fs.makedirs(aside.rsplit("/", 1)[0], exist_ok=True)
-            fs.mv(storage.url_to_fs(path)[1], storage.url_to_fs(aside)[1])
+            storage.move(path, aside)
         except OSError:
-            fs.rm(storage.url_to_fs(path)[1])
+            storage.remove(path)
 
 
 def result_files(layout: RunLayout) -> ResultFiles:

@@ -8,8 +8,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import aiohttp
 import numpy as np
 import pandas as pd
+from botocore.exceptions import BotoCoreError
 from pydantic import ConfigDict
 
 from manymodels import storage
@@ -20,7 +22,8 @@ from manymodels.champion import choose_champion, fold_errors, mean_errors
 from manymodels.contract import TARGET, TIME
 from manymodels.ensembles import ENSEMBLES
 from manymodels.global_model import read_forecasts
-from manymodels.planning import SeriesJob
+from manymodels.planning import SeriesJob, check_planned
+from manymodels.prepare import DATA_HASH
 from manymodels.settings import DataSpec, TuningSpec
 from manymodels.solver_check import compare_solvers, is_checked
 from manymodels.splits import SeriesSplits
@@ -28,6 +31,9 @@ from manymodels.studies import StudyPlace
 from manymodels.tuning import study_seed, tune_prophet
 
 log = logging.getLogger(__name__)
+# Not a series' failure but the node's or the store's: the task fails, and Prefect retries it. s3fs passes on
+# botocore's connection errors and aiohttp's (a body cut off mid-read) untranslated, and they are no OSError.
+STORAGE_ERRORS = (OSError, MemoryError, BotoCoreError, aiohttp.ClientError)
 
 
 @dataclass
@@ -215,6 +221,15 @@ def stored_results(
     return found, todo
 
 
+def read_series(job: SeriesJob) -> pd.DataFrame:
+    """The job's series file, if it holds the data the job was planned on (not, say, what a killed run's task still
+    running wrote)."""
+    frame = storage.read_parquet(job.url)
+    if (found := frame.attrs.pop(DATA_HASH, None)) != job.data_hash:
+        raise ValueError(f"{job.url} holds other data ({found}) than the run planned on ({job.data_hash})")
+    return frame
+
+
 def tune_jobs(
     jobs: list[SeriesJob],
     data: DataSpec,
@@ -225,16 +240,19 @@ def tune_jobs(
     logger: logging.Logger | logging.LoggerAdapter = log,
 ) -> TuneOutcome:
     """Tune each job's series (those an earlier attempt stored come from the cache), saving each result as it
-    finishes; a series that fails is reported with why, and the others go on. global_url: the global model's
-    forecasts, if the run has one."""
+    finishes; a series that fails is reported with why, and the others go on; a storage or memory error fails the
+    call. global_url: the global model's forecasts, if the run has one."""
+    check_planned(jobs, global_url)
     outcome, todo = stored_results(jobs, cache, this_run=True)
     global_forecasts = read_forecasts(global_url, [job.series_id for job in todo]) if global_url and todo else {}
     for job in todo:
         try:
-            frame = storage.read_parquet(job.url)
+            frame = read_series(job)
             result = tune_series(
                 frame, data, tuning, job.place, job.warm_start, seasonal_factors, global_forecasts.get(job.series_id)
             )
+        except STORAGE_ERRORS:
+            raise
         except Exception as e:  # one series' failure is reported with the series, the others go on
             outcome.failures[job.series_id] = f"{type(e).__name__}: {e}"
             logger.warning("series %s failed: %s", job.series_id, outcome.failures[job.series_id])

@@ -8,6 +8,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from manymodels.batching import MAX_SERIES_PER_TASK, TASKS_PER_CPU
+from manymodels.location import KEEP_VERSIONS, pattern_in
 
 Metric = Literal["smape", "mase", "wape", "rmse"]
 
@@ -315,6 +316,17 @@ MinForecastShare = Annotated[
 ]
 
 
+KeepVersions = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=1000,
+        description="Published sets of outputs kept at the run location as versions, this run's included, to list "
+        "(manymodels versions) and restore (manymodels restore).",
+    ),
+]
+
+
 class RunSpec(Frozen):
     """Everything one forecast run needs."""
 
@@ -323,6 +335,14 @@ class RunSpec(Frozen):
     compute: ComputeSpec = ComputeSpec()
     output: str = Field(description="Run location (local path or s3:// URL) that receives the outputs.")
     min_forecast_share: MinForecastShare = 0.0
+    keep_versions: KeepVersions = KEEP_VERSIONS
+
+    @field_validator("output")
+    @classmethod
+    def _literal(cls, output: str) -> str:
+        if problem := pattern_in(output):
+            raise ValueError(problem)
+        return output
 
     @model_validator(mode="after")
     def _reachable(self) -> "RunSpec":

@@ -1,9 +1,11 @@
 """Reading and writing run files on a local path or s3:// through fsspec, each write atomic."""
 
 import base64
+import contextlib
 import io
 import json
 import os
+import shutil
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -150,20 +152,77 @@ def read_json(url: str) -> dict[str, Any]:
         return json.load(f)
 
 
-def remove(url: str) -> None:
-    """Remove the file at url, if there is one."""
+def remove(url: str, root: str | None = None) -> None:
+    """Remove the one file at url, if there is one. Its name is taken literally (an object store's rm expands glob
+    characters), and on a local disk no link is followed from root (a folder above url) down to it."""
     fs, path = url_to_fs(url)
-    if fs.exists(path):
-        fs.rm(path)
+    if isinstance(fs, LocalFileSystem):
+        _refuse_links(path, root)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+    else:
+        fs.rm_file(path)  # one DELETE of that key; none there is no error
 
 
-def move(source: str, target: str) -> None:
-    """Move a file within one store: a rename on a local disk, a copy and delete on an object store."""
+def move(source: str, target: str, root: str | None = None) -> None:
+    """Move one file within one store, names taken literally: a rename on a local disk (no link followed from
+    root), a copy and delete on an object store."""
     fs, source_path = url_to_fs(source)
     target_path = url_to_fs(target)[1]
-    if isinstance(fs, LocalFileSystem):  # an object store has no folders to make
-        fs.makedirs(target_path.rsplit("/", 1)[0], exist_ok=True)
-    fs.mv(source_path, target_path)
+    if isinstance(fs, LocalFileSystem):
+        _refuse_links(source_path, root)
+        _refuse_links(target_path, root)
+        os.makedirs(target_path.rsplit("/", 1)[0], exist_ok=True)
+        os.replace(source_path, target_path)
+    else:
+        fs.cp_file(source_path, target_path)
+        fs.rm_file(source_path)
+
+
+def copy(source: str, target: str, root: str | None = None) -> None:
+    """Copy one file within one store, names taken literally; a reader of target sees the old file or the new."""
+    fs, source_path = url_to_fs(source)
+    target_path = url_to_fs(target)[1]
+    if isinstance(fs, LocalFileSystem):
+        _refuse_links(source_path, root)
+        _refuse_links(target_path, root)
+        parent = target_path.rsplit("/", 1)[0]
+        os.makedirs(parent, exist_ok=True)
+        tmp = f"{parent}/.{uuid.uuid4().hex}.tmp"
+        shutil.copyfile(source_path, tmp)
+        os.replace(tmp, target_path)
+    else:  # a server-side copy of one key
+        fs.cp_file(source_path, target_path)
+
+
+def remove_empty_folder(url: str, root: str | None = None) -> None:
+    """Remove a local folder if it is empty (an object store has no folders)."""
+    fs, path = url_to_fs(url)
+    if isinstance(fs, LocalFileSystem):
+        path = path.rstrip("/")
+        _refuse_links(path, root)
+        with contextlib.suppress(OSError):  # not there, or not empty
+            os.rmdir(path)
+
+
+class LinkRefused(OSError):
+    """A local path under a run location passes through a symbolic link, which the run did not make."""
+
+
+def _refuse_links(path: str, root: str | None) -> None:
+    if root is None:
+        return
+    base = Path(normalise(root)).absolute()
+    current = base
+    for part in Path(path).absolute().relative_to(base).parts:
+        current = current / part
+        if current.is_symlink():
+            raise LinkRefused(f"{current} is a symbolic link: manymodels does not remove or replace through one")
+
+
+def has_glob(url: str) -> bool:
+    """Whether an object-store URL holds characters that fsspec would expand as a pattern."""
+    return not is_local(url) and any(c in url for c in "*?[]")
 
 
 def local_home() -> Path:

@@ -15,7 +15,7 @@ import numpy as np
 import optuna
 from optuna.storages import JournalStorage, RDBStorage
 from optuna.storages.journal import BaseJournalBackend
-from optuna.storages.journal._storage import JournalOperation
+from optuna.storages.journal._storage import JournalOperation, JournalStorageReplayResult
 from optuna.trial import TrialState
 
 from manymodels import storage
@@ -50,24 +50,39 @@ def open_storage(url: str | None) -> optuna.storages.BaseStorage | None:
 
 def repair_journal(path: Path) -> Path | None:
     """A journal whose last write was cut off ends in a partial line: drop it (its trial runs again), or Optuna
-    appends after it and cannot read the study again. A journal damaged elsewhere is moved aside (the study starts
-    afresh) and logged; its new path is returned."""
+    appends after it and cannot read the study again. A journal that cannot be opened otherwise, whatever the error,
+    is moved aside (the study starts afresh) and logged; its new path is returned."""
     if not path.exists():
         return None
     data = path.read_bytes()
     complete = data[: data.rfind(b"\n") + 1]
     try:
-        for line in complete.splitlines():
-            json.loads(line)
-    except ValueError:
+        check_journal(complete.splitlines())
+    except MemoryError:
+        raise
+    except Exception as e:
         aside = path.with_name(f"{path.name}.aside-{uuid.uuid4().hex[:8]}")
         path.rename(aside)
-        log.warning("study journal %s is damaged; moved to %s, the study starts afresh", path, aside)
+        log.warning(
+            "study journal %s cannot be opened (%s: %.200s); moved to %s, the study starts afresh",
+            path,
+            type(e).__name__,
+            e,
+            aside,
+        )
         return aside
     if len(complete) < len(data):
         with open(path, "r+b") as f:
             f.truncate(len(complete))
     return None
+
+
+def check_journal(lines: list[bytes]) -> None:
+    """Raise what Optuna would on opening a study from these journal lines, or later on reading its trials."""
+    replay = JournalStorageReplayResult(worker_id_prefix="check-")
+    replay.apply_logs(json.loads(line) for line in lines)
+    for trial in replay._trials.values():  # Optuna has no public reader of a journal, nor check of a trial
+        trial._validate()
 
 
 class StepJournal(BaseJournalBackend):

@@ -99,6 +99,7 @@ class RunScores(BaseModel):
     selection: Selection | None = None
     intervals: Intervals | None
     hierarchy: dict[str, dict[str, dict[str, float]]] | None = None  # level -> forecast -> metric (--hierarchy)
+    hierarchy_error: str | None = None  # why the hierarchy asked for could not be reconciled: the run failed
     cost: Cost
     manifest: dict
 
@@ -110,12 +111,28 @@ class RunSummary(RunScores):
     step_seconds: dict[str, float]
     step_started_at: dict[str, float]  # Unix times, to line up with machine metrics
     plots: dict[str, str]  # name -> URL
+    published: bool = True  # False: the run fell short, and the published set was left as it was
+    previously_published: str | None = None  # the run whose set was published when this run began
+    versions: list[str] = []  # the published sets kept at the location after this one, newest first
+
+    def publishing_line(self) -> str:
+        """What happened to the location's published outputs."""
+        if self.published:
+            return (
+                f"Published as version {self.flow_run_id}; versions kept: {', '.join(self.versions)} "
+                "(`manymodels versions` lists them, `manymodels restore` publishes one again)."
+            )
+        if self.previously_published:
+            return f"Nothing published: the outputs of run {self.previously_published} were left as they were."
+        return "Nothing published: the location had no published outputs, and still has none."
 
     def shortfall(self, min_share: float = 0.0) -> str | None:
-        """Why the run failed, if it forecast no series, or a share of its series under min_share: the counts and
-        the most common reason."""
+        """Why the run failed, if it forecast no series, or a share of its series under min_share (the counts and
+        the most common reason), or could not reconcile the hierarchy it was asked for."""
         c = self.counts
         if c.series_forecast and c.series_forecast >= min_share * c.series_in:
+            if self.hierarchy_error:
+                return f"the hierarchy asked for was not reconciled: {self.hierarchy_error}"
             return None
         common = Counter(r.reason for r in self.rejected).most_common(1)
         reason = f"; most common reason: {common[0][0]} ({common[0][1]} series)" if common else ""
@@ -201,7 +218,7 @@ class RunSummary(RunScores):
             f"early), {safe.prophet_fits:,} Prophet fits"
             + (f" ({_pairs(safe.fits_by_solver)})." if safe.fits_by_solver else "."),
             *self._solver_check_markdown(),  # numbers only
-            f"Outputs: {_code(storage.link(output))}",
+            f"Outputs: {_code(storage.link(output))}. {self.publishing_line()}",
             "",
             "## Accuracy on the test window (mean over series)",
             *(safe._accuracy_markdown() or ["No series was forecast."]),
@@ -248,6 +265,8 @@ class RunSummary(RunScores):
             lines += ["", self.intervals_line()]
         if self.hierarchy:
             lines += ["", self.hierarchy_line()]
+        if self.hierarchy_error:
+            lines += ["", f"Hierarchy not reconciled: {self.hierarchy_error}."]
         return lines
 
     def _cost_markdown(self) -> list[str]:

@@ -8,6 +8,8 @@ from manymodels import storage
 from manymodels.evaluation import RunOutputs, assemble_outputs, best_and_worst
 from manymodels.ingest import Ingested
 from manymodels.layout import RunLayout
+from manymodels.lease import LeaseLost, RunLease
+from manymodels.location import KEEP_VERSIONS
 from manymodels.outputs import write_run
 from manymodels.results import result_files
 from manymodels.series import TuneOutcome
@@ -29,10 +31,30 @@ def evaluate_run(
     return assemble_outputs(ingested, outcome, frames, data, tuning, node_seconds)
 
 
-@task(name="publish", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[10, 30, 60])
-def publish(outputs: RunOutputs, layout: RunLayout, steps: StepTimes, id_cols: list[str]) -> RunSummary:
-    """Write outputs and plots to the run location; show the summary, best and worst series and the plots in the UI."""
-    summary = write_run(outputs, layout, str(runtime.flow_run.id), steps)
+def unless_lease_lost(task, task_run, state) -> bool:
+    """Retry a failed publish, unless the run lost its lease: then it publishes nothing."""
+    return not isinstance(state.data, LeaseLost)
+
+
+@task(
+    name="publish",
+    cache_policy=NO_CACHE,
+    retries=3,
+    retry_delay_seconds=[10, 30, 60],
+    retry_condition_fn=unless_lease_lost,
+)
+def publish(
+    outputs: RunOutputs,
+    layout: RunLayout,
+    steps: StepTimes,
+    id_cols: list[str],
+    min_share: float = 0.0,
+    keep_versions: int = KEEP_VERSIONS,
+) -> RunSummary:
+    """Publish outputs and plots as a new version if the run succeeded; show the summary, best and worst series and
+    the plots in the UI. The run must still hold its location's lease, as the store says (LeaseLost if not)."""
+    RunLease(layout, str(runtime.flow_run.id)).confirm()
+    summary = write_run(outputs, layout, str(runtime.flow_run.id), steps, min_share, keep_versions)
     create_markdown_artifact(summary.to_markdown(layout.output), key="forecast-summary")
     if not outputs.metrics.empty:
         create_table_artifact(

@@ -44,15 +44,15 @@ def for_upstream(head: bytes) -> bytes:
     return b"\r\n".join([lines[0], *kept, b"Connection: close"]) + b"\r\n\r\n"
 
 
-class FaultyProxy:
-    def __init__(self, upstream_port: int, throttle_every: int = 4, drop_every: int = 7):
-        self.upstream_port, self.throttle_every, self.drop_every = upstream_port, throttle_every, drop_every
-        self.counts = {"requests": 0, "throttled": 0, "dropped": 0}
-        self.port = 0
+class Proxy:
+    """A proxy on loopback in front of the moto server; a subclass says what it does to each request (answer)."""
+
+    def __init__(self, upstream_port: int):
+        self.upstream_port, self.port = upstream_port, 0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
-    def __enter__(self) -> "FaultyProxy":
+    def __enter__(self):
         self._thread.start()
         server = asyncio.run_coroutine_threadsafe(
             asyncio.start_server(self._handle, "127.0.0.1", 0), self._loop
@@ -66,6 +66,15 @@ class FaultyProxy:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
 
+    async def answer(self, head: bytes, body: bytes, writer: asyncio.StreamWriter) -> None:
+        await self.forward(head, body, writer)
+
+    async def forward(self, head: bytes, body: bytes, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        up_writer.write(for_upstream(head) + body)
+        writer.write(await up_reader.read())
+        up_writer.close()
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             head = await reader.readuntil(b"\r\n\r\n")
@@ -73,23 +82,29 @@ class FaultyProxy:
             if fields.get("expect", "").lower() == "100-continue":
                 writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             body = await read_body(reader, fields)
-            self.counts["requests"] += 1
-            number = self.counts["requests"]
-            if number % self.drop_every == 0:
-                self.counts["dropped"] += 1
-                writer.transport.abort()  # the connection dies with no answer
-                return
-            if number % self.throttle_every == 0:
-                self.counts["throttled"] += 1
-                writer.write(SLOW_DOWN)
-            else:
-                up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
-                up_writer.write(for_upstream(head) + body)
-                writer.write(await up_reader.read())
-                up_writer.close()
+            await self.answer(head, body, writer)
             await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
             with contextlib.suppress(Exception):
                 writer.close()
+
+
+class FaultyProxy(Proxy):
+    def __init__(self, upstream_port: int, throttle_every: int = 4, drop_every: int = 7):
+        super().__init__(upstream_port)
+        self.throttle_every, self.drop_every = throttle_every, drop_every
+        self.counts = {"requests": 0, "throttled": 0, "dropped": 0}
+
+    async def answer(self, head: bytes, body: bytes, writer: asyncio.StreamWriter) -> None:
+        self.counts["requests"] += 1
+        number = self.counts["requests"]
+        if number % self.drop_every == 0:
+            self.counts["dropped"] += 1
+            writer.transport.abort()  # the connection dies with no answer
+        elif number % self.throttle_every == 0:
+            self.counts["throttled"] += 1
+            writer.write(SLOW_DOWN)
+        else:
+            await self.forward(head, body, writer)

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from manymodels import storage
-from manymodels.layout import OUTPUT_FILES
+from manymodels.layout import MARKER, OUTPUT_FILES
 from tests.helpers import (
     COLUMNS,
     EXPECTED_REJECTIONS,
@@ -60,7 +60,8 @@ def local_run(prefect_server, tmp_path_factory):
 def test_run_writes_every_output_and_accounts_for_every_series(local_run):
     out, done = local_run
     assert "using the local Ray started with the run" in done.stderr + done.stdout  # a line bad input never reaches
-    assert sorted(p.name for p in out.iterdir() if not p.name.startswith("_")) == sorted([*OUTPUT_FILES, "plots"])
+    listed = sorted(p.name for p in out.iterdir() if not p.name.startswith("_"))
+    assert listed == sorted([*OUTPUT_FILES, MARKER, "versions"])
     summary = json.loads((out / "summary.json").read_text())
     counts = summary["counts"]
     assert counts["series_in"] == counts["series_forecast"] + counts["series_rejected"] == GOOD_SERIES + 4
@@ -90,8 +91,8 @@ def test_run_writes_every_output_and_accounts_for_every_series(local_run):
     assert set(summary["champion_vs_models"]) == set(MODELS)
     cost = summary["cost"]
     assert cost["node_seconds"]["c7i.large"] > 0 and 0 < cost["spot_usd"] < cost["on_demand_usd"]
-    for url in summary["plots"].values():  # each run's plots in a folder of its own
-        assert url.startswith(f"file://{out}/plots/{summary['flow_run_id']}/")
+    for url in summary["plots"].values():  # each run's plots kept with its version
+        assert url.startswith(f"file://{out}/versions/{summary['flow_run_id']}/")
         assert Path(url.removeprefix("file://")).read_bytes().startswith(b"\x89PNG")
 
 

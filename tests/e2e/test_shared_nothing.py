@@ -19,6 +19,7 @@ import pytest
 
 from app.processes import terminate_session
 from manymodels import storage
+from manymodels.layout import RunLayout
 from manymodels.synthetic import make_retail_sales
 from tests.helpers import BIN, GOOD_SERIES, HORIZON, LOCAL_RAY_CLUSTER, api, manymodels, messy_sales, study_states
 from tests.shared_nothing import SharedNothing
@@ -256,8 +257,9 @@ def test_a_worker_on_the_head_runs_a_cluster_deployment_and_a_run_that_falls_sho
         run_id = re.search(r"UUID: ([0-9a-f-]{36})", triggered.stdout).group(1)
         run = finished_flow_run(prefect_server.api_url, run_id)
         assert run["state_type"] == "FAILED" and "too few series forecast" in run["state"]["message"], run["state"]
-        summary = storage.read_json(f"{runs}/nightly/summary.json")
+        summary = storage.read_json(RunLayout(f"{runs}/nightly").failed_summary)  # and nothing published
         assert summary["flow_run_id"] == run_id and summary["counts"]["series_forecast"] == GOOD_SERIES
+        assert not storage.filesystem(runs).exists(RunLayout(f"{runs}/nightly").summary)
         logs = api(prefect_server.api_url, "/logs/filter", {"logs": {"flow_run_id": {"any_": [run_id]}}, "limit": 200})
         assert any(f"connecting to the Ray cluster at {cluster.gcs}" in log["message"] for log in logs)
         notice = received.get(timeout=120)

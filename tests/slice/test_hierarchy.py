@@ -97,3 +97,29 @@ def test_series_that_end_apart_are_refused(inputs):
 def test_a_hierarchy_must_name_the_id_columns():
     with pytest.raises(ValueError, match="must list the id columns"):
         DataSpec(url="x", id_cols=["store", "item"], time_col="date", target_col="sales", hierarchy=["store"])
+
+
+def test_a_hierarchy_asked_for_that_cannot_be_reconciled_is_flagged_and_fails_the_run(dask, tmp_path):
+    from manymodels.evaluation import assemble_outputs
+    from manymodels.ingest import ingest
+    from manymodels.layout import RunLayout
+    from manymodels.results import result_files
+    from manymodels.series import TuneOutcome, tune_series
+    from manymodels.settings import TuningSpec
+    from manymodels.summary import RunSummary
+
+    sales = make_retail_sales(2, days=70, seed=4)
+    ragged = sales.drop(index=sales.index[(sales["item"] == 2) & (sales["date"] == sales["date"].max())])
+    ragged.to_csv(tmp_path / "in.csv", index=False)
+    data = SPEC.model_copy(update={"url": str(tmp_path / "in.csv")})
+    ingested = ingest(data, RunLayout(str(tmp_path / "out"), run="r1"))
+    outcome, results = TuneOutcome.empty(), result_files(ingested.layout)
+    for series_id, url in ingested.series_urls().items():
+        result = tune_series(pd.read_parquet(url), data, TuningSpec(trials=1))
+        results.save(key := f"tune-{series_id}", result)
+        outcome.add(key, result, "tuned")
+    run = assemble_outputs(ingested, outcome, results.frames(outcome.results), data, TuningSpec(trials=1), {})
+    assert run.scores.counts.series_forecast == 2 and run.hierarchy.empty
+    assert "do not end on the same date" in run.scores.hierarchy_error
+    summary = RunSummary(**dict(run.scores), flow_run_id="r", step_seconds={}, step_started_at={}, plots={})
+    assert summary.shortfall().startswith("the hierarchy asked for was not reconciled: the series do not end")

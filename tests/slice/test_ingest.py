@@ -14,6 +14,8 @@ from manymodels.layout import RunLayout
 from manymodels.settings import ComputeSpec, DataSpec
 from tests.helpers import EXPECTED_REJECTIONS, GOOD_SERIES, HORIZON, messy_sales
 
+RUN = "run-1"  # the run whose own work folder the series are written to
+
 
 def spec(url: str, **overrides) -> DataSpec:
     return DataSpec(
@@ -24,7 +26,7 @@ def spec(url: str, **overrides) -> DataSpec:
 def test_messy_csv_is_regularised_split_and_written_one_file_per_series(dask, tmp_path):
     data = tmp_path / "sales.csv.gz"
     messy_sales().to_csv(data, index=False)
-    result = ingest(spec(str(data)), RunLayout(str(tmp_path)))
+    result = ingest(spec(str(data)), RunLayout(str(tmp_path), run=RUN))
 
     assert result.n_rows == len(messy_sales())
     rejected = dict(zip(result.rejected["series_id"], result.rejected["reason"], strict=True))
@@ -33,7 +35,7 @@ def test_messy_csv_is_regularised_split_and_written_one_file_per_series(dask, tm
         assert reason in rejected[series_id]
     assert len(result.accepted) == GOOD_SERIES
     urls = result.series_urls()
-    assert sorted(p.name for p in (tmp_path / "_work" / "series").iterdir()) == sorted(
+    assert sorted(p.name for p in (tmp_path / "_work" / RUN / "series").iterdir()) == sorted(
         u.rsplit("/", 1)[1] for u in urls.values()
     )
     for series_id, url in urls.items():
@@ -50,7 +52,7 @@ def test_parquet_glob_of_several_files_is_one_data_set(dask, tmp_path):
     frame = messy_sales()
     frame.iloc[: len(frame) // 2].to_parquet(tmp_path / "part-1.parquet")
     frame.iloc[len(frame) // 2 :].to_parquet(tmp_path / "part-2.parquet")
-    result = ingest(spec(str(tmp_path / "part-*.parquet")), RunLayout(str(tmp_path)))
+    result = ingest(spec(str(tmp_path / "part-*.parquet")), RunLayout(str(tmp_path), run=RUN))
     assert result.n_rows == len(frame) and len(result.profiles) == GOOD_SERIES + len(EXPECTED_REJECTIONS)
 
 
@@ -58,7 +60,7 @@ def test_input_and_work_location_on_s3(s3_env):
     url = f"s3://{s3_env.bucket}/ingest/sales.csv"
     storage.write_bytes(url, messy_sales().to_csv(index=False).encode())
     with dask_client(ComputeSpec(workers=1)):  # workers started after the endpoint is in the environment
-        result = ingest(spec(url), RunLayout(f"s3://{s3_env.bucket}/ingest"))
+        result = ingest(spec(url), RunLayout(f"s3://{s3_env.bucket}/ingest", run=RUN))
     assert len(result.accepted) == GOOD_SERIES
     assert all(storage.read_parquet(u)["series_id"].nunique() == 1 for u in result.series_urls().values())
 
@@ -115,7 +117,7 @@ def write_csv(path, text: str | bytes) -> str:
 def test_bad_input_raises_one_clear_line_and_writes_nothing(dask, tmp_path, make_input, message):
     url = make_input(tmp_path)
     with pytest.raises(InputError, match=message) as error:
-        ingest(spec(url), RunLayout(str(tmp_path)))
+        ingest(spec(url), RunLayout(str(tmp_path), run=RUN))
     assert "\n" not in str(error.value)
     assert not (tmp_path / "_work").exists()
 
@@ -123,7 +125,7 @@ def test_bad_input_raises_one_clear_line_and_writes_nothing(dask, tmp_path, make
 def test_a_missing_regressor_column_is_named(dask, tmp_path):
     url = write_csv(tmp_path / "a.csv", "store,item,date,sales\n1,1,2024-01-01,3\n")
     with pytest.raises(InputError, match="column 'price' is not in .*a.csv; it has store, item, date, sales"):
-        ingest(spec(url, regressors=["price"]), RunLayout(str(tmp_path)))
+        ingest(spec(url, regressors=["price"]), RunLayout(str(tmp_path), run=RUN))
     assert not (tmp_path / "_work").exists()
 
 
@@ -131,7 +133,7 @@ def test_gzip_csv_reads_as_one_partition(dask, tmp_path):
     data = tmp_path / "s.csv.gz"
     with gzip.open(data, "wt") as f:
         messy_sales().to_csv(f, index=False)
-    assert ingest(spec(str(data)), RunLayout(str(tmp_path))).n_rows == len(messy_sales())
+    assert ingest(spec(str(data)), RunLayout(str(tmp_path), run=RUN)).n_rows == len(messy_sales())
 
 
 def test_empty_files_among_many_are_skipped_and_listed_and_encodings_can_be_set(dask, tmp_path):
@@ -140,7 +142,7 @@ def test_empty_files_among_many_are_skipped_and_listed_and_encodings_can_be_set(
     frame.iloc[: len(frame) // 2].to_csv(tmp_path / "a.csv", index=False, encoding="latin-1")
     frame.iloc[len(frame) // 2 :].to_csv(tmp_path / "c.csv", index=False, encoding="latin-1")
     write_csv(tmp_path / "b.csv", "")
-    result = ingest(spec(str(tmp_path / "*.csv"), encoding="latin-1"), RunLayout(str(tmp_path)))
+    result = ingest(spec(str(tmp_path / "*.csv"), encoding="latin-1"), RunLayout(str(tmp_path), run=RUN))
     assert result.n_rows == len(frame) and result.empty_files == [str(tmp_path / "b.csv")]
     assert set(result.rejected["series_id"]) == {k.replace("9", "Zürich") for k in EXPECTED_REJECTIONS}
 
@@ -159,7 +161,7 @@ def test_a_small_input_is_ingested_by_threads_of_this_process_a_large_one_by_wor
     messy_sales().to_csv(data, index=False)
     with dask_client(ComputeSpec(workers=2), str(data)) as client:
         assert client.scheduler.address.startswith("inproc://")
-        result = ingest(spec(str(data)), RunLayout(str(tmp_path)))
+        result = ingest(spec(str(data)), RunLayout(str(tmp_path), run=RUN))
         assert len(result.accepted) == GOOD_SERIES
     large = tmp_path / "large.csv"
     large.write_bytes(b"x" * IN_PROCESS_MAX_BYTES)
@@ -173,7 +175,7 @@ def test_an_input_written_by_groups_of_series_skips_the_shuffle_and_prepares_the
     for number, (_, rows) in enumerate(frame.groupby(frame["item"] % 5)):  # each file its own series
         rows.to_parquet(parts / f"part-{number}.parquet")
     frame.to_parquet(tmp_path / "one.parquet")  # one partition: shuffled into as many as the workers take
-    shuffled = ingest(spec(str(tmp_path / "one.parquet")), RunLayout(str(tmp_path / "shuffled")))
+    shuffled = ingest(spec(str(tmp_path / "one.parquet")), RunLayout(str(tmp_path / "shuffled"), run=RUN))
 
     def no_shuffle(*args, **kwargs):
         raise AssertionError("shuffled an input already partitioned by series")
@@ -181,7 +183,7 @@ def test_an_input_written_by_groups_of_series_skips_the_shuffle_and_prepares_the
     split = frame.groupby(frame["item"] % 5).ngroups
     assert split >= 2 * len(dask.nthreads())
     monkeypatch.setattr(dd.DataFrame, "shuffle", no_shuffle)
-    direct = ingest(spec(str(tmp_path / "parts" / "*.parquet")), RunLayout(str(tmp_path / "direct")))
+    direct = ingest(spec(str(tmp_path / "parts" / "*.parquet")), RunLayout(str(tmp_path / "direct"), run=RUN))
     pd.testing.assert_frame_equal(direct.profiles, shuffled.profiles)
     for series_id, url in shuffled.series_urls().items():
         pd.testing.assert_frame_equal(storage.read_parquet(direct.series_urls()[series_id]), storage.read_parquet(url))

@@ -74,7 +74,7 @@ def test_every_series_is_forecast_or_rejected_or_the_run_stops_with_one_clear_li
         fill=fill,
     )
     try:
-        ingested = ingest(data, RunLayout(str(work)))
+        ingested = ingest(data, RunLayout(str(work), run="run-1"))
     except InputError as error:
         assert sorted(p.name for p in work.iterdir()) == ["in.csv"]  # nothing written
         assert str(error) and "\n" not in str(error)

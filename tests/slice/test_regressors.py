@@ -48,7 +48,7 @@ def promoted(dask, tmp_path_factory) -> tuple[DataSpec, Ingested, pd.DatetimeInd
         horizon=HORIZON,
         regressors=["promo"],
     )
-    return spec, ingest(spec, RunLayout(str(work))), future_days
+    return spec, ingest(spec, RunLayout(str(work), run="run-1")), future_days
 
 
 def test_a_series_without_the_regressors_future_values_is_rejected(promoted):

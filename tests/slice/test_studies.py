@@ -160,6 +160,28 @@ def test_a_journal_damaged_elsewhere_is_set_aside_and_the_study_starts_afresh(tm
     assert len(list(tmp_path.glob("s.journal.aside-*"))) == 1
 
 
+BAD_LINES = {
+    "deeply-nested": b"[" * 100_000 + b"]" * 100_000,
+    "unknown-op-code": b'{"op_code": 99, "worker_id": "w"}',
+    "not-an-operation": b"5",
+    "complete-trial-valued-in-text": b'{"op_code": 4, "worker_id": "w", "study_id": 0, "state": 1, "values": ["x"], '
+    b'"datetime_start": "2024-01-01T00:00:00", "datetime_complete": "2024-01-01T00:00:01"}',
+}
+
+
+@pytest.mark.parametrize("bad", BAD_LINES.values(), ids=BAD_LINES)
+def test_a_journal_optuna_cannot_open_is_set_aside_and_the_study_starts_afresh(tmp_path, bad):
+    place = StudyPlace(storage=str(tmp_path / "s.journal"), name="1-1:test")
+    study, _ = open_study(place)
+    run_to(study, lambda trial: trial.suggest_float("x", 0, 1), 2, seed=0)
+    lines = (tmp_path / "s.journal").read_bytes().splitlines(keepends=True)
+    (tmp_path / "s.journal").write_bytes(lines[0] + bad + b"\n" + b"".join(lines[1:]))
+    study, resumed = open_study(place)
+    run_to(study, lambda trial: trial.suggest_float("x", 0, 1), 2, seed=0)
+    assert not resumed and states(place) == [TrialState.COMPLETE] * 2
+    assert len(list(tmp_path.glob("s.journal.aside-*"))) == 1
+
+
 def test_a_study_on_s3_is_written_back_when_created_at_most_once_a_second_and_when_it_stops(s3_env, monkeypatch):
     from manymodels import storage, studies
 

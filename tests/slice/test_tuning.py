@@ -5,16 +5,20 @@ import optuna
 import pandas as pd
 import pytest
 
+from manymodels import storage
 from manymodels.candidates import CHAMPION, DEFAULT, MODELS, TUNED, Candidates
 from manymodels.challengers import CHALLENGERS, ETS, INTERMITTENT, NAIVE2, SNAIVE, THETA
 from manymodels.ensembles import BEST3, ENSEMBLES, GREEDY, MEDIAN
 from manymodels.global_model import GLOBAL
+from manymodels.ingest import Ingested
+from manymodels.layout import RunLayout
 from manymodels.metrics import smape
 from manymodels.models import fit_prophet, predict
+from manymodels.planning import SeriesJob, plan_jobs
 from manymodels.pooled import POOLED, own_factors, seasonal_index
-from manymodels.prepare import prepare_series
+from manymodels.prepare import prepare_series, series_key
 from manymodels.results import ResultFiles
-from manymodels.series import tune_series
+from manymodels.series import tune_jobs, tune_series
 from manymodels.settings import TuningSpec
 from manymodels.splits import SeriesSplits, selection_folds
 from manymodels.synthetic import make_retail_sales
@@ -181,3 +185,36 @@ def test_regressors_reach_every_prophet_fit_and_their_future_values_the_forecast
     assert with_promo.champion in (TUNED, DEFAULT)  # no other model sees the promotions
     on, off = with_promo.forecast["yhat"].iloc[::2], with_promo.forecast["yhat"].iloc[1::2]
     assert (on.to_numpy() - off.to_numpy()).mean() > 20
+
+
+def planned(series: pd.DataFrame, layout: RunLayout, tuning: TuningSpec) -> SeriesJob:
+    """The job the driver plans for the series, whose file is written where the run's layout puts it."""
+    key = series_key("1-1")
+    profile = {"store": "1", "item": "1", "series_id": "1-1", "key": key, "status": "ok"}
+    profiles = pd.DataFrame([profile | {"data_hash": series.attrs["data_hash"]}])
+    storage.write_parquet(layout.series_file(key), series)
+    return plan_jobs(Ingested(profiles, layout, len(series)), SPEC, tuning, layout.studies, previous={})[0]
+
+
+def test_a_series_file_holding_other_data_than_planned_on_is_not_tuned(series, tmp_path):
+    layout, tuning = RunLayout(str(tmp_path), run="this-run"), TuningSpec(trials=1, global_model=False)
+    files = ResultFiles(layout.results, layout.results_aside)
+    job = planned(series, layout, tuning)
+    elsewhere = job.model_copy(update={"data_hash": "0123456789abcdef"})  # the file another run's task wrote
+    outcome = tune_jobs([elsewhere], SPEC, tuning, files)
+    assert "holds other data" in outcome.failures["1-1"] and files.load(job.cache_key) is None
+    assert tune_jobs([job], SPEC, tuning, files).counts["tuned"] == 1
+
+
+def test_jobs_planned_by_other_code_or_for_another_use_of_the_global_model_are_refused(series, tmp_path):
+    layout, tuning = RunLayout(str(tmp_path), run="this-run"), TuningSpec(trials=1, global_model=False)
+    files = ResultFiles(layout.results, layout.results_aside)
+    job = planned(series, layout, tuning)
+    with pytest.raises(RuntimeError, match="planned by other code than this worker's"):
+        tune_jobs([job.model_copy(update={"code_version": "0123456789abcdef"})], SPEC, tuning, files)
+    with pytest.raises(RuntimeError, match="planned without the global model's forecasts, and are given them"):
+        tune_jobs([job], SPEC, tuning, files, global_url=layout.global_forecasts)
+    with_global = planned(series, layout, tuning.model_copy(update={"global_model": True}))
+    with pytest.raises(RuntimeError, match="planned with the global model's forecasts, and are given none"):
+        tune_jobs([with_global], SPEC, tuning, files)
+    assert files.load(job.cache_key) is None and files.load(with_global.cache_key) is None

@@ -1,3 +1,4 @@
+import json
 import pickle
 
 import pandas as pd
@@ -9,7 +10,7 @@ from manymodels.layout import RunLayout
 from manymodels.planning import SeriesJob, plan_jobs, previous_best, read_jobs, write_jobs
 from manymodels.prepare import data_hash, series_key
 from manymodels.series import SeriesResult, TuneOutcome
-from manymodels.settings import DataSpec, TuningSpec
+from manymodels.settings import ComputeSpec, DataSpec, TuningSpec
 from manymodels.studies import StudyPlace
 
 DATA = DataSpec(url="x", id_cols=["store"], time_col="date", target_col="sales")
@@ -25,7 +26,7 @@ def ingested(data_hash: str) -> Ingested:
             "data_hash": [data_hash, "h2"],
         }
     )
-    return Ingested(profiles=profiles, layout=RunLayout("/w"), n_rows=10)
+    return Ingested(profiles=profiles, layout=RunLayout("/w", run="run-1"), n_rows=10)
 
 
 def job(data_hash="h1", tuning=TuningSpec(), storage="/w/optuna", data=DATA):
@@ -34,7 +35,9 @@ def job(data_hash="h1", tuning=TuningSpec(), storage="/w/optuna", data=DATA):
 
 def test_same_inputs_give_the_same_keys():
     assert job() == job()
-    assert job().url == "/w/_work/series/k1.parquet" and job().place.storage == "/w/optuna/k1.journal"
+    assert job().url == "/w/_work/run-1/series/k1.parquet" and job().place.storage == "/w/optuna/k1.journal"
+    # what the worker checks before tuning: the series file's data, its own code, the global model's forecasts
+    assert (job().data_hash, job().code_version, job().global_model) == ("h1", planning.code_version(), True)
 
 
 def test_changed_data_metric_seed_or_horizon_make_a_new_study_and_cache_key():
@@ -122,41 +125,80 @@ def test_a_cached_result_counts_no_fits_and_outcomes_merge_by_adding():
 
 
 def test_jobs_saved_for_the_tuning_flow_come_back_equal(tmp_path):
-    layout = RunLayout(str(tmp_path))
+    layout = RunLayout(str(tmp_path), run="run-1")
     key = series_key("1-1")
     journal = f"{tmp_path}/studies/{key}.journal"
     jobs = [
         SeriesJob(
             series_id="1-1",
             url=layout.series_file(key),
-            place=StudyPlace(journal, "1-1:k"),
+            place=StudyPlace(journal, "1-1:0123456789abcdef"),
             cache_key=f"tune-{key}-abc",
             warm_start={"weekly_order": 3, "seasonality_mode": "additive"},
+            data_hash="h",
+            code_version="c",
+            global_model=True,
         )
     ]
     write_jobs(layout.todo, jobs)
     assert read_jobs(layout.todo, layout, f"{tmp_path}/studies") == jobs
 
 
-@pytest.mark.parametrize("field", ["url", "place", "cache_key"])
-def test_a_job_file_that_points_a_series_elsewhere_is_refused(tmp_path, field):
-    layout = RunLayout(str(tmp_path))
+def honest_job(layout: RunLayout, tmp_path) -> dict:
+    """A job of series 1-1 as plan_jobs writes it into the run's todo.json."""
     key = series_key("1-1")
-    honest = {
+    return {
         "series_id": "1-1",
         "url": layout.series_file(key),
-        "place": StudyPlace(f"{tmp_path}/studies/{key}.journal", "1-1:k"),
+        "place": {"storage": f"{tmp_path}/studies/{key}.journal", "name": "1-1:0123456789abcdef"},
         "cache_key": f"tune-{key}-abc",
+        "data_hash": "h",
+        "code_version": "c",
+        "global_model": False,
     }
-    tampered = {"url": "s3://other/bucket/x.parquet", "place": StudyPlace("/tmp/x.journal", "1-1:k")}
+
+
+@pytest.mark.parametrize("field", ["url", "place", "cache_key"])
+def test_a_job_file_that_points_a_series_elsewhere_is_refused(tmp_path, field):
+    layout = RunLayout(str(tmp_path), run="run-1")
+    honest = honest_job(layout, tmp_path) | {"place": StudyPlace(**honest_job(layout, tmp_path)["place"])}
+    tampered = {"url": "s3://other/bucket/x.parquet", "place": StudyPlace("/tmp/x.journal", "1-1:0123456789abcdef")}
     tampered["cache_key"] = f"tune-{series_key('1-2')}-abc"
     write_jobs(layout.todo, [SeriesJob(**honest | {field: tampered[field]})])
     with pytest.raises(ValueError, match="does not match this run"):
         read_jobs(layout.todo, layout, f"{tmp_path}/studies")
 
 
+TAMPERED = {
+    "order-too-high": {"warm_start": {"yearly_order": 100000}},
+    "scale-out-of-range": {"warm_start": {"changepoint_prior_scale": 1e9}},
+    "unknown-mode": {"warm_start": {"seasonality_mode": "__import__('os')"}},
+    "unknown-parameter": {"warm_start": {"growth": 1}},
+    "not-a-number": {"warm_start": {"weekly_order": "3"}},
+    "another-series-study": {"place": {"name": "1-2:0123456789abcdef"}},
+    "a-study-name-with-a-path": {"place": {"name": "1-1:../../elsewhere"}},
+    "a-cache-key-with-a-path": {"cache_key": "tune-{key}-abc/../../elsewhere"},
+}
+
+
+@pytest.mark.parametrize("change", TAMPERED.values(), ids=TAMPERED)
+def test_a_job_file_is_checked_field_by_field_warm_starts_and_study_names_included(tmp_path, change):
+    layout, key = RunLayout(str(tmp_path), run="run-1"), series_key("1-1")
+    job = honest_job(layout, tmp_path) | {
+        "warm_start": {"yearly_order": 3, "seasonality_mode": "additive", "changepoint_prior_scale": 0.05}
+    }
+    job["place"]["name"] += ":fedcba9876543210"  # a database study's owner
+    storage.write_bytes(layout.todo, json.dumps([job]).encode())
+    assert read_jobs(layout.todo, layout, f"{tmp_path}/studies")[0].warm_start == job["warm_start"]
+    for name, value in change.items():
+        job[name] = job[name] | value if isinstance(value, dict) else value.format(key=key)
+    storage.write_bytes(layout.todo, json.dumps([job]).encode())
+    with pytest.raises(ValueError):
+        read_jobs(layout.todo, layout, f"{tmp_path}/studies")
+
+
 def test_a_job_file_that_is_not_json_jobs_is_refused(tmp_path):
-    layout = RunLayout(str(tmp_path))
+    layout = RunLayout(str(tmp_path), run="run-1")
     storage.write_bytes(layout.todo, pickle.dumps({"jobs": []}))
     with pytest.raises(ValueError):
         read_jobs(layout.todo, layout, f"{tmp_path}/studies")
@@ -177,7 +219,25 @@ def test_keys_cover_the_modelling_packages_versions(monkeypatch):
         assert job().cache_key != base.cache_key and job().place.name != base.place.name
     finally:
         planning.code_version.cache_clear()
-    assert {"prophet", "cmdstanpy", "statsforecast", "holidays"} <= set(planning.MODEL_PACKAGES)
+    assert {"prophet", "cmdstanpy", "statsforecast", "holidays", "scipy", "lightgbm", "mlforecast"} <= set(
+        planning.MODEL_PACKAGES
+    )
+
+
+def test_keys_cover_every_setting_but_those_listed_as_changing_no_result():
+    class Extended(TuningSpec):  # a setting added later, and forgotten in planning
+        added: int = 0
+
+    assert job(tuning=Extended(added=1)).cache_key != job(tuning=Extended()).cache_key
+    base = job()
+    for result_only in ({"solver_check": 0.5}, {"global_model": False}):  # the same study, another result
+        other = job(tuning=TuningSpec(**result_only))
+        assert other.place == base.place and other.cache_key != base.cache_key
+    for update in ({"url": "y.csv"}, {"encoding": "latin-1"}, {"hierarchy": ["store"]}, {"non_negative": True}):
+        assert job(data=DATA.model_copy(update=update)) == base
+    # compute settings are in no key: each must be listed as changing no result
+    fields = {*DataSpec.model_fields, *TuningSpec.model_fields, *ComputeSpec.model_fields}
+    assert set(ComputeSpec.model_fields) <= planning.NOT_IN_KEYS <= fields
 
 
 def test_an_unreadable_best_params_file_gives_no_warm_starts(tmp_path):
@@ -189,7 +249,7 @@ def test_an_unreadable_best_params_file_gives_no_warm_starts(tmp_path):
 def test_two_run_locations_never_share_a_study_in_one_database():
     here = plan_jobs(ingested("h1"), DATA, TuningSpec(), "postgresql://db/optuna", previous={})[0]
     there_ingested = ingested("h1")
-    there_ingested = Ingested(profiles=there_ingested.profiles, layout=RunLayout("/elsewhere"), n_rows=10)
+    there_ingested = Ingested(profiles=there_ingested.profiles, layout=RunLayout("/elsewhere", run="run-1"), n_rows=10)
     there = plan_jobs(there_ingested, DATA, TuningSpec(), "postgresql://db/optuna", previous={})[0]
     assert here.place.storage == there.place.storage and here.place.name != there.place.name
 

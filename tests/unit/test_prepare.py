@@ -2,6 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from manymodels import storage
+from manymodels.gridded import prepare_gridded
 from manymodels.prepare import prepare_series, series_key, split_labels
 from manymodels.settings import DataSpec
 
@@ -160,3 +162,40 @@ def test_a_series_without_the_regressors_future_values_is_rejected():
 def test_a_regressor_cannot_be_an_id_time_target_or_contract_column(taken):
     with pytest.raises(ValueError, match="regressor columns must be other columns"):
         DataSpec(**SPEC.model_dump() | {"regressors": [taken]})
+
+
+@pytest.mark.parametrize(
+    ("spec", "again"),
+    [
+        # the case: the last 30 days read twice, once 200 higher; the series keeps the copy read last
+        (SPEC.model_copy(update={"duplicates": "last"}), lambda s: s.iloc[-30:].assign(y=s["y"].iloc[-30:] + 200)),
+        # summed targets, and the promo of the row read last
+        (REGRESSED.model_copy(update={"duplicates": "sum"}), lambda s: s.iloc[30:40].assign(promo=~s["promo"])),
+    ],
+)
+def test_the_data_hash_follows_the_rows_in_the_order_the_series_keeps_them(spec, again):
+    series = with_future(40, 7) if spec.regressors else rows(np.arange(60.0) % 7)
+    copies = again(series)
+    first, first_profile = prepare_series(read_in_order(series, copies), spec)
+    second, second_profile = prepare_series(read_in_order(copies, series), spec)
+    assert not first.equals(second)  # the same rows, read in another order: another series
+    assert first_profile["data_hash"] != second_profile["data_hash"]
+
+
+def test_the_data_hash_does_not_depend_on_the_order_of_identical_copies_or_distinct_times():
+    series = rows(np.arange(40.0) % 7)
+    shuffled = series.sample(frac=1.0, random_state=0).assign(row=np.arange(40))
+    assert prepare_series(shuffled, SPEC)[1]["data_hash"] == prepare_series(series, SPEC)[1]["data_hash"]
+    once, twice = read_in_order(series, series.iloc[:3]), read_in_order(series.iloc[:3], series)
+    assert prepare_series(once, SPEC)[1]["data_hash"] == prepare_series(twice, SPEC)[1]["data_hash"]
+
+
+def test_a_series_file_records_the_digest_of_the_data_it_holds(tmp_path):
+    series = rows(np.arange(40.0) % 7)
+    frame, profile = prepare_series(series.assign(series_id="1"), SPEC)
+    storage.write_parquet(str(tmp_path / "prepared.parquet"), frame)
+    gridded = prepare_gridded(series, SPEC, pd.Timestamp("2040-01-01"))
+    storage.write_table(str(tmp_path / "gridded.parquet"), gridded.tables[0])
+    assert gridded.profiles[0]["data_hash"] == profile["data_hash"]
+    for name in ("prepared", "gridded"):
+        assert storage.read_parquet(str(tmp_path / f"{name}.parquet")).attrs == {"data_hash": profile["data_hash"]}

@@ -4,6 +4,7 @@ import base64
 from pathlib import Path
 
 import pandas as pd
+from matplotlib.text import Text
 
 from manymodels import plots, storage
 from manymodels.evaluation import best_and_worst
@@ -109,3 +110,31 @@ def test_the_quantiles_share_of_test_points_below_them_is_in_the_ui_summary():
     intervals = SUMMARY["intervals"] | {"quantiles": {"0.1": (0.12, 1.5), "0.9": (0.88, 2.5)}}
     text = RunSummary.model_validate(SUMMARY | {"intervals": intervals}).to_markdown("out")
     assert "Test points at or below the champion's 0.1 quantile 12%, 0.9 quantile 88%." in text
+
+
+def test_series_ids_are_drawn_literally_and_never_as_mathtext(monkeypatch):
+    ids = ["a$\\foo$", "$x^2$"]
+    dates = pd.date_range("2024-01-01", periods=7)
+    backtest = pd.DataFrame(
+        [
+            {"series_id": sid, "ds": d, "y": float(i), "model": m, "yhat": float(i) + k}
+            for sid in ids
+            for i, d in enumerate(dates)
+            for k, m in enumerate(MODELS)
+        ]
+    )
+    assert plots.forecasts_against_actuals(backtest, ids).startswith(b"\x89PNG")
+    drawn = []
+    monkeypatch.setattr(plots, "_png", drawn.append)
+    plots.forecasts_against_actuals(backtest, ids)
+    titles = [t for t in drawn[0].findobj(Text) if t.get_text().startswith("series ")]
+    plots.plt.close(drawn[0])
+    assert [t._preprocess_math(t.get_text()) for t in titles] == [(f"series {sid}", False) for sid in ids]
+
+
+def test_a_hierarchy_that_was_asked_for_and_not_reconciled_fails_the_run_and_says_why():
+    why = "the series do not end on the same date: their sums are not comparable"
+    summary = RunSummary.model_validate(SUMMARY | {"hierarchy_error": why})
+    assert summary.shortfall() == f"the hierarchy asked for was not reconciled: {why}"
+    assert f"Hierarchy not reconciled: {why}." in summary.to_markdown("out")
+    assert RunSummary.model_validate(SUMMARY).shortfall() is None

@@ -29,7 +29,7 @@ def test_a_file_url_run_location_writes_and_reads_the_path_itself(tmp_path, monk
     cwd.mkdir()
     monkeypatch.chdir(cwd)
     url = spelling.format(out.as_uri().removeprefix("file://"))
-    layout = RunLayout(url)
+    layout = RunLayout(url, run="run-1")
 
     storage.write_json(layout.summary, {"n": 1})
     storage.write_parquet(layout.table("metrics"), pd.DataFrame({"a": [1]}))
