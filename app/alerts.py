@@ -1,6 +1,8 @@
 """A Prefect automation that posts to a webhook when a flow run of the given deployments ends Failed (a run that
 fails, or forecasts under its required share of series)."""
 
+from urllib.parse import urlsplit, urlunsplit
+
 from prefect.automations import Automation
 from prefect.blocks.notifications import CustomWebhookNotificationBlock
 from prefect.client.orchestration import get_client
@@ -9,16 +11,30 @@ from prefect.events.schemas.automations import EventTrigger, Posture
 
 BLOCK = "manymodels-failures"
 AUTOMATION = "manymodels: a cluster run failed"
+SECRET = "webhook"  # the block's secret value that holds the webhook URL's token
+
+
+def secret_part(webhook_url: str) -> tuple[str, str]:
+    """The webhook URL as the part the block may show (its scheme and host) and the part it keeps secret: the rest,
+    where a webhook's token is (path or query); all of it when it names a user (user:password@host) or has no
+    host to show."""
+    parts = urlsplit(webhook_url)
+    if not parts.scheme or not parts.hostname or "@" in parts.netloc:
+        return "", webhook_url
+    return f"{parts.scheme}://{parts.netloc}", urlunsplit(("", "", parts.path, parts.query, parts.fragment))
 
 
 def alert_on_failure(webhook_url: str, deployments: list[str]) -> Automation:
     """The webhook block and the automation (replacing earlier ones of the same names) for flow runs of
-    deployments ("flow/deployment" names) that end Failed."""
+    deployments ("flow/deployment" names) that end Failed. The block shows the webhook's host only: the rest of
+    its URL is one of its secret values, which the API and the UI show masked, put back when a notice is sent."""
+    shown, secret = secret_part(webhook_url)
     block = CustomWebhookNotificationBlock(
         name=BLOCK,
-        url=webhook_url,
+        url=f"{shown}{{{{{SECRET}}}}}",
         method="POST",
         json_data={"subject": "{{subject}}", "text": "{{body}}"},
+        secrets={SECRET: secret},
     )
     block_id = block.save(BLOCK, overwrite=True)
     with get_client(sync_client=True) as client:

@@ -202,7 +202,7 @@ def cluster_env() -> dict[str, str]:
         raise RuntimeError(f"a cluster's worker needs {', '.join(missing)} in its environment (infra/README.md)")
     if not is_healthy(os.environ["PREFECT_API_URL"]):
         raise RuntimeError(f"the Prefect server at PREFECT_API_URL={os.environ['PREFECT_API_URL']} does not answer")
-    defaults = {"MANYMODELS_RAY_ADDRESS": "auto", "MANYMODELS_DASK_ADDRESS": "tcp://127.0.0.1:8786"}
+    defaults = {"MANYMODELS_RAY_ADDRESS": "auto", "MANYMODELS_DASK_ADDRESS": "tls://127.0.0.1:8786"}
     env = defaults | dict(os.environ)
     env.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "manymodels")
     return env

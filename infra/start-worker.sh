@@ -4,8 +4,17 @@
 # (the head's instance profile may read them; SecureString for the secrets), never from this repository:
 #   prefect-api-url, prefect-api-key (Prefect Cloud) or prefect-api-auth-string (a self-hosted server),
 #   data-url, runs-url (s3:// locations), alert-webhook (optional: where failed runs are announced).
+# Its flow runs join the head's Ray with the token and its Dask with the TLS pair that infra/cluster_secrets.py fetch
+# wrote before (the head's start commands run it first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ -z "${AWS_DEFAULT_REGION:-}${AWS_REGION:-}" ]; then  # the aws CLI needs one: this instance's, from IMDSv2
+  imds=$(curl -s -X PUT http://169.254.169.254/latest/api/token -H "X-aws-ec2-metadata-token-ttl-seconds: 60")
+  AWS_DEFAULT_REGION=$(curl -s -H "X-aws-ec2-metadata-token: $imds" \
+    http://169.254.169.254/latest/meta-data/placement/region)
+  export AWS_DEFAULT_REGION
+fi
 
 from_ssm() {  # from_ssm VAR NAME: VAR from the environment, else from SSM parameter /manymodels/NAME (if it exists)
   if [ -z "${!1:-}" ]; then
@@ -23,6 +32,13 @@ from_ssm MANYMODELS_DATA_URL data-url
 from_ssm MANYMODELS_RUNS_URL runs-url
 from_ssm MANYMODELS_ALERT_WEBHOOK alert-webhook
 export MANYMODELS_RAY_ADDRESS="${MANYMODELS_RAY_ADDRESS:-auto}"   # the head's own Ray
-export MANYMODELS_DASK_ADDRESS="${MANYMODELS_DASK_ADDRESS:-tcp://127.0.0.1:8786}"  # its Dask scheduler
+export RAY_AUTH_MODE=token  # its token: ~/.ray/auth_token
+export MANYMODELS_DASK_ADDRESS="${MANYMODELS_DASK_ADDRESS:-tls://127.0.0.1:8786}"  # its Dask scheduler, over TLS
+# Dask's own configuration, which every Dask client reads: the certificate authority and the client's pair
+tls="$HOME/.manymodels-cluster"
+export DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION=True
+export DASK_DISTRIBUTED__COMM__TLS__CA_FILE="$tls/dask-tls.crt"
+export DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT="$tls/dask-tls.crt"
+export DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY="$tls/dask-tls.key"
 
 exec .venv/bin/manymodels deploy --cluster

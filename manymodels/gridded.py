@@ -10,7 +10,15 @@ import pandas as pd
 import pyarrow as pa
 
 from manymodels.contract import SERIES_ID, TARGET, TIME
-from manymodels.prepare import DATA_HASH, accepted_profile, digest, fixed_length, row_hashes, series_key
+from manymodels.prepare import (
+    DATA_HASH,
+    MAX_PERIODS,
+    accepted_profile,
+    digest,
+    fixed_length,
+    row_hashes,
+    series_key,
+)
 from manymodels.settings import DataSpec
 
 
@@ -43,6 +51,7 @@ def prepare_gridded(part: pd.DataFrame, spec: DataSpec, now: pd.Timestamp) -> Gr
     unusable = off_step | ~np.isfinite(y) | (spec.non_negative & (y < 0))
     gridded = (np.add.reduceat(unusable, starts) == 0) & (times[ends - 1] <= now.to_datetime64())
     gridded &= (ends - starts >= spec.min_length) & (np.minimum.reduceat(y, starts) < np.maximum.reduceat(y, starts))
+    gridded &= ends - starts <= MAX_PERIODS  # one row a period: longer, prepare_series rejects it with its span
     if isinstance(step, pd.offsets.Week) and step.weekday is not None:
         gridded &= pd.DatetimeIndex(times[starts]).weekday == step.weekday
     taken = np.repeat(gridded, ends - starts)

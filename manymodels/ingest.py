@@ -1,8 +1,10 @@
 """Ingest on Dask: read, check the contract, regularise and split every series, write one file per series."""
 
 import difflib
+import functools
 import json
 import logging
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -52,36 +54,46 @@ class Ingested:
 
 
 def read_raw(spec: DataSpec) -> tuple[dd.DataFrame, list[str]]:
-    """Lazily read the input's needed columns, failing early on a missing file or column; also return the empty
-    files that were skipped."""
+    """Lazily read the input's needed columns and no others (a CSV's are not parsed, a Parquet file's not read),
+    failing early on a missing file or column; also return the empty files that were skipped. A CSV's rows carry
+    the file they came from (PATH)."""
     url, empty = spec.url, []
+    needed = [*spec.id_cols, spec.time_col, spec.target_col, *spec.regressors]
     try:
         if _is_parquet(url):
-            raw = dd.read_parquet(url, storage_options=storage.options(url))
+            raw = dd.read_parquet(url, storage_options=storage.options(url))  # its schema: raw[needed] reads those
+            columns = list(raw.columns)
         else:
             files, empty = csv_files(url)
-            blocksize = None if url.endswith(_COMPRESSED) else "64MB"
-            raw = dd.read_csv(
-                files,
-                dtype=str,
-                blocksize=blocksize,
-                compression="infer",
-                encoding=spec.encoding,
-                include_path_column=PATH,
-                storage_options=storage.options(url),
-            )
+            raw = _read_csv(files, spec, usecols=functools.partial(operator.contains, frozenset(needed)))
+            missing = [col for col in needed if col not in raw.columns]
+            columns = list(_read_csv(files, spec).columns.drop(PATH)) if missing else needed  # all, for the hint
     except InputError:
         raise
     except Exception as e:
         raise unreadable(spec, e) from None
-    needed = [*spec.id_cols, spec.time_col, spec.target_col, *spec.regressors]
     for col in needed:
-        if col not in raw.columns:
-            columns = [str(c) for c in raw.columns]
+        if col not in columns:
+            columns = [str(c) for c in columns]
             hint = difflib.get_close_matches(col, columns, n=1, cutoff=0.5)
             also = f"; did you mean {hint[0]!r}?" if hint else f"; it has {', '.join(columns)}"
             raise InputError(f"column {col!r} is not in {url}{also}")
-    return raw[[*needed, PATH]] if PATH in raw.columns else raw[needed], empty
+    # a Parquet file's own column named PATH, if it has one, is not the file a row came from
+    return (raw[needed] if _is_parquet(url) else raw[[*needed, PATH]]), empty
+
+
+def _read_csv(files: list[str], spec: DataSpec, usecols: Callable[[str], bool] | None = None) -> dd.DataFrame:
+    """The CSV files, every value a string; only the columns usecols takes (all without it) are parsed."""
+    return dd.read_csv(
+        files,
+        dtype=str,
+        usecols=usecols,
+        blocksize=None if spec.url.endswith(_COMPRESSED) else "64MB",
+        compression="infer",
+        encoding=spec.encoding,
+        include_path_column=PATH,
+        storage_options=storage.options(spec.url),
+    )
 
 
 def csv_files(url: str) -> tuple[list[str], list[str]]:

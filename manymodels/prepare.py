@@ -14,6 +14,13 @@ from manymodels.pooled import series_ratios
 from manymodels.settings import DataSpec
 
 DATA_HASH = "data_hash"  # a series' profile field, and the key of its file's attrs (pandas metadata) that holds it
+
+# The most periods a series may span, first timestamp to last: its grid is made whole, so two rows decades apart at
+# a sub-hourly frequency would be billions of points; a series over it is rejected with its span. About 28 years of
+# quarter-hours, 114 of hours, 2 of minutes: more than the models fit in a run. A constant, not a setting: a bound on
+# one series' memory (a few hundred bytes a period where it is prepared: the driver, on a small input), not a choice.
+MAX_PERIODS = 1_000_000
+
 PROFILE_COLUMNS = {
     SERIES_ID: "string",
     "key": "string",
@@ -106,6 +113,8 @@ def regularised(rows: pd.DataFrame, spec: DataSpec, now: pd.Timestamp):
         rows, future = split_future(rows, spec)
         if isinstance(future, str):
             return future
+    if reason := too_long(rows.index[0], rows.index[-1], spec.freq):
+        return reason
     grid = pd.date_range(rows.index[0], rows.index[-1], freq=spec.freq)
     if n_off := int((~rows.index.isin(grid)).sum()):
         return f"{n_off} timestamps off the {spec.freq} grid"
@@ -115,6 +124,28 @@ def regularised(rows: pd.DataFrame, spec: DataSpec, now: pd.Timestamp):
     if empty := [col for col in spec.regressors if regressors[col].isna().any()]:
         return f"regressor {empty[0]!r} has no values"
     return _filled(y, spec.fill), filled, regressors, future
+
+
+def too_long(first: pd.Timestamp, last: pd.Timestamp, freq: str) -> str:
+    """Why a series from first to last spans too many periods of freq to be put on its grid, or ''. Counted, not
+    made, where periods have a fixed length; a frequency without (months, business days, business hours) has at most
+    about 1.2 million within pandas' timestamps (1677 to 2262), so its grid is made to count them."""
+    step = pd.tseries.frequencies.to_offset(freq)
+    length = fixed_length(step)
+    periods = (last - first) // length + 1 if length else len(pd.date_range(first, last, freq=step))
+    if periods <= MAX_PERIODS:
+        return ""
+    return (
+        f"spans {periods:,} periods of {freq} from {_moment(first)} to {_moment(last)}, over the {MAX_PERIODS:,} a "
+        "series may span"
+    )
+
+
+def _moment(when: pd.Timestamp) -> str:
+    """A timestamp as briefly as it reads whole: its date alone at midnight, its minute on the minute."""
+    if when == when.normalize():
+        return f"{when:%Y-%m-%d}"
+    return f"{when:%Y-%m-%d %H:%M}" if when == when.floor("min") else str(when)
 
 
 def _increasing(times: np.ndarray) -> bool:

@@ -259,8 +259,16 @@ class TuningSpec(Frozen):
 class ComputeSpec(Frozen):
     """Where the work runs."""
 
-    ray_address: str | None = Field(None, description="Ray cluster address; empty: the run starts its own local Ray.")
-    dask_address: str | None = Field(None, description="Dask scheduler address; empty: a local Dask cluster.")
+    ray_address: str | None = Field(
+        None,
+        description="Ray cluster address; empty: the run starts its own local Ray. A cluster started by "
+        "infra/ray-cluster-aws.yaml takes token authentication: set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN.",
+    )
+    dask_address: str | None = Field(
+        None,
+        description="Dask scheduler address; empty: a local Dask cluster. The cluster's tls:// scheduler takes its "
+        "certificate only: set DASK_DISTRIBUTED__COMM__TLS__CA_FILE, ..._CLIENT__CERT and ..._CLIENT__KEY.",
+    )
     workers: int | None = Field(
         None, ge=1, description="Workers of the local Dask cluster and CPUs of the local Ray; empty: all cores."
     )
@@ -280,8 +288,9 @@ class ComputeSpec(Frozen):
     forward_credentials: bool = Field(
         False,
         description="Hand the driver's credentials (AWS keys, PREFECT_API_KEY, PGPASSWORD) to the workers of the "
-        "Ray cluster at ray_address (through Ray's internal store) and of the Dask cluster at dask_address (in a "
-        "worker plugin), for the length of the run; prefer short-lived session credentials. Off: the nodes use "
+        "Ray cluster at ray_address (through Ray's internal store) and its AWS keys to the Dask cluster at "
+        "dask_address (in a worker plugin of the run's own, never in the workers' environment), for the length of "
+        "the run; prefer short-lived session credentials. Off: the nodes use "
         "their own credentials, e.g. an EC2 instance profile (a local Ray's workers have the run's environment "
         "either way).",
     )

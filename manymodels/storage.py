@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -65,11 +66,28 @@ def image_url(url: str, expires_seconds: int = 7 * 24 * 3600) -> str:
     return fs.sign(path, expiration=expires_seconds)
 
 
+# Where the S3 credentials of the run calling come from when they are not this process's own: a process shared by
+# runs with credentials of their own (a worker of an existing Dask cluster, compute.forward_credentials) cannot
+# hold them in its environment, which every run's tasks share. Each lookup gives s3fs's key, secret and token for
+# the code that calls it, or None; engines/dask_engine.py adds one. None from all: the environment, as botocore finds.
+CREDENTIAL_LOOKUPS: list[Callable[[], dict[str, str] | None]] = []
+
+
+def run_credentials() -> dict[str, str]:
+    """The S3 credentials (s3fs's key, secret, token) of the run calling, if it brought its own; else none."""
+    for lookup in CREDENTIAL_LOOKUPS:
+        if (found := lookup()) is not None:
+            return found
+    return {}
+
+
 def options(url: str) -> dict[str, Any]:
     """fsspec options for url. Object stores throttle (503 SlowDown) and drop connections under load: on S3,
-    botocore's standard mode retries both with exponential backoff and jitter, up to 10 attempts a request."""
+    botocore's standard mode retries both with exponential backoff and jitter, up to 10 attempts a request. The
+    run's own credentials, if it brought them (run_credentials), are in the options: filesystems made from them
+    (and the copies a Dask graph carries to the workers) use those, never the process's environment."""
     if url.startswith(("s3://", "s3a://")):
-        return {"config_kwargs": {"retries": {"mode": "standard", "total_max_attempts": 10}}}
+        return {"config_kwargs": {"retries": {"mode": "standard", "total_max_attempts": 10}}, **run_credentials()}
     return {}
 
 
@@ -87,6 +105,45 @@ def input_bytes(url: str) -> int:
         return sum(fs.du(path) for path in paths)
     except (OSError, ValueError):
         return 0
+
+
+INFLATE_CHUNK = 2**20  # what input_uncompressed_bytes decompresses at a time
+
+
+def input_uncompressed_bytes(url: str, up_to: int) -> int:
+    """The input's size as it is parsed, decompressed, counted up to up_to: exact below it, at least up_to
+    otherwise (0 if nothing is there). A compressed file (named so: .gz, .bz2, .xz, .zip, .zst, as Dask infers
+    it) is decompressed as a stream, a chunk at a time, and no further than the count needs: neither its stored
+    size nor gzip's trailer (ISIZE: the last member's size alone, modulo 4 GiB) bounds what a bomb inflates to. A
+    file that cannot be decompressed counts its stored size: reading it says what is wrong."""
+    try:
+        fs, paths = input_paths(url)
+        total = 0
+        for path in paths:
+            for name, info in fs.find(path, detail=True).items():  # a file itself: no info (a folder's listing has)
+                if total >= up_to:
+                    return total
+                stored = info["size"] if "size" in info else fs.size(name)
+                total += _inflated_bytes(fs, name, stored, up_to - total)
+        return total
+    except (OSError, ValueError):
+        return 0
+
+
+def _inflated_bytes(fs: fsspec.AbstractFileSystem, path: str, stored: int, up_to: int) -> int:
+    """The size of the file at path (stored bytes on its store) decompressed, counted up to up_to (at most a chunk
+    past it)."""
+    compression = fsspec.utils.infer_compression(path)
+    if compression is None:
+        return stored
+    count = 0
+    try:
+        with fsspec.core.OpenFile(fs, path, mode="rb", compression=compression) as f:
+            while count < up_to and (chunk := f.read(INFLATE_CHUNK)):
+                count += len(chunk)
+    except Exception:  # gzip, zlib, lzma, bz2, zipfile and zstandard each raise their own; not what it is named
+        return stored
+    return count
 
 
 def url_to_fs(url: str) -> tuple[fsspec.AbstractFileSystem, str]:

@@ -1,8 +1,12 @@
 """Real servers for the tests: a Prefect server, a moto S3 endpoint; each stopped by its pid."""
 
+import http.server
+import json
+import queue
 import shutil
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,3 +128,27 @@ def ray_head(tmp_path):
     finally:
         terminate_session(head.pid, grace=2)  # `ray start --block` lets its processes ignore SIGTERM for 10 s+
         shutil.rmtree(temp, ignore_errors=True)
+
+
+@pytest.fixture
+def webhook_server():
+    """A webhook on 127.0.0.1; yields its port and a queue of what each POST brought: (path with query, JSON body)."""
+    posts: queue.Queue[tuple[str, dict]] = queue.Queue()
+
+    class Received(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802  (http.server's name)
+            posts.put((self.path, json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Received)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], posts
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -3,15 +3,12 @@ one-CPU worker nodes, a Dask scheduler with a worker, every node in a mount name
 credentials. A node lost mid-tuning and a killed run cost no series, and every study ends with exactly its trials,
 resumed from the trials it had finished."""
 
-import http.server
 import io
 import json
-import queue
 import random
 import re
 import signal
 import subprocess
-import threading
 import time
 import uuid
 
@@ -192,40 +189,15 @@ def test_a_killed_run_rerun_tunes_only_its_unfinished_series_and_resumes_the_cut
     assert_every_study_has_exactly_its_trials(output)
 
 
-class Webhook(http.server.BaseHTTPRequestHandler):
-    """A notification endpoint on 127.0.0.1: keeps each POSTed body."""
-
-    received: "queue.Queue[dict]" = queue.Queue()
-
-    def do_POST(self) -> None:  # noqa: N802  (http.server's name)
-        self.received.put(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-@pytest.fixture
-def webhook():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Webhook)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/alerts", Webhook.received
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def test_a_worker_on_the_head_runs_a_cluster_deployment_and_a_run_that_falls_short_is_announced(
-    prefect_server, s3_env, full_cluster, webhook, tmp_path
+    prefect_server, s3_env, full_cluster, webhook_server, tmp_path
 ):
     """The head's worker (in the driver's namespace, as the head is) takes a run of nightly-cluster triggered
     from the CLI; its tuning runs on the worker nodes (the head has no CPUs), its outputs land on S3, and as it
     forecasts under the share it requires, it ends Failed and the automation posts to the webhook."""
     cluster, s3 = full_cluster, s3_env
-    webhook_url, received = webhook
+    port, posts = webhook_server
+    webhook_url = f"http://127.0.0.1:{port}/alerts"
     data, runs = f"s3://{s3.bucket}/nightly-{uuid.uuid4().hex}/sales.csv", new_location(s3)
     storage.write_bytes(data, messy_sales().to_csv(index=False).encode())
     head = run_env(prefect_server, s3) | {
@@ -262,7 +234,7 @@ def test_a_worker_on_the_head_runs_a_cluster_deployment_and_a_run_that_falls_sho
         assert not storage.filesystem(runs).exists(RunLayout(f"{runs}/nightly").summary)
         logs = api(prefect_server.api_url, "/logs/filter", {"logs": {"flow_run_id": {"any_": [run_id]}}, "limit": 200})
         assert any(f"connecting to the Ray cluster at {cluster.gcs}" in log["message"] for log in logs)
-        notice = received.get(timeout=120)
+        notice = posts.get(timeout=120)[1]
         assert run["name"] in notice["subject"] and "too few series forecast" in notice["text"], notice
     finally:
         subprocess.run([BIN / "manymodels", "stop"], env=head, capture_output=True, timeout=60)

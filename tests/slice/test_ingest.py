@@ -1,12 +1,14 @@
 """The Dask ingest step on a real LocalCluster, on tiny generated inputs."""
 
 import gzip
+import lzma
+import re
 
 import dask.dataframe as dd
 import pandas as pd
 import pytest
 
-from engines.dask_engine import IN_PROCESS_MAX_BYTES, dask_client
+from engines.dask_engine import IN_PROCESS_MAX_BYTES, dask_client, dask_engine
 from manymodels import storage
 from manymodels.errors import InputError
 from manymodels.ingest import ingest
@@ -187,3 +189,52 @@ def test_an_input_written_by_groups_of_series_skips_the_shuffle_and_prepares_the
     pd.testing.assert_frame_equal(direct.profiles, shuffled.profiles)
     for series_id, url in shuffled.series_urls().items():
         pd.testing.assert_frame_equal(storage.read_parquet(direct.series_urls()[series_id]), storage.read_parquet(url))
+
+
+def gzip_members(path, *parts: bytes) -> str:
+    """A gzip file of one member per part: its trailer (ISIZE) gives the last member's size alone."""
+    path.write_bytes(b"".join(gzip.compress(part, compresslevel=9) for part in parts))
+    return str(path)
+
+
+def test_the_input_is_sized_as_it_inflates_by_a_bounded_streaming_read(tmp_path):
+    text = messy_sales().to_csv(index=False).encode()
+    big = text * (3 * 2**20 // len(text) + 1)  # 3 MiB and more of CSV
+    (tmp_path / "parts").mkdir()
+    plain = write_csv(tmp_path / "parts" / "a.csv", text)
+    packed = gzip_members(tmp_path / "parts" / "b.csv.gz", big)
+    members = gzip_members(tmp_path / "members.csv.gz", *[text] * 40)
+    assert int.from_bytes((tmp_path / "members.csv.gz").read_bytes()[-4:], "little") == len(text)  # ISIZE: 1 of 40
+    xz = write_csv(tmp_path / "c.csv.xz", lzma.compress(big))
+    corrupt = write_csv(tmp_path / "d.csv.gz", b"not gzip")
+
+    assert storage.input_uncompressed_bytes(plain, up_to=2**30) == len(text)
+    assert storage.input_uncompressed_bytes(packed, up_to=2**30) == len(big)
+    assert storage.input_uncompressed_bytes(xz, up_to=2**30) == len(big)
+    assert storage.input_uncompressed_bytes(members, up_to=2**30) == 40 * len(text)
+    assert 2**20 <= storage.input_uncompressed_bytes(packed, up_to=2**20) < len(big)  # it stops past up_to
+    assert storage.input_uncompressed_bytes(str(tmp_path / "parts"), up_to=2**30) == len(text) + len(big)
+    assert storage.input_uncompressed_bytes(str(tmp_path / "parts" / "*.csv*"), up_to=2**30) == len(text) + len(big)
+    assert storage.input_uncompressed_bytes(corrupt, up_to=2**30) == len(b"not gzip")  # reading it says what is wrong
+    assert storage.input_uncompressed_bytes(str(tmp_path / "nothing.csv.gz"), up_to=2**30) == 0
+
+
+def test_a_small_compressed_input_that_inflates_past_the_bound_is_ingested_by_worker_processes(tmp_path):
+    text = messy_sales().to_csv(index=False).encode()
+    inflating = gzip_members(tmp_path / "inflating.csv.gz", text * (2 * IN_PROCESS_MAX_BYTES // len(text)))
+    assert (tmp_path / "inflating.csv.gz").stat().st_size < IN_PROCESS_MAX_BYTES // 10
+    small = gzip_members(tmp_path / "small.csv.gz", text)
+    assert not dask_engine(ComputeSpec(workers=2), inflating).in_process
+    assert dask_engine(ComputeSpec(workers=2), small).in_process
+
+
+def test_only_the_columns_the_run_uses_are_read(dask, tmp_path):
+    frame = messy_sales().assign(path="elsewhere.csv", notes='a,"quoted" note')  # path: the contract's own name
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    result = ingest(spec(str(tmp_path / "in.csv")), RunLayout(str(tmp_path / "csv"), run=RUN))
+    assert result.n_rows == len(frame) and len(result.accepted) == GOOD_SERIES
+    frame["date"] = frame["date"].astype(str).mask(frame.index == 5, "soon")
+    frame.to_parquet(tmp_path / "in.parquet")
+    url = str(tmp_path / "in.parquet")
+    with pytest.raises(InputError, match=f"^{re.escape(url)}: time column 'date' has values that are not timestamps"):
+        ingest(spec(url), RunLayout(str(tmp_path / "parquet"), run=RUN))  # the file named is the input, not path

@@ -80,3 +80,17 @@ def test_a_series_with_regressors_is_left_to_prepare_series():
     part = partition("2024-01-01", "D").assign(price=1.0)
     gridded = prepare_gridded(part, spec, NOW)
     assert gridded.profiles == [] and gridded.rest is part
+
+
+def test_a_series_on_its_grid_longer_than_a_series_may_span_is_left_to_prepare_series_which_rejects_it():
+    spec = SPEC.model_copy(update={"freq": "min", "horizon": 60})
+    y = np.arange(1_000_001) % 9 + 1.0  # one more minute than a series may span
+    part = pd.concat([series("clean-1", y[:400], "2020-01-01", "min"), series("long-1", y, "2020-01-01", "min")])
+    part = part.assign(row=np.arange(len(part)))
+    gridded = prepare_gridded(part, spec, NOW)
+    assert [profile["series_id"] for profile in gridded.profiles] == ["clean-1"]
+    assert set(gridded.rest["series_id"]) == {"long-1"}
+    frame, profile = prepare_series(gridded.rest, spec, now=NOW)
+    assert frame is None and profile["reason"] == (
+        "spans 1,000,001 periods of min from 2020-01-01 to 2021-11-25 10:40, over the 1,000,000 a series may span"
+    )

@@ -1,3 +1,5 @@
+import tracemalloc
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -199,3 +201,22 @@ def test_a_series_file_records_the_digest_of_the_data_it_holds(tmp_path):
     assert gridded.profiles[0]["data_hash"] == profile["data_hash"]
     for name in ("prepared", "gridded"):
         assert storage.read_parquet(str(tmp_path / f"{name}.parquet")).attrs == {"data_hash": profile["data_hash"]}
+
+
+def test_a_series_spanning_more_periods_than_a_series_may_is_rejected_without_making_its_grid():
+    decades = rows([1.0, 2.0], dates=pd.to_datetime(["1990-01-01", "2020-01-01"]))
+    spec = SPEC.model_copy(update={"freq": "15min"})
+    tracemalloc.start()
+    try:
+        frame, profile = prepare_series(decades, spec, now=pd.Timestamp("2040-01-01"))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert frame is None and profile["status"] == "rejected"
+    assert profile["reason"] == (
+        "spans 1,051,873 periods of 15min from 1990-01-01 to 2020-01-01, over the 1,000,000 a series may span"
+    )
+    assert peak < 2**20  # the grid (1,051,873 timestamps, 8 MB) is never made
+    hours = rows([1.0, 2.0], dates=pd.to_datetime(["2019-12-31 22:30", "2020-01-01 06:45"]))
+    frame, profile = prepare_series(hours, spec, now=pd.Timestamp("2040-01-01"))  # a span under the limit
+    assert profile["status"] == "ok" and len(frame) == profile["length"] == 34 and profile["n_filled"] == 32
