@@ -1,7 +1,8 @@
 """The cluster's services as infra/ray-cluster-aws.yaml starts them, on 127.0.0.1: the secrets go from SSM (moto) into
 the node's files by the config's own command, then its `ray start --head` and its Dask scheduler and worker run with
-the config's options (ports, temp folder and loopback host swapped in). Ray refuses a caller without the token, Dask
-one without the cluster's certificate; with them, tasks run. Both dashboards listen on loopback only."""
+the config's options (ports, temp folder and loopback host swapped in). Ray refuses a caller without the token or
+without a certificate of the cluster's CA (its gRPC is mutual TLS only), Dask one without the cluster's certificate;
+with them, tasks run. Both dashboards listen on loopback only."""
 
 import os
 import shlex
@@ -11,6 +12,8 @@ import ssl
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -123,23 +126,61 @@ def node(s3, tmp_path_factory) -> tuple[Path, dict[str, str]]:
     fetched = subprocess.run(argv, env=clean_env(home) | aws | env, capture_output=True, text=True, timeout=60)
     assert fetched.returncode == 0, fetched.stderr
     ssm = moto_ssm(s3.endpoint, "us-east-1")
-    names = ["/manymodels/ray-auth-token", "/manymodels/dask-tls-cert", "/manymodels/dask-tls-key"]
+    names = [f"/manymodels/{name}" for name in ("ray-auth-token", "dask-tls-cert", "dask-tls-key", *RAY_CA)]
     found = ssm.get_parameters(Names=names, WithDecryption=True)
     assert not found["InvalidParameters"] and {p["Type"] for p in found["Parameters"]} == {"SecureString"}
     return home, {p["Name"].rsplit("/", 1)[1]: p["Value"] for p in found["Parameters"]}
 
 
+@pytest.fixture(scope="module")
+def laptop(s3, tmp_path_factory) -> Path:
+    """The operator's laptop after infra/README.md's `cluster_secrets.py fetch --home DIR`: a driver's files."""
+    home = tmp_path_factory.mktemp("laptop")
+    fetched = subprocess.run(
+        [BIN / "python", SECRETS, "fetch", "--home", home],
+        env=clean_env(home) | s3.env | {"AWS_DEFAULT_REGION": "us-east-1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert fetched.returncode == 0, fetched.stderr
+    return home
+
+
+RAY_CA = ("ray-tls-ca-cert", "ray-tls-ca-key")
+TLS_FILES = {  # Ray's TLS variables, the files they name under a home
+    "RAY_TLS_CA_CERT": ".manymodels-cluster/ray-tls-ca.crt",
+    "RAY_TLS_SERVER_CERT": ".manymodels-cluster/ray-node.crt",
+    "RAY_TLS_SERVER_KEY": ".manymodels-cluster/ray-node.key",
+}
+
+
+def ray_tls(home: Path) -> dict[str, str]:
+    """Ray's TLS variables for the files fetch wrote under home, as start-worker.sh and infra/README.md set them."""
+    return {"RAY_USE_TLS": "1"} | {name: str(home / relative) for name, relative in TLS_FILES.items()}
+
+
 def test_the_nodes_read_the_secrets_into_files_only_their_user_reads(node):
+    from cryptography import x509
+
     home, secrets = node
     files = {
         ".ray/auth_token": secrets["ray-auth-token"],
         ".manymodels-cluster/dask-tls.crt": secrets["dask-tls-cert"],
         ".manymodels-cluster/dask-tls.key": secrets["dask-tls-key"],
+        ".manymodels-cluster/ray-tls-ca.crt": secrets["ray-tls-ca-cert"],
     }
     for relative, value in files.items():
         assert (home / relative).read_text().strip() == value.strip()
+    for relative in [*files, *TLS_FILES.values()]:
         assert (home / relative).stat().st_mode & 0o777 == 0o600, relative
     assert len(secrets["ray-auth-token"]) == 64 and "PRIVATE KEY" in secrets["dask-tls-key"]
+    # the node's own certificate, for its address (127.0.0.1 here, as Ray advertises it on this machine)
+    cert = x509.load_pem_x509_certificate((home / TLS_FILES["RAY_TLS_SERVER_CERT"]).read_bytes())
+    cert.verify_directly_issued_by(x509.load_pem_x509_certificate(secrets["ray-tls-ca-cert"].encode()))
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "127.0.0.1" in {str(ip) for ip in names.get_values_for_type(x509.IPAddress)}
+    assert secrets["ray-tls-ca-key"] not in "".join(p.read_text() for p in home.rglob("*") if p.is_file())
 
 
 DRIVER = """
@@ -163,22 +204,39 @@ def drive(address: str, env: dict[str, str]) -> subprocess.Popen:
     )
 
 
-def ray_client_ping(address: str, token: str | None) -> str:
-    """The status of one Ray Client call to address, with token as its bearer (or none): OK or the gRPC code."""
+def grpc_call(port: int, service: str, token: str | None, tls: tuple[bytes, ...] | None) -> str:
+    """The status of one call to Ray's gRPC server on 127.0.0.1:port (service "gcs": GetClusterId; "client": Ray
+    Client's PING), with token as its bearer (or none), over TLS with tls = (CA, key, certificate) (either of the
+    last two None: no client certificate) or in plain text (tls None): OK, or the gRPC code and details."""
     import grpc
-    from ray.core.generated import ray_client_pb2, ray_client_pb2_grpc
+    from ray.core.generated import gcs_service_pb2, gcs_service_pb2_grpc, ray_client_pb2, ray_client_pb2_grpc
 
     metadata = (("authorization", f"Bearer {token}"),) if token else ()
-    with grpc.insecure_channel(address) as channel:
+    address = f"127.0.0.1:{port}"
+    if tls is None:
+        channel = grpc.insecure_channel(address)
+    else:
+        channel = grpc.secure_channel(address, grpc.ssl_channel_credentials(*tls))
+    with channel:
         try:
-            ray_client_pb2_grpc.RayletDriverStub(channel).ClusterInfo(
-                ray_client_pb2.ClusterInfoRequest(type=ray_client_pb2.ClusterInfoType.PING),
-                metadata=metadata,
-                timeout=20,
-            )
+            if service == "gcs":
+                stub = gcs_service_pb2_grpc.NodeInfoGcsServiceStub(channel)
+                stub.GetClusterId(gcs_service_pb2.GetClusterIdRequest(), metadata=metadata, timeout=20)
+            else:
+                stub = ray_client_pb2_grpc.RayletDriverStub(channel)
+                request = ray_client_pb2.ClusterInfoRequest(type=ray_client_pb2.ClusterInfoType.PING)
+                stub.ClusterInfo(request, metadata=metadata, timeout=20)
             return "OK"
         except grpc.RpcError as error:
-            return error.code().name
+            return f"{error.code().name}: {error.details()}"
+
+
+def tls_of(home: Path) -> tuple[bytes, bytes, bytes]:
+    """(CA, key, certificate) from the files fetch wrote under home."""
+    return tuple(
+        (home / TLS_FILES[name]).read_bytes()
+        for name in ("RAY_TLS_CA_CERT", "RAY_TLS_SERVER_KEY", "RAY_TLS_SERVER_CERT")
+    )
 
 
 def http_status(url: str, token: str | None = None) -> int:
@@ -193,15 +251,20 @@ def http_status(url: str, token: str | None = None) -> int:
         return error.code
 
 
-def test_ray_as_the_config_starts_it_refuses_callers_without_the_token(node, tmp_path):
-    home, secrets = node
-    token = secrets["ray-auth-token"]
-    env, argv = invocation("head_start_ray_commands", ".venv/bin/ray start --head", home)
-    assert env.get("RAY_AUTH_MODE") == "token", "the head's `ray start` leaves token auth to chance"
-    worker_env, _ = invocation("worker_start_ray_commands", ".venv/bin/ray start", home)
-    assert worker_env.get("RAY_AUTH_MODE") == "token"
-    assert option(argv, "--dashboard-host") == "127.0.0.1"
+@dataclass
+class Head:
+    port: int
+    client_port: int
+    dashboard: int
+    temp: str
+    before: set  # the listening sockets before it started
 
+
+@pytest.fixture(scope="module")
+def ray_head(node) -> Iterator[Head]:
+    """The head as the config's `ray start --head` starts it (its ports, temp folder and CPUs swapped in)."""
+    home, _ = node
+    env, argv = invocation("head_start_ray_commands", ".venv/bin/ray start --head", home)
     port, client_port, dashboard = free_port(), free_port(), free_port()
     temp = tempfile.mkdtemp(prefix="ray-")  # short: Ray's socket paths live under it
     argv = with_options(
@@ -216,27 +279,49 @@ def test_ray_as_the_config_starts_it_refuses_callers_without_the_token(node, tmp
     ) + ["--block"]
     before = listening_sockets()
     head = start_session(argv, clean_env(home) | env)
-    drivers = []
     try:
         wait_for_port(port)
-        stranger = tmp_path / "stranger"  # a HOME with no token in it
+        yield Head(port, client_port, dashboard, temp, before)
+    finally:
+        terminate_session(head.pid, grace=2)  # `ray start --block` lets its processes ignore SIGTERM for 10 s+
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def test_ray_as_the_config_starts_it_refuses_callers_without_the_token(node, laptop, ray_head, tmp_path):
+    home, secrets = node
+    token = secrets["ray-auth-token"]
+    env, argv = invocation("head_start_ray_commands", ".venv/bin/ray start --head", home)
+    assert env.get("RAY_AUTH_MODE") == "token", "the head's `ray start` leaves token auth to chance"
+    worker_env, _ = invocation("worker_start_ray_commands", ".venv/bin/ray start", home)
+    assert worker_env.get("RAY_AUTH_MODE") == "token"
+    assert option(argv, "--dashboard-host") == "127.0.0.1"
+    port, client_port, dashboard = ray_head.port, ray_head.client_port, ray_head.dashboard
+
+    drivers = []
+    try:
+        stranger = tmp_path / "stranger"  # a HOME with no token in it, and the cluster's TLS files of the laptop
         stranger.mkdir()
         quick = {"RAY_gcs_server_port_wait_time_s": "2"}  # a refused driver gives up after 2 s, not 20
         wrong = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "0" * 64}
-        refused = [drive(f"127.0.0.1:{port}", clean_env(stranger) | quick | extra) for extra in ({}, wrong)]
+        refused = [
+            drive(f"127.0.0.1:{port}", clean_env(stranger) | ray_tls(laptop) | quick | extra) for extra in ({}, wrong)
+        ]
         drivers += refused
 
         wait_for_port(client_port)
-        assert ray_client_ping(f"127.0.0.1:{client_port}", None) == "UNAUTHENTICATED"
-        assert ray_client_ping(f"127.0.0.1:{client_port}", "0" * 64) == "UNAUTHENTICATED"
-        assert ray_client_ping(f"127.0.0.1:{client_port}", token) == "OK"
-        # As the head's own flow runs join it (start-worker.sh: RAY_AUTH_MODE=token, the token file in HOME), and as
-        # an operator's driver does through Ray Client (the token in RAY_AUTH_TOKEN; infra/README.md)
+        tls = tls_of(laptop)
+        assert grpc_call(client_port, "client", None, tls).startswith("UNAUTHENTICATED")
+        assert grpc_call(client_port, "client", "0" * 64, tls).startswith("UNAUTHENTICATED")
+        assert grpc_call(client_port, "client", token, tls) == "OK"
+        assert grpc_call(port, "gcs", None, tls).startswith("UNAUTHENTICATED")
+        # As the head's own flow runs join it (start-worker.sh: RAY_AUTH_MODE=token, the token file in HOME, the
+        # head's certificate), and as an operator's driver does through Ray Client (the token in RAY_AUTH_TOKEN, the
+        # files of `cluster_secrets.py fetch --home`; infra/README.md)
         accepted = [
-            drive(f"127.0.0.1:{port}", clean_env(home) | {"RAY_AUTH_MODE": "token"}),
+            drive(f"127.0.0.1:{port}", clean_env(home) | ray_tls(home) | {"RAY_AUTH_MODE": "token"}),
             drive(
                 f"ray://127.0.0.1:{client_port}",
-                clean_env(stranger) | {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token},
+                clean_env(stranger) | ray_tls(laptop) | {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token},
             ),
         ]
         drivers += accepted
@@ -244,9 +329,6 @@ def test_ray_as_the_config_starts_it_refuses_callers_without_the_token(node, tmp
         wait_for_port(dashboard)
         assert http_status(f"http://127.0.0.1:{dashboard}/api/jobs/") == 401
         assert http_status(f"http://127.0.0.1:{dashboard}/api/jobs/", token) == 200
-        opened = listening_sockets() - before
-        assert ("127.0.0.1", dashboard) in opened or ("::ffff:127.0.0.1", dashboard) in opened
-        assert all(is_loopback(address) for address, _ in opened), opened
 
         for driver in refused:
             out, err = driver.communicate(timeout=60)
@@ -255,13 +337,79 @@ def test_ray_as_the_config_starts_it_refuses_callers_without_the_token(node, tmp
         for driver in accepted:
             out, err = driver.communicate(timeout=120)
             assert "ANSWER 42" in out, err[-3000:]
+        opened = listening_sockets() - ray_head.before
+        assert ("127.0.0.1", dashboard) in opened or ("::ffff:127.0.0.1", dashboard) in opened
+        assert all(is_loopback(address) for address, _ in opened), opened
     finally:
         for driver in drivers:  # only those a failed assertion left running
             if driver.poll() is None:
                 driver.kill()
                 driver.wait()
-        terminate_session(head.pid, grace=2)  # `ray start --block` lets its processes ignore SIGTERM for 10 s+
-        shutil.rmtree(temp, ignore_errors=True)
+
+
+def test_ray_as_the_config_starts_it_speaks_mutual_tls_only(node, laptop, ray_head, tmp_path):
+    """Every node's `ray start` of the config runs with RAY_USE_TLS=1 and the files fetch wrote: the GCS and Ray
+    Client's port take no plain-text gRPC, and no TLS peer without a certificate of the cluster's CA. A driver
+    without Ray's TLS variables (the token alone), or with a CA of its own, cannot connect: the handshake fails."""
+    from infra.cluster_secrets import node_certificate, self_signed
+
+    home, secrets = node
+    token = secrets["ray-auth-token"]
+    for kind in ("head_start_ray_commands", "worker_start_ray_commands"):
+        env, _ = invocation(kind, ".venv/bin/ray start", home)
+        assert {k: v for k, v in env.items() if k.startswith("RAY_") and "TLS" in k} == ray_tls(home), kind
+    port, client_port = ray_head.port, ray_head.client_port
+
+    # A would-be driver of its own CA: a certificate as good as the cluster's, but signed by another authority
+    own = tmp_path / "own"
+    (own / ".manymodels-cluster").mkdir(parents=True)
+    ca_cert, ca_key = self_signed("manymodels-ray-ca", authority=True)
+    cert, key = node_certificate(ca_cert, ca_key, ["127.0.0.1"])
+    for variable, text in (("RAY_TLS_CA_CERT", ca_cert), ("RAY_TLS_SERVER_CERT", cert), ("RAY_TLS_SERVER_KEY", key)):
+        (own / TLS_FILES[variable]).write_text(text)
+    stranger = tmp_path / "stranger"
+    stranger.mkdir()
+    with_token = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token}
+    quick = {  # a refused driver gives up after about 10 s, not 80 (GCS) or 30 (Ray Client)
+        "RAY_gcs_server_port_wait_time_s": "1",
+        "RAY_gcs_rpc_server_connect_timeout_s": "2",
+        "RAY_py_gcs_connect_timeout_s": "4",
+        "RAY_CLIENT_INITIAL_CONNECTION_TIMEOUT_S": "2",
+        "RAY_CLIENT_MAX_CONNECTION_TIMEOUT_S": "4",
+    }
+    refused = {
+        "GCS, no TLS": drive(f"127.0.0.1:{port}", clean_env(stranger) | with_token | quick),
+        "Ray Client, no TLS": drive(f"ray://127.0.0.1:{client_port}", clean_env(stranger) | with_token | quick),
+        "Ray Client, own CA": drive(
+            f"ray://127.0.0.1:{client_port}", clean_env(stranger) | with_token | ray_tls(own) | quick
+        ),
+    }
+    try:
+        wait_for_port(client_port)
+        cluster, foreign = tls_of(laptop), tls_of(own)
+        for service, at in (("gcs", port), ("client", client_port)):
+            assert grpc_call(at, service, token, cluster) == "OK", service  # the same call, as the cluster's peers
+            plain = grpc_call(at, service, token, None)
+            assert plain.startswith("UNAVAILABLE"), (service, plain)  # no plain-text gRPC
+            no_certificate = grpc_call(at, service, token, cluster[:1] + (None, None))
+            assert no_certificate.startswith("UNAVAILABLE"), (service, no_certificate)  # mutual: one is required
+            impostor = grpc_call(at, service, token, cluster[:1] + foreign[1:])
+            assert impostor.startswith("UNAVAILABLE"), (service, impostor)  # and it must be the cluster CA's
+            distrustful = grpc_call(at, service, token, foreign)  # one that trusts another CA refuses the head's
+            assert distrustful.startswith("UNAVAILABLE") and "handshake failed" in distrustful.lower(), distrustful
+
+        for name, driver in refused.items():
+            out, err = driver.communicate(timeout=60)
+            assert driver.returncode != 0 and "ANSWER" not in out, name
+            assert "ConnectionError" in err and "InvalidAuthToken" not in err, (name, err[-2000:])
+        # the GCS saw the plain-text driver's and channel's attempts as failed TLS handshakes
+        logs = "".join(p.read_text(errors="replace") for p in Path(ray_head.temp).glob("session_*/logs/gcs_server.*"))
+        assert "Handshake failed" in logs
+    finally:
+        for driver in refused.values():
+            if driver.poll() is None:
+                driver.kill()
+                driver.wait()
 
 
 def test_a_head_without_the_token_refuses_to_start_rather_than_start_open(tmp_path):
