@@ -26,6 +26,7 @@ import pandas as pd
 from benchmarks.machine import cores
 from benchmarks.panel import ID_COLS, PANELS, SEASON, panel, split_held_out
 from benchmarks.workloads import STORE_ITEM, store_item
+from manymodels.bounds import lower_column, upper_column
 from manymodels.challengers import CHALLENGERS, SNAIVE, challenger_forecast, naive2
 from manymodels.global_model import GLOBAL, global_forecasts
 from manymodels.metrics import mase, owa, seasonal_mae, smape
@@ -76,7 +77,7 @@ def run_pipeline(history: pd.DataFrame, spec: dict, trials: int, folds: int | No
 
 def single_models(past: np.ndarray, horizon: int, period: int) -> dict[str, np.ndarray]:
     """What each statsforecast challenger alone forecasts, fitted from outside as the pipeline fits it."""
-    return {name: challenger_forecast(name, past, horizon, period)["mean"] for name in CHALLENGERS}
+    return {name: challenger_forecast(name, past, horizon, period).mean for name in CHALLENGERS}
 
 
 def global_alone(history: pd.DataFrame, spec: dict) -> dict[str, np.ndarray]:
@@ -126,7 +127,7 @@ def score(history: pd.DataFrame, held_out: pd.DataFrame, forecasts: pd.DataFrame
         }
         row = {"series": series, "champion": mine["model"].iloc[0], "points": h}
         for level in LEVELS:
-            inside = (y >= mine[f"lo_{level}"].to_numpy()) & (y <= mine[f"hi_{level}"].to_numpy())
+            inside = (y >= mine[lower_column(level)].to_numpy()) & (y <= mine[upper_column(level)].to_numpy())
             row[f"inside_{level}"] = int(inside.sum())
         for name, yhat in forecasts_of.items():
             row |= {f"smape_{name}": smape(y, yhat), f"mase_{name}": mase(y, yhat, scale)}

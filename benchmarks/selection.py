@@ -6,14 +6,13 @@ against Naive2. Approximate for the tuned Prophet, whose real rule compares on t
 """
 
 import argparse
+import dataclasses
 import itertools
-from unittest import mock
 
 import numpy as np
 import pandas as pd
 
-from manymodels import champion
-from manymodels.champion import choose_champion
+from manymodels.champion import DEFAULT_RULE, ChampionRule, choose_champion
 from manymodels.ensembles import BEST3, GREEDY, MEDIAN
 
 NAIVE2 = "naive2"
@@ -38,21 +37,25 @@ def test_window_errors(output: str, history: pd.DataFrame, id_cols: list[str], t
     return means["smape"].unstack(), means["mase"].unstack()
 
 
-def rule(folds: pd.DataFrame, single: float, ensemble: float, tuned: float) -> pd.Series:
-    """choose_champion itself with these margins, each candidate's mean fold error as its only fold (so the tuned
-    Prophet is compared with the choice's mean over every fold, not over the selection folds)."""
-    margins = {"SINGLE_MARGIN": single, "ENSEMBLE_MARGIN": ensemble, "TUNED_MARGIN": tuned}
-    with mock.patch.multiple(champion, **margins):
-        return pd.Series(
-            {sid: choose_champion({m: [e] for m, e in errors.items()}) for sid, errors in folds.iterrows()}
-        )
+# A candidate rule: the greedy ensemble in the median's place (so the median is one more ensemble to beat it)
+GREEDY_BASED = dataclasses.replace(DEFAULT_RULE, baseline=GREEDY, chosen=(BEST3, MEDIAN))
+
+
+def rule(
+    folds: pd.DataFrame, single: float, ensemble: float, tuned: float, base: ChampionRule = DEFAULT_RULE
+) -> pd.Series:
+    """choose_champion itself with the base rule at these margins, each candidate's mean fold error as its only fold
+    (so the tuned Prophet is compared with the choice's mean over every fold, not over the selection folds)."""
+    variant = dataclasses.replace(base, single_margin=single, ensemble_margin=ensemble, tuned_margin=tuned)
+    return pd.Series(
+        {sid: choose_champion({m: [e] for m, e in errors.items()}, variant) for sid, errors in folds.iterrows()}
+    )
 
 
 def greedy_based(folds: pd.DataFrame, single: float, ensemble: float, tuned: float) -> pd.Series:
-    """A candidate rule: choose_champion with the greedy ensemble in the median's place (so the median is one more
-    ensemble to beat it by `ensemble`); a single model must beat it by `single`, the tuned Prophet by `tuned`."""
-    with mock.patch.multiple(champion, MEDIAN=GREEDY, CHOSEN=(BEST3, MEDIAN)):
-        return rule(folds, single, ensemble, tuned)
+    """GREEDY_BASED at these margins: a single model must beat the greedy ensemble by `single`, the other ensembles
+    by `ensemble`, the tuned Prophet the choice by `tuned`."""
+    return rule(folds, single, ensemble, tuned, GREEDY_BASED)
 
 
 def owa(smape: pd.DataFrame, mase: pd.DataFrame, chosen: pd.Series) -> float:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from manymodels.bounds import Forecast, Interval
 from manymodels.candidates import TUNED, Candidates
 from manymodels.contract import TARGET, TIME
 from manymodels.settings import base_level
@@ -35,12 +36,13 @@ def one_sided(scores: np.ndarray, quantile: float) -> float:
     return correction(scores, 100 * quantile)
 
 
-def start(forecast: dict[str, np.ndarray], quantile: float) -> np.ndarray:
+def start(forecast: Forecast, quantile: float) -> np.ndarray:
     """What a quantile starts from: the point forecast for the median, else the bound of the central interval at
     the quantile's base level on its side."""
     if quantile == 0.5:
-        return forecast["mean"]
-    return forecast[f"{'hi' if quantile > 0.5 else 'lo'}-{base_level(quantile)}"]
+        return forecast.mean
+    interval = forecast.intervals[base_level(quantile)]
+    return interval.hi if quantile > 0.5 else interval.lo
 
 
 @dataclass(frozen=True)
@@ -64,9 +66,9 @@ def fold_corrections(
     for fold in folds:
         history, window, actual = splits.fold(*splits.folds[fold])
         bounded = on_folds.get((champion, fold)) or candidates.with_intervals(champion, history, window, seed)
-        points.append(pd.DataFrame({TIME: window[TIME].to_numpy(), TARGET: actual, "yhat": bounded["mean"]}))
+        points.append(pd.DataFrame({TIME: window[TIME].to_numpy(), TARGET: actual, "yhat": bounded.mean}))
         for level in data.levels:
-            scores[level].append(conformity(actual, bounded[f"lo-{level}"], bounded[f"hi-{level}"]))
+            scores[level].append(conformity(actual, *bounded.intervals[level]))
         for q in data.quantiles:
             below[q].append(actual - start(bounded, q))
     none = [np.empty(0)]  # a series with no fold keeps its model's own bounds: every correction is 0
@@ -77,21 +79,22 @@ def fold_corrections(
     return corrections, pd.concat(points or [pd.DataFrame(columns=[TIME, TARGET, "yhat"])], ignore_index=True)
 
 
-def calibrated(forecast: dict[str, np.ndarray], corrections: Corrections, floor: float | None) -> dict:
+def calibrated(forecast: Forecast, corrections: Corrections, floor: float | None) -> Forecast:
     """The forecast's points, its output levels' bounds moved by their corrections (never past the point) and nested
-    (a wider level's never inside a narrower one's), and each quantile (key q-<quantile>) moved by its own, in
-    order; all clipped at the floor."""
-    out = {"mean": forecast["mean"]}
+    (a wider level's never inside a narrower one's), and each quantile moved by its own, in order; the bounds and
+    quantiles clipped at the floor."""
+    point, intervals = forecast.mean, {}
     for level, q in corrections.levels.items():  # an interval moved in still holds its point forecast
-        out[f"lo-{level}"] = np.minimum(forecast[f"lo-{level}"] - q, forecast["mean"])
-        out[f"hi-{level}"] = np.maximum(forecast[f"hi-{level}"] + q, forecast["mean"])
+        lo, hi = forecast.intervals[level]
+        intervals[level] = Interval(np.minimum(lo - q, point), np.maximum(hi + q, point))
     ordered = sorted(corrections.levels)
     for narrow, wide in zip(ordered, ordered[1:], strict=False):
-        out[f"lo-{wide}"] = np.minimum(out[f"lo-{wide}"], out[f"lo-{narrow}"])
-        out[f"hi-{wide}"] = np.maximum(out[f"hi-{wide}"], out[f"hi-{narrow}"])
+        intervals[wide] = Interval(
+            np.minimum(intervals[wide].lo, intervals[narrow].lo), np.maximum(intervals[wide].hi, intervals[narrow].hi)
+        )
     quantiles = sorted(corrections.quantiles)
     moved = (
         np.maximum.accumulate([start(forecast, q) + corrections.quantiles[q] for q in quantiles]) if quantiles else []
     )
-    out |= {f"q-{q:g}": values for q, values in zip(quantiles, moved, strict=True)}
-    return out if floor is None else {k: (v if k == "mean" else np.maximum(v, floor)) for k, v in out.items()}
+    out = Forecast(point, intervals, dict(zip(quantiles, moved, strict=True)))
+    return out.at_least(floor, point=False)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from manymodels.bounds import Forecast
 from manymodels.challengers import CHALLENGERS, INTERMITTENT, challenger_forecast, is_intermittent
 from manymodels.contract import TARGET, TIME
 from manymodels.designs import FoldDesign, largest_params
@@ -127,25 +128,25 @@ class Candidates:
     def point(self, model: str, history: pd.DataFrame, at: pd.DataFrame, rough: bool = False) -> np.ndarray:
         """A model's point forecast at `at`, fitted on history; rough: a Prophet fit that only scores."""
         if ensemble := self.ensembles.get(model):
-            return ensemble.combine({m: {"mean": self.point(m, history, at)} for m in ensemble.weights})["mean"]
+            return ensemble.combine({m: Forecast(self.point(m, history, at)) for m in ensemble.weights}).mean
         if model in PROPHETS:
             return self.prophet(self._params(model), history, at, rough=rough)[0]
-        return self.challenger(model, history, at)["mean"]
+        return self.challenger(model, history, at).mean
 
-    def challenger(self, model: str, history: pd.DataFrame, at: pd.DataFrame, levels=()) -> dict[str, np.ndarray]:
-        """{'mean', 'lo-80', 'hi-80', ...} of a challenger or the pooled model, clipped at the series' floor."""
+    def challenger(self, model: str, history: pd.DataFrame, at: pd.DataFrame, levels=()) -> Forecast:
+        """The forecast, with bounds at the levels, of a challenger or the pooled model, clipped at the series'
+        floor."""
         if model == GLOBAL:  # its bounds are its point: calibration on its folds gives its intervals
             yhat = self.global_forecast.set_index(TIME)["yhat"].reindex(at[TIME]).to_numpy(dtype=float)
-            out = {"mean": yhat} | {f"{side}-{level}": yhat for level in levels for side in ("lo", "hi")}
+            out = Forecast.point_only(yhat, levels)
         elif model == POOLED:
             y, past, dates = history[TARGET].to_numpy(), history[TIME], at[TIME]
             out = pooled_forecast(y, past, dates, self.data.freq, self.seasonal_factors, levels)
         else:
             out = challenger_forecast(model, history[TARGET].to_numpy(), len(at), self.data.period, levels)
-        floor = self.splits.floor
-        return out if floor is None else {k: np.maximum(v, floor) for k, v in out.items()}
+        return out.at_least(self.splits.floor)
 
-    def with_intervals(self, model: str, history: pd.DataFrame, at: pd.DataFrame, seed: int) -> dict[str, np.ndarray]:
+    def with_intervals(self, model: str, history: pd.DataFrame, at: pd.DataFrame, seed: int) -> Forecast:
         """A model's point forecast and its prediction intervals at the run's levels; an ensemble's combine its
         members', bound by bound."""
         if ensemble := self.ensembles.get(model):

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from manymodels.bounds import Forecast, Interval
 from manymodels.metrics import interval_quantiles
 
 NAIVE, SNAIVE, ETS, THETA, NAIVE2 = "naive", "seasonal_naive", "auto_ets", "auto_theta", "naive2"
@@ -42,28 +43,26 @@ def history_for(name: str, history: np.ndarray, period: int, horizon: int) -> np
     return history
 
 
-def challenger_forecast(
-    name: str, history: np.ndarray, horizon: int, period: int, levels: list[int] = ()
-) -> dict[str, np.ndarray]:
-    """{'mean': ..., 'lo-80': ..., 'hi-80': ...} of one challenger fitted on history."""
+def challenger_forecast(name: str, history: np.ndarray, horizon: int, period: int, levels: list[int] = ()) -> Forecast:
+    """The forecast, with bounds at the levels, of one challenger fitted on history."""
     period = period if period > 1 and len(history) >= 2 * period else 1
     if len(history) < FEWEST_POINTS.get(name, 1):  # too few points to fit: the model forecasts as naive does
         name = NAIVE
     model = _model(name, period)
     fitted = history_for(name, np.asarray(history, dtype=float), period, horizon)
     if name in INTERMITTENT:  # statsforecast gives these no intervals of their own
-        out = model.forecast(y=fitted, h=horizon)
-        return out | demand_quantiles(fitted, horizon, levels)
-    return model.forecast(y=fitted, h=horizon, level=list(levels) or None)
+        point = Forecast.from_keys(model.forecast(y=fitted, h=horizon)).mean
+        return Forecast(point, demand_quantiles(fitted, horizon, levels))
+    return Forecast.from_keys(model.forecast(y=fitted, h=horizon, level=list(levels) or None), levels)
 
 
-def demand_quantiles(recent: np.ndarray, horizon: int, levels) -> dict[str, np.ndarray]:
-    """Intervals of intermittent demand: the quantiles of the recent periods' demand, the same at every step (its
-    forecasts are flat)."""
+def demand_quantiles(recent: np.ndarray, horizon: int, levels) -> dict[int, Interval]:
+    """Intervals of intermittent demand by level: the quantiles of the recent periods' demand, the same at every
+    step (its forecasts are flat)."""
     out = {}
     for level in levels:
         lo, hi = np.quantile(recent, interval_quantiles(level))
-        out |= {f"lo-{level}": np.full(horizon, lo), f"hi-{level}": np.full(horizon, hi)}
+        out[level] = Interval(np.full(horizon, lo), np.full(horizon, hi))
     return out
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from manymodels.bounds import Forecast
 from manymodels.challengers import ETS, SNAIVE, THETA
 
 MEDIAN, BEST3, GREEDY = "median_ensemble", "best3_median", "greedy_ensemble"
@@ -15,7 +16,6 @@ ENSEMBLES = (MEDIAN, BEST3, GREEDY)
 CHOSEN = (BEST3, GREEDY)  # members chosen on folds
 ROUNDS = 10  # the greedy ensemble's picks: weights in tenths
 
-Forecast = dict[str, np.ndarray]  # {'mean': ..., 'lo-80': ..., 'hi-80': ...}
 Score = Callable[[np.ndarray, np.ndarray], float]  # (actual, forecast) -> error
 
 
@@ -28,11 +28,12 @@ class Ensemble:
     median: bool = False
 
     def combine(self, forecasts: dict[str, Forecast]) -> Forecast:
-        """The members' forecasts combined, each key (point, bounds) on its own."""
-        keys = forecasts[next(iter(self.weights))].keys()
+        """The members' forecasts combined, the point and each bound on its own; the first member's levels."""
+        members = [forecasts[m] for m in self.weights]
         if self.median:
-            return {k: np.median([forecasts[m][k] for m in self.weights], axis=0) for k in keys}
-        return {k: sum(w * forecasts[m][k] for m, w in self.weights.items()) for k in keys}
+            return Forecast.combined(members, lambda each: np.median(each, axis=0))
+        weights = self.weights.values()
+        return Forecast.combined(members, lambda each: sum(w * v for w, v in zip(weights, each, strict=True)))
 
 
 def median_of(members: list[str]) -> Ensemble:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from manymodels import storage
+from manymodels.bounds import intervals_of, quantile_column, quantile_label
 from manymodels.candidates import CHAMPION, MODELS
 from manymodels.challengers import NAIVE2
 from manymodels.contract import SERIES_ID, TARGET, TIME
@@ -113,20 +114,16 @@ def interval_scores(backtest: pd.DataFrame, levels: list[int], quantiles: list[f
     champion = backtest[backtest["model"] == CHAMPION]
     if champion.empty or not levels:
         return None
-
-    def bounds(rows: pd.DataFrame) -> dict[str, np.ndarray]:
-        return {f"{side}-{level}": rows[f"{side}_{level}"].to_numpy() for level in levels for side in ("lo", "hi")}
-
-    y, every = champion[TARGET].to_numpy(), bounds(champion)
+    y, every = champion[TARGET].to_numpy(), intervals_of(champion, levels)
     by_series = [rows for _, rows in champion.groupby(SERIES_ID, observed=True)]
-    per_series = [interval_pinball(g[TARGET].to_numpy(), bounds(g), levels) for g in by_series]
+    per_series = [interval_pinball(g[TARGET].to_numpy(), intervals_of(g, levels)) for g in by_series]
     return {
-        "coverage": {str(lv): round(coverage(y, every[f"lo-{lv}"], every[f"hi-{lv}"]), 4) for lv in levels},
+        "coverage": {str(lv): round(coverage(y, *every[lv]), 4) for lv in levels},
         "pinball": round(float(np.mean(per_series)), 4),
         "quantiles": {
-            f"{q:g}": (
-                round(float(np.mean(y <= champion[f"q_{q:g}"].to_numpy())), 4),
-                round(float(np.mean([pinball(g[TARGET], g[f"q_{q:g}"], q) for g in by_series])), 4),
+            quantile_label(q): (
+                round(float(np.mean(y <= champion[quantile_column(q)].to_numpy())), 4),
+                round(float(np.mean([pinball(g[TARGET], g[quantile_column(q)], q) for g in by_series])), 4),
             )
             for q in quantiles
         },

@@ -67,7 +67,7 @@ def sum_forecasts(tree: Hierarchy, cuts: list[pd.Timestamp], data: DataSpec) -> 
         for cut in cuts:
             dates = pd.date_range(cut, periods=data.horizon, freq=data.freq)
             y = rows.loc[rows["ds"] < cut, "y"].to_numpy()
-            yhat = challenger_forecast(ETS, y, data.horizon, data.period)["mean"]
+            yhat = challenger_forecast(ETS, y, data.horizon, data.period).mean
             out.append(pd.DataFrame({"unique_id": node, "ds": dates, "yhat": yhat}))
     return pd.concat(out, ignore_index=True)
 

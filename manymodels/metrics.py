@@ -1,8 +1,10 @@
 """Forecast accuracy metrics: one family with the signature (y, yhat, scale) -> float."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
+
+from manymodels.bounds import Interval
 
 MetricFn = Callable[[np.ndarray, np.ndarray, float], float]
 
@@ -68,13 +70,14 @@ def interval_quantiles(level: int) -> tuple[float, float]:
     return (100 - level) / 200, (100 + level) / 200
 
 
-def interval_pinball(y: np.ndarray, intervals: dict[str, np.ndarray], levels: list[int]) -> float:
-    """Mean pinball loss over the bounds of every interval, each bound scored at its interval_quantiles."""
+def interval_pinball(y: np.ndarray, intervals: Mapping[int, Interval]) -> float:
+    """Mean pinball loss over the bounds of every interval (by level), each bound scored at its
+    interval_quantiles."""
     losses = []
-    for level in levels:
+    for level, bounds in intervals.items():
         lo, hi = interval_quantiles(level)
-        losses.append(pinball(y, intervals[f"lo-{level}"], lo))
-        losses.append(pinball(y, intervals[f"hi-{level}"], hi))
+        losses.append(pinball(y, bounds.lo, lo))
+        losses.append(pinball(y, bounds.hi, hi))
     return float(np.mean(losses))
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from manymodels.bounds import Forecast, Interval
 from manymodels.metrics import interval_quantiles
 
 _stanio_write = cmdstanpy.utils.filesystem.write_stan_json
@@ -157,20 +158,19 @@ def prophet_intervals(
     holidays: str | None = None,
     regressors=(),
     solver: str = "exact",
-) -> tuple[dict[str, np.ndarray], object]:
-    """Point forecast and prediction intervals ({'mean', 'lo-80', 'hi-80', ...}) of Prophet fitted on history,
-    the intervals from the quantiles of its predictive samples (trend changes and noise), and the fitted model.
-    dates: as predict."""
+) -> tuple[Forecast, object]:
+    """Point forecast and prediction intervals at the levels of Prophet fitted on history, the intervals from the
+    quantiles of its predictive samples (trend changes and noise), and the fitted model. dates: as predict."""
     from manymodels.quick_prophet import prediction_frame
 
     model = fit_prophet(history, params, holidays=holidays, regressors=regressors, solver=solver)
     model.uncertainty_samples = samples  # read at prediction time only
-    out = {"mean": predict(model, dates, floor)}
+    point, intervals = predict(model, dates, floor), {}
     if levels:
         np.random.seed(seed)  # Prophet draws its samples from numpy's global generator
         draws = model.predictive_samples(prediction_frame(model, dates))["yhat"]
         draws = np.expm1(draws) if model.log1p else draws
         for level in levels:
             lo, hi = np.quantile(draws, interval_quantiles(level), axis=1)
-            out[f"lo-{level}"], out[f"hi-{level}"] = (b if floor is None else np.maximum(b, floor) for b in (lo, hi))
-    return out, model
+            intervals[level] = Interval(*(b if floor is None else np.maximum(b, floor) for b in (lo, hi)))
+    return Forecast(point, intervals), model

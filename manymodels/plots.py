@@ -11,6 +11,7 @@ matplotlib.use("Agg")  # no display on servers and workers
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from manymodels.bounds import column_level, lower_column, upper_column  # noqa: E402
 from manymodels.contract import SERIES_ID, TARGET, TIME  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -34,12 +35,11 @@ def forecasts_against_actuals(
         ax.plot(actuals[TIME], actuals[TARGET], color="black", linewidth=2, label="actual")
         champion = window[window["model"] == "champion"]
         ax.plot(champion[TIME], champion["yhat"], color="tab:blue", linewidth=1.5, label="champion")
-        bands = sorted(c for c in champion.columns if c.startswith("lo_") and champion[c].notna().any())
+        bands = sorted(c for c in champion.columns if column_level(c) is not None and champion[c].notna().any())
         if bands:
-            level = bands[0].removeprefix("lo_")
-            ax.fill_between(
-                champion[TIME], champion[f"lo_{level}"], champion[f"hi_{level}"], alpha=0.2, label=f"{level}% interval"
-            )
+            level = column_level(bands[0])
+            lo, hi = champion[lower_column(level)], champion[upper_column(level)]
+            ax.fill_between(champion[TIME], lo, hi, alpha=0.2, label=f"{level}% interval")
         base = window[window["model"] == baseline]
         ax.plot(base[TIME], base["yhat"], color="tab:orange", linewidth=1, linestyle="--", label=baseline)
         ax.set_title(f"series {sid}", fontsize=10, loc="left", parse_math=False, usetex=False)  # an id as it is

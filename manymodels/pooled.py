@@ -10,6 +10,7 @@ only where its own shape before its folds agrees with the pooled one (shares_sha
 
 import numpy as np
 
+from manymodels.bounds import Forecast, Interval
 from manymodels.metrics import interval_quantiles
 from manymodels.search_space import days_per_step
 
@@ -152,12 +153,10 @@ def seasonal_index(dates, freq: str, factors: dict[str, list[float]]) -> np.ndar
     return index
 
 
-def pooled_forecast(
-    y: np.ndarray, dates, at, freq: str, factors: dict[str, list[float]], levels=()
-) -> dict[str, np.ndarray]:
-    """{'mean', 'lo-80', 'hi-80', ...}: the series deseasonalised by the factors, a straight line fitted to its last
-    two years, extended over the dates `at` that follow the history and reseasonalised; the bounds from the
-    quantiles of the line's deseasonalised residuals."""
+def pooled_forecast(y: np.ndarray, dates, at, freq: str, factors: dict[str, list[float]], levels=()) -> Forecast:
+    """The series deseasonalised by the factors, a straight line fitted to its last two years, extended over the
+    dates `at` that follow the history and reseasonalised; the bounds at the levels from the quantiles of the line's
+    deseasonalised residuals."""
     y = np.asarray(y, dtype=float)
     season = seasonal_index(dates, freq, factors)
     span = min(len(y), 2 * (yearly_points(freq) or len(y)))
@@ -167,9 +166,8 @@ def pooled_forecast(
     ahead = np.arange(len(y), len(y) + len(at))
     at_season = seasonal_index(at, freq, factors)
     trend = intercept + slope * ahead
-    out = {"mean": trend * at_season}
-    residuals = z - (intercept + slope * t)
+    residuals, intervals = z - (intercept + slope * t), {}
     for level in levels:
         lo, hi = np.quantile(residuals, interval_quantiles(level))
-        out[f"lo-{level}"], out[f"hi-{level}"] = (trend + lo) * at_season, (trend + hi) * at_season
-    return out
+        intervals[level] = Interval((trend + lo) * at_season, (trend + hi) * at_season)
+    return Forecast(trend * at_season, intervals)

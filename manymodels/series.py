@@ -9,16 +9,16 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import aiohttp
-import numpy as np
 import pandas as pd
 from botocore.exceptions import BotoCoreError
 from pydantic import ConfigDict
 
 from manymodels import storage
+from manymodels.bounds import Forecast
 from manymodels.calibration import Corrections, calibrated, fold_corrections
 from manymodels.candidates import CHAMPION, Candidates
 from manymodels.challengers import NAIVE2, naive2
-from manymodels.champion import choose_champion, fold_errors, mean_errors
+from manymodels.champion import DEFAULT_RULE, ChampionRule, choose_champion, fold_errors, mean_errors
 from manymodels.contract import TARGET, TIME
 from manymodels.ensembles import ENSEMBLES
 from manymodels.global_model import read_forecasts
@@ -93,10 +93,11 @@ def tune_series(
     warm_start: dict | None = None,
     seasonal_factors: dict[str, list[float]] | None = None,
     global_forecast: pd.DataFrame | None = None,
+    rule: ChampionRule = DEFAULT_RULE,
 ) -> SeriesResult:
     """Tune Prophet on the tuning folds; choose the champion among it and the challengers on the selection folds,
-    which no trial saw; forecast the test window with every model, and the future with the champion, with
-    intervals."""
+    which no trial saw, by the rule; forecast the test window with every model, and the future with the champion,
+    with intervals."""
     started = time.perf_counter()
     splits = SeriesSplits.of(frame, data)
     candidates = Candidates(splits, data, seasonal_factors, global_forecast=global_forecast, solver=tuning.solver)
@@ -105,7 +106,7 @@ def tune_series(
     tuned = tune_prophet(candidates, tuning, place, warm_start)
     candidates.tuned_params = tuned.params
     errors, on_folds = fold_errors(candidates, tuning.metric)
-    champion = choose_champion(errors)
+    champion = choose_champion(errors, rule)
     seed = study_seed(tuning.seed, candidates.splits.series_id)
     corrections, on_its_folds = fold_corrections(candidates, champion, seed, on_folds)
     backtest, forecast = forecast_series(candidates, champion, seed, corrections)
@@ -144,28 +145,21 @@ def forecast_series(
         ensemble.combine(with_bounds) if ensemble else with_bounds[champion], corrections, splits.floor
     )
     points = {
-        m: with_bounds[m]["mean"] if m in with_bounds else candidates.point(m, known, test)
+        m: with_bounds[m].mean if m in with_bounds else candidates.point(m, known, test)
         for m in candidates.models
         if m not in ENSEMBLES
     }
     for name, each in candidates.ensembles.items():
-        points[name] = each.combine({m: {"mean": points[m]} for m in each.weights})["mean"]
+        points[name] = each.combine({m: Forecast(points[m]) for m in each.weights}).mean
     points[NAIVE2] = naive2(splits.y, len(test), candidates.data.period)
     dates, actual = test[TIME].to_numpy(), test[TARGET].to_numpy()
     backtest = [pd.DataFrame({TIME: dates, TARGET: actual, "model": m, "yhat": yhat}) for m, yhat in points.items()]
-    backtest.append(pd.DataFrame({TIME: dates, TARGET: actual, "model": CHAMPION} | bands(champion_test)))
+    backtest.append(pd.DataFrame({TIME: dates, TARGET: actual, "model": CHAMPION} | champion_test.columns()))
     future = calibrated(
         candidates.with_intervals(champion, splits.history, splits.future, seed), corrections, splits.floor
     )
-    forecast = pd.DataFrame({TIME: splits.future[TIME].to_numpy(), "model": champion} | bands(future))
+    forecast = pd.DataFrame({TIME: splits.future[TIME].to_numpy(), "model": champion} | future.columns())
     return pd.concat(backtest, ignore_index=True), forecast
-
-
-def bands(forecast: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """A forecast's point, bounds and quantiles as columns in the order of their levels: yhat, q_0.1, q_0.9, lo_80,
-    hi_80, lo_95, ..."""
-    bounds = sorted((k for k in forecast if k != "mean"), key=lambda k: (float(k.split("-")[1]), k[0] != "l"))
-    return {"yhat": forecast["mean"]} | {k.replace("-", "_"): forecast[k] for k in bounds}
 
 
 @dataclass

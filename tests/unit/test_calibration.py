@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from manymodels.bounds import Forecast, Interval
 from manymodels.calibration import Corrections, calibrated, conformity, correction, one_sided
 
 
@@ -20,31 +21,36 @@ def test_the_correction_is_the_split_conformal_quantile_of_the_scores():
 
 
 def test_bounds_move_by_their_level_correction_stay_above_the_floor_and_nested():
-    forecast = {
-        "mean": np.array([5.0, 5.0]),
-        "lo-80": np.array([3.0, 2.0]), "hi-80": np.array([7.0, 8.0]),
-        "lo-95": np.array([2.0, 1.0]), "hi-95": np.array([8.0, 9.0]),
-    }  # fmt: skip
+    forecast = Forecast(
+        np.array([5.0, 5.0]),
+        {
+            80: Interval(np.array([3.0, 2.0]), np.array([7.0, 8.0])),
+            95: Interval(np.array([2.0, 1.0]), np.array([8.0, 9.0])),
+        },
+    )
     out = calibrated(forecast, Corrections(levels={80: 2.5, 95: -0.5}), floor=0.0)
-    assert out["mean"].tolist() == [5.0, 5.0]
-    assert out["lo-80"].tolist() == [0.5, 0.0] and out["hi-80"].tolist() == [9.5, 10.5]  # 2 - 2.5 clipped at 0
-    assert out["lo-95"].tolist() == [0.5, 0.0] and out["hi-95"].tolist() == [9.5, 10.5]  # never inside the 80%'s
-    assert forecast["lo-80"].tolist() == [3.0, 2.0]  # the input is left as it was
-    assert calibrated(forecast, Corrections(), None) == {"mean": forecast["mean"]}
+    assert out.mean.tolist() == [5.0, 5.0]
+    lo, hi = out.intervals[80]
+    assert lo.tolist() == [0.5, 0.0] and hi.tolist() == [9.5, 10.5]  # 2 - 2.5 clipped at 0
+    lo, hi = out.intervals[95]
+    assert lo.tolist() == [0.5, 0.0] and hi.tolist() == [9.5, 10.5]  # never inside the 80%'s
+    assert forecast.intervals[80].lo.tolist() == [3.0, 2.0]  # the input is left as it was
+    kept = calibrated(forecast, Corrections(), None)
+    assert kept.mean is forecast.mean and not kept.intervals and not kept.quantiles
     narrowed = calibrated(forecast, Corrections(levels={80: -4.0}), None)  # moved in: never past the point
-    assert narrowed["lo-80"].tolist() == [5.0, 5.0] and narrowed["hi-80"].tolist() == [5.0, 5.0]
+    assert narrowed.intervals[80].lo.tolist() == [5.0, 5.0] and narrowed.intervals[80].hi.tolist() == [5.0, 5.0]
 
 
 def test_quantiles_start_from_their_side_s_bound_move_by_their_one_sided_correction_and_stay_in_order():
     assert one_sided(np.arange(1.0, 20.0), 0.9) == 18.0  # rank ceil(20 * 0.9) = 18 of 19
-    forecast = {
-        "mean": np.array([5.0]),
-        "lo-80": np.array([3.0]), "hi-80": np.array([7.0]),
-        "lo-90": np.array([2.0]), "hi-90": np.array([8.0]),
-    }  # fmt: skip
+    forecast = Forecast(
+        np.array([5.0]),
+        {80: Interval(np.array([3.0]), np.array([7.0])), 90: Interval(np.array([2.0]), np.array([8.0]))},
+    )
     out = calibrated(forecast, Corrections(quantiles={0.1: 0.5, 0.5: 1.0, 0.9: -0.5, 0.95: -2.0}), None)
-    assert {k: v.tolist() for k, v in out.items()} == {
-        "mean": [5.0], "q-0.1": [3.5], "q-0.5": [6.0], "q-0.9": [6.5], "q-0.95": [6.5],  # 8 - 2 = 6 < 6.5: in order
+    assert out.mean.tolist() == [5.0] and not out.intervals
+    assert {q: v.tolist() for q, v in out.quantiles.items()} == {
+        0.1: [3.5], 0.5: [6.0], 0.9: [6.5], 0.95: [6.5],  # 8 - 2 = 6 < 6.5: in order
     }  # fmt: skip
 
 

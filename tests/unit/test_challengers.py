@@ -12,14 +12,14 @@ WEEKLY = np.tile([10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0], 8)
 
 def test_naive_and_seasonal_naive_repeat_the_last_value_and_season_with_widening_intervals():
     naive = challenger_forecast("naive", np.array([3.0, 5.0, 4.0]), 3, 1, [80])
-    assert naive["mean"].tolist() == [4.0, 4.0, 4.0]
-    assert (np.diff(naive["hi-80"] - naive["lo-80"]) > 0).all()
+    assert naive.mean.tolist() == [4.0, 4.0, 4.0]
+    assert (np.diff(naive.intervals[80].hi - naive.intervals[80].lo) > 0).all()
     seasonal = challenger_forecast("seasonal_naive", WEEKLY, 9, 7)
-    assert seasonal["mean"].tolist() == [10, 20, 30, 40, 50, 60, 70, 10, 20]
+    assert seasonal.mean.tolist() == [10, 20, 30, 40, 50, 60, 70, 10, 20]
 
 
 def test_a_season_longer_than_half_the_history_falls_back_to_no_season():
-    assert challenger_forecast("seasonal_naive", np.array([1.0, 2.0, 3.0]), 2, 7)["mean"].tolist() == [3.0, 3.0]
+    assert challenger_forecast("seasonal_naive", np.array([1.0, 2.0, 3.0]), 2, 7).mean.tolist() == [3.0, 3.0]
 
 
 def test_ets_and_theta_fit_recent_history_and_give_nested_intervals():
@@ -27,8 +27,10 @@ def test_ets_and_theta_fit_recent_history_and_give_nested_intervals():
     assert len(history_for("naive", np.arange(5000.0), 7, 28)) == 5000
     for name in ("auto_ets", "auto_theta"):
         out = challenger_forecast(name, WEEKLY + np.arange(len(WEEKLY)) * 0.01, 7, 7, [80, 95])
-        assert (out["lo-95"] <= out["lo-80"]).all() and (out["hi-80"] <= out["hi-95"]).all()
-        np.testing.assert_allclose(out["mean"], WEEKLY[:7] + np.arange(56, 63) * 0.01, rtol=0.02)
+        assert (out.intervals[95].lo <= out.intervals[80].lo).all() and (
+            out.intervals[80].hi <= out.intervals[95].hi
+        ).all()
+        np.testing.assert_allclose(out.mean, WEEKLY[:7] + np.arange(56, 63) * 0.01, rtol=0.02)
 
 
 def test_seasonality_test_finds_a_weekly_pattern_and_not_noise():
@@ -64,10 +66,10 @@ def test_intermittent_models_forecast_the_mean_demand_and_their_bounds_cover_new
         days = make_intermittent(1, days=930, seed=seed, rate=0.2, size=4.0)["sales"].to_numpy(float)
         history, later = days[:730], days[730:]
         out = challenger_forecast(name, history, 14, 7, [80, 95])
-        assert (out["lo-95"] <= out["lo-80"]).all() and (out["lo-80"] <= out["mean"]).all()
-        assert (out["mean"] <= out["hi-80"]).all() and (out["hi-80"] <= out["hi-95"]).all()
-        means.append(out["mean"].mean())
-        covered.append(np.mean((later >= out["lo-95"][0]) & (later <= out["hi-95"][0])))
+        assert (out.intervals[95].lo <= out.intervals[80].lo).all() and (out.intervals[80].lo <= out.mean).all()
+        assert (out.mean <= out.intervals[80].hi).all() and (out.intervals[80].hi <= out.intervals[95].hi).all()
+        means.append(out.mean.mean())
+        covered.append(np.mean((later >= out.intervals[95].lo[0]) & (later <= out.intervals[95].hi[0])))
     assert np.mean(means) == pytest.approx(0.2 * (1 + 4.0), rel=0.15)  # the known mean demand per day
     assert np.mean(covered) >= 0.93
 
@@ -77,5 +79,5 @@ def test_a_history_too_short_for_a_fit_is_forecast_as_naive_does(name):
     noise = np.random.default_rng(0).normal(10, 1, 8)
     for length in range(1, 8):
         out = challenger_forecast(name, noise[:length], 3, 7, [80])
-        assert np.isfinite(out["mean"]).all() and (out["lo-80"] <= out["hi-80"]).all(), length
-    assert challenger_forecast(name, np.array([4.0, 6.0, 5.0]), 2, 7)["mean"].tolist() == [5.0, 5.0]
+        assert np.isfinite(out.mean).all() and (out.intervals[80].lo <= out.intervals[80].hi).all(), length
+    assert challenger_forecast(name, np.array([4.0, 6.0, 5.0]), 2, 7).mean.tolist() == [5.0, 5.0]

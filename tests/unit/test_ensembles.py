@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from manymodels.bounds import Forecast, Interval
 from manymodels.ensembles import BEST3, GREEDY, MEDIAN, Ensemble, best_k, chosen, greedy, held_out, median_of
 from manymodels.metrics import mase
 
@@ -12,15 +13,23 @@ def score(actual, yhat):
 
 
 def test_the_median_and_the_weighted_mean_combine_each_bound_on_its_own():
+    def forecast(mean, lo, hi, q):
+        return Forecast(np.array(mean), {80: Interval(np.array(lo), np.array(hi))}, {0.9: np.array(q)})
+
     forecasts = {
-        "a": {"mean": np.array([1.0, 5.0]), "lo-80": np.array([0.0, 4.0])},
-        "b": {"mean": np.array([3.0, 1.0]), "lo-80": np.array([2.0, 0.0])},
-        "c": {"mean": np.array([2.0, 2.0]), "lo-80": np.array([1.0, 1.0])},
+        "a": forecast([1.0, 5.0], [0.0, 4.0], [2.0, 6.0], [3.0, 3.0]),
+        "b": forecast([3.0, 1.0], [2.0, 0.0], [4.0, 2.0], [5.0, 1.0]),
+        "c": forecast([2.0, 2.0], [1.0, 1.0], [9.0, 9.0], [4.0, 2.0]),
     }
+
+    def plain(f: Forecast) -> dict:
+        lo, hi = f.intervals[80]
+        return {"mean": f.mean.tolist(), "lo": lo.tolist(), "hi": hi.tolist(), "q": f.quantiles[0.9].tolist()}
+
     median = median_of(["a", "b", "c"]).combine(forecasts)
-    assert {k: v.tolist() for k, v in median.items()} == {"mean": [2, 2], "lo-80": [1, 1]}
+    assert plain(median) == {"mean": [2, 2], "lo": [1, 1], "hi": [4, 6], "q": [4, 2]}
     mean = Ensemble({"a": 0.5, "b": 0.5}).combine(forecasts)
-    assert {k: v.tolist() for k, v in mean.items()} == {"mean": [2, 3], "lo-80": [1, 2]}
+    assert plain(mean) == {"mean": [2, 3], "lo": [1, 2], "hi": [3, 4], "q": [4, 2]}
 
 
 def test_best_k_takes_the_lowest_mean_errors_and_never_a_nan():

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from manymodels.bounds import Interval
 from manymodels.metrics import (
     METRICS,
     bias,
@@ -71,9 +72,9 @@ def test_pinball_weighs_under_and_over_forecasts_by_tau():
 
 def test_interval_pinball_averages_the_bounds_of_every_level():
     y = np.array([10.0])
-    bounds = {"lo-80": np.array([9.0]), "hi-80": np.array([12.0]), "lo-50": np.array([11.0]), "hi-50": np.array([10.0])}
-    # lo-80 (tau .1): .1*1; hi-80 (tau .9): .1*2; lo-50 (tau .25): .75*1; hi-50 (tau .75): 0
-    assert interval_pinball(y, bounds, [80, 50]) == pytest.approx((0.1 + 0.2 + 0.75 + 0.0) / 4)
+    bounds = {80: Interval(np.array([9.0]), np.array([12.0])), 50: Interval(np.array([11.0]), np.array([10.0]))}
+    # 80's lower (tau .1): .1*1; upper (tau .9): .1*2; 50's lower (tau .25): .75*1; upper (tau .75): 0
+    assert interval_pinball(y, bounds) == pytest.approx((0.1 + 0.2 + 0.75 + 0.0) / 4)
 
 
 def test_owa_of_naive2_itself_is_one_and_halves_with_both_errors():

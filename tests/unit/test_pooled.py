@@ -82,18 +82,18 @@ def test_forecast_extends_the_trend_with_the_factors():
     factors = {"day_of_week": WEEK, "month": YEAR}
     history, future = 900, dates[900:990]
     out = pooled_forecast(y[:history], dates[:history], future, "D", factors, levels=[80, 95])
-    np.testing.assert_allclose(out["mean"], y[history:990], rtol=1e-9)
-    np.testing.assert_allclose(out["mean"], (50 + 0.01 * np.arange(900, 990)) * seasonal_index(future, "D", factors))
+    np.testing.assert_allclose(out.mean, y[history:990], rtol=1e-9)
+    np.testing.assert_allclose(out.mean, (50 + 0.01 * np.arange(900, 990)) * seasonal_index(future, "D", factors))
     for level in (80, 95):  # exact data: no residuals, so the bounds close on the point
-        np.testing.assert_allclose(out[f"lo-{level}"], out["mean"], atol=1e-6)
+        np.testing.assert_allclose(out.intervals[level].lo, out.mean, atol=1e-6)
 
 
 def test_bounds_widen_with_the_level_on_noisy_data():
     y, dates = shaped(50.0)
     y = np.random.default_rng(0).poisson(y).astype(float)
     out = pooled_forecast(y[:900], dates[:900], dates[900:990], "D", {"day_of_week": WEEK}, levels=[80, 95])
-    assert (out["lo-95"] < out["lo-80"]).all() and (out["lo-80"] < out["mean"]).all()
-    assert (out["mean"] < out["hi-80"]).all() and (out["hi-80"] < out["hi-95"]).all()
+    assert (out.intervals[95].lo < out.intervals[80].lo).all() and (out.intervals[80].lo < out.mean).all()
+    assert (out.mean < out.intervals[80].hi).all() and (out.intervals[80].hi < out.intervals[95].hi).all()
 
 
 def test_prepared_series_carry_their_ratios_from_before_the_first_fold():
