@@ -3,15 +3,14 @@
 import importlib
 import os
 import sys
-import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, get_origin
 
 import typer
 from pydantic import BaseModel, ValidationError
 from typer.models import OptionInfo
 
-from app import prefect_server
+from app.server import api, auth, deployments, lifecycle
 from app.terminal import console, show
 from manymodels import storage
 from manymodels.errors import InputError
@@ -59,23 +58,39 @@ def listed(values: str) -> list[str]:
 
 DATA, TUNING, COMPUTE = (cli_defaults(model) for model in (DataSpec, TuningSpec, ComputeSpec))
 COMMA_SEPARATED = "(comma-separated)"
+PARTS = {"data": DataSpec, "tuning": TuningSpec, "compute": ComputeSpec}  # a RunSpec's settings models
+RENAMED = {"data": "url"}  # options of `run` named otherwise than their settings field
+
+
+def run_spec(options: dict) -> RunSpec:
+    """A RunSpec from the options of `run`: each under the settings model that has its field (comma-separated
+    lists split), the others as the run's own."""
+    arguments: dict = {part: {} for part in PARTS}
+    for option, value in options.items():
+        field = RENAMED.get(option, option)
+        part = next((part for part, model in PARTS.items() if field in model.model_fields), None)
+        if part is None:
+            arguments[option] = value
+        elif get_origin(PARTS[part].model_fields[field].annotation) is list:
+            arguments[part][field] = listed(value)
+        else:
+            arguments[part][field] = value
+    return build(**arguments)
 
 
 def execute(spec: RunSpec) -> RunSummary:
     """Run the forecast flow against the Prefect server and print its results."""
     try:
-        api_url = prefect_server.ensure_server()
+        api_url = lifecycle.ensure_server()
     except RuntimeError as e:
         fail(str(e))
-    os.environ.update(prefect_server.run_env(api_url, local_ray=not spec.compute.ray_address))
-    # The flow's imports (Prefect, Dask) on one core beside the start of a local Ray on the other (RESULTS.md)
-    importing = threading.Thread(target=importlib.import_module, args=["flows.forecast"], name="import-flow")
-    importing.start()
-    if not spec.compute.ray_address and storage.input_bytes(spec.data.url):  # no input: the flow says so at once
-        from engines.ray_engine import LocalRay
+    os.environ.update(auth.run_env(api_url, local_ray=not spec.compute.ray_address))
+    from engines.ray_engine import RayResource  # imports Ray, which reads the environment just set
+    from tasks import RAY_WORKER_MODULES
 
-        LocalRay(spec.compute.workers).start_early()
-    importing.join()
+    ray = RayResource(spec.compute, warm=RAY_WORKER_MODULES)
+    # The flow's imports (Prefect, Dask) on one core beside the start of a local Ray on the other (RESULTS.md)
+    ray.start_early(spec.data.url, beside=lambda: importlib.import_module("flows.forecast"))
     from flows.forecast import forecast  # imports Prefect, which reads PREFECT_API_URL
 
     state = forecast(
@@ -92,8 +107,8 @@ def execute(spec: RunSpec) -> RunSummary:
     # The run's events sent now: under load Prefect's worker otherwise logs "Still processing items" at exit, after
     # the line that says how the run ended.
     EventsWorker.drain_all(timeout=60)
-    stop_local_ray()
-    run_url = prefect_server.ui_url(api_url, str(state.state_details.flow_run_id))
+    ray.stop()
+    run_url = api.ui_url(api_url, str(state.state_details.flow_run_id))
     if not state.is_completed():
         typer.echo(f"see {run_url}", err=True)
         fail(state.message or state.type.value)
@@ -103,17 +118,16 @@ def execute(spec: RunSpec) -> RunSummary:
     return summary
 
 
-def stop_local_ray() -> None:
-    """Stop the Ray this process started, if it still runs: its workers otherwise log at exit, after the last line."""
-    if ray_engine := sys.modules.get("engines.ray_engine"):
-        ray_engine.disconnect()
+def demo_data_url(series: int = 40, seed: int = 0) -> str:
+    """Where the synthetic store x item sales go: under the manymodels home, as deployments/prefect.yaml expects."""
+    return str(storage.local_home() / "demo" / f"sales-{series}-{seed}.parquet")
 
 
 def write_demo_data(series: int = 40, seed: int = 0) -> str:
     """Write the synthetic store x item sales under the manymodels home; return its path."""
     from manymodels.synthetic import make_retail_sales
 
-    data_url = str(storage.local_home() / "demo" / f"sales-{series}-{seed}.parquet")
+    data_url = demo_data_url(series, seed)
     storage.write_parquet(data_url, make_retail_sales(series, seed=seed))
     return data_url
 
@@ -122,7 +136,9 @@ def write_demo_data(series: int = 40, seed: int = 0) -> str:
 def demo(
     series: Annotated[int, typer.Option(help="Synthetic store x item series.")] = 40,
     trials: Annotated[int, described(TuningSpec, "trials")] = TUNING["trials"],
-    output: Annotated[str, described(RunSpec, "output")] = ".manymodels/demo/run",
+    output: Annotated[
+        str | None, described(RunSpec, "output", "Default: demo/run in the manymodels home (MANYMODELS_HOME).")
+    ] = None,
     horizon: Annotated[int, described(DataSpec, "horizon")] = DATA["horizon"],
     seed: Annotated[int, described(TuningSpec, "seed", "Also seeds the synthetic data.")] = TUNING["seed"],
 ) -> None:
@@ -134,6 +150,7 @@ def demo(
         "target_col": "sales",
         "horizon": horizon,
     }
+    output = output or str(storage.local_home() / "demo" / "run")  # the home's, whatever folder the demo runs in
     execute(build(data=data, tuning={"trials": trials, "seed": seed}, output=output))
 
 
@@ -178,48 +195,7 @@ def run(
     keep_versions: Annotated[int, described(RunSpec, "keep_versions")] = KEEP_VERSIONS,
 ) -> None:
     """Forecast your own data."""
-    spec = build(
-        data={
-            "url": data,
-            "id_cols": listed(id_cols),
-            "time_col": time_col,
-            "target_col": target_col,
-            "freq": freq,
-            "horizon": horizon,
-            "folds": folds,
-            "levels": listed(levels),
-            "quantiles": listed(quantiles),
-            "holidays": holidays,
-            "season_length": season_length,
-            "fill": fill,
-            "regressors": listed(regressors),
-            "duplicates": duplicates,
-            "hierarchy": listed(hierarchy),
-            "non_negative": non_negative,
-            "encoding": encoding,
-        },
-        tuning={
-            "trials": trials,
-            "metric": metric,
-            "seed": seed,
-            "early_stopping_rounds": early_stopping_rounds,
-            "solver": solver,
-            "solver_check": solver_check,
-            "global_model": global_model,
-        },
-        compute={
-            "ray_address": ray_address,
-            "dask_address": dask_address,
-            "workers": workers,
-            "series_per_task": series_per_task,
-            "optuna_storage": optuna_storage,
-            "forward_credentials": forward_credentials,
-        },
-        output=output,
-        min_forecast_share=min_forecast_share,
-        keep_versions=keep_versions,
-    )
-    execute(spec)
+    execute(run_spec(locals()))  # first: locals() holds the options alone
 
 
 @app.command()
@@ -266,11 +242,11 @@ def restore(
 def start() -> None:
     """Start the local Prefect server (or reuse the one manymodels started) and print its API URL."""
     try:
-        typer.echo(prefect_server.ensure_server())
+        typer.echo(lifecycle.ensure_server())
     except RuntimeError as e:
         fail(str(e))
     if not os.environ.get("PREFECT_API_URL"):
-        typer.echo(f"its auth string (PREFECT_API_AUTH_STRING, the UI's login): {prefect_server.auth_file()}", err=True)
+        typer.echo(f"its auth string (PREFECT_API_AUTH_STRING, the UI's login): {auth.auth_file()}", err=True)
 
 
 @app.command()
@@ -301,7 +277,7 @@ def deploy(
         return
     write_demo_data()  # what the deployments' default parameters read
     try:
-        api_url = prefect_server.deploy(REPOSITORY, limit=limit)
+        api_url = deployments.deploy(REPOSITORY, limit=limit)
     except RuntimeError as e:
         fail(str(e))
     typer.echo(
@@ -309,31 +285,29 @@ def deploy(
     )
     if os.environ.get("PREFECT_API_URL"):
         typer.echo(f"run one: prefect deployment run forecast/adhoc --watch   (with PREFECT_API_URL={api_url})")
-        typer.echo(f"Prefect UI: {prefect_server.ui_base(api_url)}")
+        typer.echo(f"Prefect UI: {api.ui_base(api_url)}")
         return
-    auth = prefect_server.auth_file()
+    auth_file = auth.auth_file()
     typer.echo(
         "run one: prefect deployment run forecast/adhoc --watch   "
-        f"(with PREFECT_API_URL={api_url} PREFECT_API_AUTH_STRING=$(cat {auth}))"
+        f"(with PREFECT_API_URL={api_url} PREFECT_API_AUTH_STRING=$(cat {auth_file}))"
     )
-    typer.echo(f"Prefect UI: {prefect_server.ui_base(api_url)}   (log in with the contents of {auth})")
+    typer.echo(f"Prefect UI: {api.ui_base(api_url)}   (log in with the contents of {auth_file})")
 
 
 def deploy_on_cluster(limit: int, alert_webhook: str | None) -> None:
     try:
-        api_url = prefect_server.deploy(REPOSITORY, limit=limit, cluster=True)
+        api_url = deployments.deploy(REPOSITORY, limit=limit, cluster=True)
     except RuntimeError as e:
         fail(str(e))
-    typer.echo(
-        f"serving {', '.join(prefect_server.CLUSTER_DEPLOYMENTS)} on the work pool {prefect_server.CLUSTER_POOL}"
-    )
+    typer.echo(f"serving {', '.join(deployments.CLUSTER_DEPLOYMENTS)} on the work pool {deployments.CLUSTER_POOL}")
     if alert_webhook:
         from app.alerts import alert_on_failure
 
-        names = [f"forecast/{name}" for name in prefect_server.CLUSTER_DEPLOYMENTS]
+        names = [f"forecast/{name}" for name in deployments.CLUSTER_DEPLOYMENTS]
         alert_on_failure(alert_webhook, names)
         typer.echo("a run of these deployments that ends Failed posts to the alert webhook")
-    typer.echo(f"Prefect UI: {prefect_server.ui_base(api_url)}")
+    typer.echo(f"Prefect UI: {api.ui_base(api_url)}")
 
 
 @app.command()
@@ -345,7 +319,7 @@ def screenshot(
     from app.screenshot import flow_run_pictures
 
     try:
-        pictures = flow_run_pictures(prefect_server.ensure_server(), flow_run_id, to)
+        pictures = flow_run_pictures(lifecycle.ensure_server(), flow_run_id, to)
     except RuntimeError as e:
         fail(str(e))
     typer.echo("\n".join(str(to / name) for name in pictures))
@@ -354,7 +328,7 @@ def screenshot(
 @app.command()
 def stop() -> None:
     """Stop the worker and the local Prefect server that manymodels started."""
-    typer.echo("stopped the Prefect server" if prefect_server.stop_server() else "no Prefect server was started here")
+    typer.echo("stopped the Prefect server" if lifecycle.stop_server() else "no Prefect server was started here")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from app.prefect_server import api_auth, post_json, ui_base, ui_url
+from app.server.api import post_json, ui_base, ui_url
+from app.server.auth import api_auth
 
 CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run"]
 

@@ -1,13 +1,16 @@
-"""Ray as a resource: a local Ray started for the run, or a cluster joined by address; what its workers get from the
-driver, and the clock of the nodes a run held (no Prefect import, so a run can start Ray while it imports the rest)."""
+"""Ray as a resource: a local Ray started for the run, or a cluster joined by address; when a run starts, reuses and
+leaves it (RayResource); what its workers get from the driver, and the clock of the nodes a run held (no Prefect
+import, so a run can start Ray while it imports the rest)."""
 
 import contextlib
+import importlib
 import json
 import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, InvalidStateError, wait
 from dataclasses import dataclass, field
 from secrets import token_urlsafe
 
@@ -15,6 +18,7 @@ import ray
 from ray.experimental import internal_kv
 
 from engines.credentials import forwarded_secrets
+from manymodels import storage
 from manymodels.cost import PriceTable
 from manymodels.settings import ComputeSpec
 
@@ -70,14 +74,14 @@ class LocalRay:
         log.info("starting a local Ray")
         ray.init(**self.init_kwargs())
 
-    def start_early(self) -> None:
-        """Start Ray and warm up a worker while the run imports Prefect and Dask on the other core; the run's
-        ray_session adopts it."""
+    def start_early(self, warm: Sequence[str] = ()) -> None:
+        """Start Ray and have a worker import the modules warm while the run imports Prefect and Dask on the other
+        core; the run's session adopts it."""
         if not ray.is_initialized():
             ray.init(**self.init_kwargs())
             # One: the global model's task takes every CPU of this one node, so it waited for a warm-up per CPU
             # (RESULTS.md, fixed cost); the other workers import on their first task.
-            warm_up_workers(1)
+            warm_up_workers(1, warm)
 
 
 def ray_engine(compute: ComputeSpec) -> RayCluster | LocalRay:
@@ -174,18 +178,17 @@ def ray_connected(engine: RayCluster | LocalRay) -> Iterator[None]:
 
 
 @ray.remote(num_cpus=1)
-def _import_tuning() -> None:
-    import prefect.task_engine  # noqa: F401
-    import prophet  # noqa: F401
-    import statsforecast.models  # noqa: F401
-
-    import tasks.tune  # noqa: F401
+def _import_modules(modules: Sequence[str]) -> None:
+    for module in modules:
+        importlib.import_module(module)
 
 
-def warm_up_workers(count: int) -> None:
-    """Have count workers import the tuning code, so that the first tasks find them ready."""
-    for _ in range(count):
-        _import_tuning.remote()
+def warm_up_workers(count: int, modules: Sequence[str]) -> None:
+    """Have count workers import modules (the code of the tasks the run sends to Ray, named by the layer that has
+    them), so that the first tasks find them ready."""
+    if modules:
+        for _ in range(count):
+            _import_modules.remote(tuple(modules))
 
 
 def _with_secrets(fn, *args, **kwargs):
@@ -235,32 +238,87 @@ class NodeClock:
         return totals
 
 
-@contextlib.contextmanager
-def ray_session(compute: ComputeSpec, sample_seconds: float = 10) -> Iterator[NodeClock]:
-    """Start (or join) Ray and have its workers import the tuning code (one, on a local Ray); disconnect on leaving.
+class RayResource:
+    """The run's Ray, from start to stop, in one place: the command that runs the flow asks for it early
+    (start_early: a local Ray starts beside the driver's imports), the flow once its input is valid (input_valid,
+    session_once_valid: Ray starts, or a cluster is joined, beside the split of the series); an instance of either
+    adopts the Ray this process is connected to. A session leaves Ray in the background; stop leaves it for good.
 
-    Entered while ingest runs, so that tuning starts at full speed: the tuning flow's RayTaskRunner finds Ray up.
-    Yields the clock of the cluster's nodes, sampled every sample_seconds, for the cost estimate.
-    """
-    started_early = ray.is_initialized()  # by LocalRay.start_early, which warmed up a worker
-    if started_early:
-        log.info("using the local Ray started with the run")
-    with ray_connected(ray_engine(compute)):
-        clock, stop = NodeClock(), threading.Event()
+    warm: the modules a Ray worker imports before its first task, named by the layer whose tasks run there (the
+    engines import nothing above them)."""
 
-        def sample() -> None:
-            while True:
-                clock.observe(ray.nodes(), time.time())
-                if stop.wait(sample_seconds):
-                    return
+    def __init__(self, compute: ComputeSpec, warm: Sequence[str] = ()) -> None:
+        self.compute, self.warm = compute, tuple(warm)
+        self._valid: Future[None] = Future()
 
-        sampler = threading.Thread(target=sample, name="ray-node-clock", daemon=True)
-        sampler.start()
+    def start_early(self, input_url: str, beside: Callable[[], object] = lambda: None) -> None:
+        """Start a local Ray, and warm up one worker, while beside (the driver's imports of the flow) runs on
+        another thread; return when both are done. A cluster is joined by the session, and an input with nothing
+        to read starts no Ray: the flow refuses it at once."""
+        other_core = threading.Thread(target=beside, name="beside-ray-start")
+        other_core.start()
         try:
-            if not started_early:  # on a cluster, every node's workers, while ingest runs
-                warm_up_workers(cluster_cpus())
-            yield clock
+            if not self.compute.ray_address and storage.input_bytes(input_url):
+                LocalRay(self.compute.workers).start_early(self.warm)
         finally:
-            stop.set()
-            sampler.join()
+            other_core.join()
+
+    def input_valid(self) -> None:
+        """What the step that reads the input calls once the input has passed validation."""
+        with contextlib.suppress(InvalidStateError):  # called again: nothing new
+            self._valid.set_result(None)
+
+    @contextlib.contextmanager
+    def session_once_valid(self, reading: Future, sample_seconds: float = 10) -> Iterator[NodeClock]:
+        """Wait until the input is valid (input_valid) or reading (the step that reads it) has ended. Valid input:
+        a session, so that Ray starts, and its workers warm up, while the rest of reading splits the series. Input
+        refused first: no Ray, and a clock of no nodes."""
+        wait([self._valid, reading], return_when=FIRST_COMPLETED)
+        if not self._valid.done():
+            yield NodeClock()
+            return
+        with self.session(sample_seconds) as clock:
+            yield clock
+
+    @contextlib.contextmanager
+    def session(self, sample_seconds: float = 10) -> Iterator[NodeClock]:
+        """Start (or join, or adopt) Ray and have its workers import the modules warm (on a Ray this process started
+        early, the one worker start_early warmed); leave Ray in the background on leaving.
+
+        Entered while ingest runs, so that tuning starts at full speed: the tuning flow's RayTaskRunner finds Ray up.
+        Yields the clock of the cluster's nodes, sampled every sample_seconds, for the cost estimate.
+        """
+        started_early = ray.is_initialized()  # by start_early, which warmed up a worker
+        if started_early:
+            log.info("using the local Ray started with the run")
+        with ray_connected(ray_engine(self.compute)), _node_clock(sample_seconds) as clock:
+            if not started_early:  # on a cluster, every node's workers, while ingest runs
+                warm_up_workers(cluster_cpus(), self.warm)
+            yield clock
+
+    @staticmethod
+    def stop() -> None:
+        """Leave Ray for good, once a session's background disconnect is over: a local Ray stops, a cluster stays
+        up (its workers otherwise log at the driver's exit, after its last line)."""
+        disconnect()
+
+
+@contextlib.contextmanager
+def _node_clock(sample_seconds: float) -> Iterator[NodeClock]:
+    """The clock of the cluster's nodes, sampled every sample_seconds on a thread, and once more on leaving."""
+    clock, stop = NodeClock(), threading.Event()
+
+    def sample() -> None:
+        while True:
             clock.observe(ray.nodes(), time.time())
+            if stop.wait(sample_seconds):
+                return
+
+    sampler = threading.Thread(target=sample, name="ray-node-clock", daemon=True)
+    sampler.start()
+    try:
+        yield clock
+    finally:
+        stop.set()
+        sampler.join()
+        clock.observe(ray.nodes(), time.time())

@@ -1,23 +1,24 @@
 """The forecast flow: ingest on Dask, tune on Ray, evaluate and publish."""
 
 import contextlib
-from concurrent.futures import FIRST_COMPLETED, Future, wait
 
 from prefect import flow, runtime
 from prefect.states import Failed
 
-from engines.ray_engine import NodeClock, ray_session
+from engines.ray_engine import RayResource
 from flows.task_runner import ray_task_runner
 from flows.tune import tune_on_ray
 from manymodels import location
 from manymodels.cost import PriceTable
-from manymodels.ingest import remove_run_work
+from manymodels.ingest import Ingested, remove_run_work
 from manymodels.layout import RunLayout
 from manymodels.lease import LeaseLost, LocationBusy, RunLease, held
 from manymodels.location import KEEP_VERSIONS, NotALocation
+from manymodels.series import TuneOutcome
 from manymodels.settings import ComputeSpec, DataSpec, KeepVersions, MinForecastShare, TuningSpec, unreachable
 from manymodels.summary import RunSummary
 from manymodels.timing import StepTimes
+from tasks import RAY_WORKER_MODULES
 from tasks.evaluate import evaluate_run, publish
 from tasks.global_model import train_global_model
 from tasks.ingest import ingest_data
@@ -41,7 +42,7 @@ def forecast(
         location.claim(layout)
     except NotALocation as refused:
         return Failed(message=str(refused))
-    nodes = NodeClock()  # the Ray nodes the run held, for the cost estimate
+    ray = RayResource(compute, warm=RAY_WORKER_MODULES)
     with contextlib.ExitStack() as run:
         try:  # one run at a time on a run location
             lease = run.enter_context(held(RunLease(layout, layout.run)))
@@ -50,12 +51,9 @@ def forecast(
         run.callback(remove_run_work, layout)  # at the end, while the lease is still held
         with contextlib.ExitStack() as ray_runs:
             with steps.step("ingest"):
-                input_valid: Future[bool] = Future()
-                ingesting = ingest_data.submit(data, compute, layout, input_valid)
-                wait([input_valid, ingesting.wrapped_future], return_when=FIRST_COMPLETED)
-                # Ray starts, and its workers warm up, while the valid input is split
-                if input_valid.done() and input_valid.result():
-                    nodes = ray_runs.enter_context(ray_session(compute))
+                ingesting = ingest_data.submit(data, compute, layout, ray.input_valid)
+                # Ray starts, and its workers warm up, while the valid input is split; bad input never starts it
+                nodes = ray_runs.enter_context(ray.session_once_valid(ingesting.wrapped_future))  # for the cost
                 ingesting.wait()
                 if ingesting.state.is_failed():  # bad input: end the run with the task's one-line message
                     return Failed(message=ingesting.state.message)
@@ -63,22 +61,7 @@ def forecast(
             if lease.lost:  # a renewal found another holder: the run stops here
                 return Failed(message=lease.lost)
             with steps.step("tune"):
-                jobs = plan_tuning(ingested, data, tuning, compute, layout)
-                outcome, todo_url = reuse_cached(jobs, layout)
-                global_url = None
-                if todo_url and tuning.global_model:
-                    trained = train_global_model(ingested, data, tuning, layout, return_state=True)
-                    global_url = trained.result() if trained.is_completed() else None
-                    if not global_url:  # the per-series models go on without it: other results, under other keys
-                        tuning = tuning.model_copy(update={"global_model": False})
-                        left = {job.series_id for job in jobs} - {result.series_id for result in outcome.results}
-                        jobs = plan_tuning(ingested, data, tuning, compute, layout)
-                        cached, todo_url = reuse_cached([job for job in jobs if job.series_id in left], layout)
-                        outcome = outcome.merge(cached)
-                if todo_url:
-                    tune = tune_on_ray.with_options(task_runner=ray_task_runner(compute))
-                    factors = ingested.seasonal_factors
-                    outcome = outcome.merge(tune(data, tuning, compute, output, layout.run, factors, global_url))
+                outcome = tune_step(ingested, data, tuning, compute, layout)
         if lease.lost:
             return Failed(message=lease.lost)
         with steps.step("evaluate"):
@@ -90,3 +73,27 @@ def forecast(
     if shortfall := summary.shortfall(min_forecast_share):
         return Failed(message=f"{shortfall}. {summary.publishing_line()}", data=summary)
     return summary
+
+
+def tune_step(
+    ingested: Ingested, data: DataSpec, tuning: TuningSpec, compute: ComputeSpec, layout: RunLayout
+) -> TuneOutcome:
+    """The series' results: from cache under their keys, else tuned on Ray, after the global model if the run has
+    one (when it fails, the series are tuned without it, under other keys)."""
+    jobs = plan_tuning(ingested, data, tuning, compute, layout)
+    outcome, todo_url = reuse_cached(jobs, layout)
+    global_url = None
+    if todo_url and tuning.global_model:
+        trained = train_global_model(ingested, data, tuning, layout, return_state=True)
+        global_url = trained.result() if trained.is_completed() else None
+        if not global_url:  # the per-series models go on without it: other results, under other keys
+            tuning = tuning.model_copy(update={"global_model": False})
+            left = {job.series_id for job in jobs} - {result.series_id for result in outcome.results}
+            jobs = plan_tuning(ingested, data, tuning, compute, layout)
+            cached, todo_url = reuse_cached([job for job in jobs if job.series_id in left], layout)
+            outcome = outcome.merge(cached)
+    if todo_url:
+        tune = tune_on_ray.with_options(task_runner=ray_task_runner(compute))
+        factors = ingested.seasonal_factors
+        outcome = outcome.merge(tune(data, tuning, compute, layout.output, layout.run, factors, global_url))
+    return outcome

@@ -15,6 +15,7 @@ from urllib.parse import unquote
 
 import fsspec
 import pandas as pd
+import platformdirs
 from fsspec.implementations.local import LocalFileSystem
 
 
@@ -283,6 +284,8 @@ def has_glob(url: str) -> bool:
 
 
 def local_home() -> Path:
-    """Where manymodels keeps local state (MANYMODELS_HOME, default .manymodels): the Prefect server's database,
-    pid files and logs, the demo data."""
-    return Path(os.environ.get("MANYMODELS_HOME", ".manymodels")).resolve()
+    """Where manymodels keeps local state: the Prefect server's database, auth string, pid files and logs, the demo
+    data and runs. MANYMODELS_HOME, else the user's data folder (~/.local/share/manymodels on Linux), so that every
+    working folder finds the one local server."""
+    home = os.environ.get("MANYMODELS_HOME") or platformdirs.user_data_dir("manymodels", appauthor=False)
+    return Path(home).resolve()

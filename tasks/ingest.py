@@ -1,6 +1,6 @@
 """Prefect task around the Dask ingest step."""
 
-from concurrent.futures import Future
+from collections.abc import Callable
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -14,13 +14,13 @@ from manymodels.settings import ComputeSpec, DataSpec
 
 
 @task(name="ingest", cache_policy=NO_CACHE)
-def ingest_data(data: DataSpec, compute: ComputeSpec, layout: RunLayout, input_valid: Future) -> Ingested:
-    """Read, validate, regularise and split the input on Dask; write one file per series."""
-    try:  # input_valid tells the flow as soon as the input passes validation
+def ingest_data(
+    data: DataSpec, compute: ComputeSpec, layout: RunLayout, on_valid: Callable[[], None] = lambda: None
+) -> Ingested:
+    """Read, validate, regularise and split the input on Dask; write one file per series. on_valid is called as
+    soon as the input passes validation (the flow starts Ray then)."""
+    try:
         with dask_client(compute, data.url):
-            return ingest(data, layout, on_valid=lambda: input_valid.set_result(True))
+            return ingest(data, layout, on_valid=on_valid)
     except InputError as e:  # bad input: one clear line, no traceback
         return Failed(message=str(e))
-    finally:
-        if not input_valid.done():
-            input_valid.set_result(False)

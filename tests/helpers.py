@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from app.prefect_server import call_api
 from app.processes import terminate_session
+from app.server.api import call_api
 from manymodels.settings import DataSpec
 from manymodels.synthetic import make_retail_sales
 

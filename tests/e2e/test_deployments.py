@@ -70,6 +70,15 @@ def test_the_nightly_deployment_is_scheduled_with_its_own_parameters_and_the_ui_
     assert data_fields["horizon"]["minimum"] == 1
 
 
+def test_the_local_deployments_default_to_the_demo_data_and_outputs_in_the_home(served):
+    home = served.home  # the server's: what `manymodels deploy` wrote the demo data to and deployed with
+    for name in ("adhoc", "nightly"):
+        (deployment,) = api(served.api_url, "/deployments/filter", {"deployments": {"name": {"any_": [name]}}})
+        assert deployment["parameters"]["data"]["url"] == f"{home}/demo/sales-40-0.parquet"
+        assert deployment["parameters"]["output"] == f"{home}/{name}/run"
+    assert (home / "demo" / "sales-40-0.parquet").is_file()
+
+
 def test_the_servers_scheduler_puts_the_nightly_runs_on_the_calendar(served):
     (nightly,) = api(served.api_url, "/deployments/filter", {"deployments": {"name": {"any_": ["nightly"]}}})
     deadline, scheduled = time.monotonic() + 120, []

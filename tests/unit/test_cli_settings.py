@@ -84,7 +84,7 @@ def executed(monkeypatch) -> list:
     """What would have run: an invalid setting must stop before execute(), which contacts the Prefect server."""
     specs = []
     monkeypatch.setattr(cli, "execute", specs.append)
-    monkeypatch.setattr(cli.prefect_server, "ensure_server", lambda: pytest.fail("a Prefect server was asked for"))
+    monkeypatch.setattr(cli.lifecycle, "ensure_server", lambda: pytest.fail("a Prefect server was asked for"))
     return specs
 
 
