@@ -3,7 +3,7 @@ PY      := .venv/bin/python
 VENV    := .venv/.synced
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: setup chromium demo deploy accuracy test test-fast lint bench stop clean
+.PHONY: setup chromium demo deploy accuracy test test-fast lint readme bench stop clean
 
 setup: $(VENV)
 
@@ -29,6 +29,10 @@ test-fast: setup
 lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+
+# The README's table of `manymodels run`'s options, from the CLI (tests/unit/test_readme.py checks it is current).
+readme: setup
+	$(PY) -m app.options_table --write
 
 # Every benchmark, then benchmarks/RESULTS.md from their results (hours on 2 cores); the tests run it tiny.
 BENCH          := $(PY) -m benchmarks.bench
@@ -68,5 +72,9 @@ accuracy: setup
 stop: setup
 	.venv/bin/manymodels stop
 
+# Stop the local server; remove the manymodels home (MANYMODELS_HOME, else the user's data folder: the server's
+# database and logs, the auth string, the demo) and the .manymodels folder earlier versions kept in the checkout.
+HOME_OF_MANYMODELS = $(PY) -c 'from manymodels.storage import local_home; print(local_home())'
 clean: stop
-	rm -rf .manymodels
+	home="$$($(HOME_OF_MANYMODELS))" && case "$$home" in /|"$$HOME") echo "not removing $$home" >&2; exit 1;; esac \
+		&& rm -rf "$$home" .manymodels

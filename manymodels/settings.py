@@ -262,7 +262,8 @@ class ComputeSpec(Frozen):
     ray_address: str | None = Field(
         None,
         description="Ray cluster address; empty: the run starts its own local Ray. A cluster started by "
-        "infra/ray-cluster-aws.yaml takes token authentication: set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN.",
+        "infra/ray-cluster-aws.yaml takes token authentication and mutual TLS: set RAY_AUTH_MODE=token, "
+        "RAY_AUTH_TOKEN, RAY_USE_TLS=1 and RAY_TLS_CA_CERT, RAY_TLS_SERVER_CERT, RAY_TLS_SERVER_KEY.",
     )
     dask_address: str | None = Field(
         None,
