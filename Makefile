@@ -21,7 +21,7 @@ demo: setup
 	.venv/bin/manymodels demo
 
 test: setup chromium
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=25
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not e2e"
