@@ -1,7 +1,9 @@
-"""Real servers for the tests: a Prefect server, a moto S3 endpoint; each stopped by its pid."""
+"""Real servers for the tests, each started once per session and stopped by its pid: a Prefect server, a moto S3
+endpoint, PostgreSQL, a Ray head; and the markers that say what each test needs (tests/README.md)."""
 
 import http.server
 import json
+import os
 import queue
 import shutil
 import subprocess
@@ -22,6 +24,25 @@ from tests.helpers import (
     start_session,
     wait_for_port,
 )
+
+# The fixtures that start a server, and what a test that uses one (directly or through another fixture) needs.
+NEEDS = {
+    "prefect_server": ("server",),
+    "s3": ("server",),
+    "postgres": ("server",),
+    "dask": ("server",),
+    "ray_head": ("server", "ray"),
+}
+NOT_ROOT = "needs root: its nodes run in mount namespaces of their own (unshare -m, mount); run as root, as CI does"
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Marks each test with what its fixtures start, so that -m selects by need; skips root tests without root."""
+    for item in items:
+        for need in sorted({need for name in getattr(item, "fixturenames", ()) for need in NEEDS.get(name, ())}):
+            item.add_marker(need)
+        if item.get_closest_marker("root") and os.geteuid() != 0:
+            item.add_marker(pytest.mark.skip(reason=NOT_ROOT))
 
 
 @dataclass
@@ -113,14 +134,16 @@ def postgres(tmp_path_factory) -> str:
             postmaster.kill()
 
 
-@pytest.fixture
-def ray_head(tmp_path):
-    """A Ray head started with `ray start` as its own process, without Prefect or AWS settings; yields its address,
-    its temp folder (short, for socket paths, and private: no record in /tmp/ray) and its Ray Client address."""
+@pytest.fixture(scope="session")
+def ray_head(tmp_path_factory):
+    """A Ray head started with `ray start` as its own process, without Prefect or AWS settings, once for the session
+    (the tests that use it leave nothing behind in it); yields its address, its temp folder (short, for socket
+    paths, and private: no record in /tmp/ray) and its Ray Client address."""
     port, client_port, temp = free_port(), free_port(), tempfile.mkdtemp(prefix="ray-")
     command = [BIN / "ray", "start", "--head", "--block", f"--port={port}", "--num-cpus=2", "--include-dashboard=false"]
     command += [f"--ray-client-server-port={client_port}", f"--temp-dir={temp}"]
-    head = start_session(command, base_env(tmp_path) | LOCAL_RAY_CLUSTER | RAY_CLIENT_FORK_SAFE)
+    home = tmp_path_factory.mktemp("ray-head")
+    head = start_session(command, base_env(home) | LOCAL_RAY_CLUSTER | RAY_CLIENT_FORK_SAFE)
     try:
         wait_for_port(port)
         wait_for_port(client_port)

@@ -27,7 +27,7 @@ from tests.helpers import (
     messy_sales,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.ray]
 
 MODELS = [
     "prophet_tuned",
@@ -57,6 +57,8 @@ def local_run(prefect_server, tmp_path_factory):
     return work / "out", done
 
 
+@pytest.mark.slow
+@pytest.mark.stan
 def test_run_writes_every_output_and_accounts_for_every_series(local_run):
     out, done = local_run
     assert "using the local Ray started with the run" in done.stderr + done.stdout  # a line bad input never reaches
@@ -96,6 +98,8 @@ def test_run_writes_every_output_and_accounts_for_every_series(local_run):
         assert Path(url.removeprefix("file://")).read_bytes().startswith(b"\x89PNG")
 
 
+@pytest.mark.slow
+@pytest.mark.stan
 def test_the_reconciled_forecasts_add_up_at_every_level(local_run):
     out, done = local_run
     levels = pd.read_parquet(out / "hierarchy.parquet")
@@ -114,6 +118,8 @@ def test_the_reconciled_forecasts_add_up_at_every_level(local_run):
     assert "Reconciled across the hierarchy" in done.stdout
 
 
+@pytest.mark.slow
+@pytest.mark.stan
 def test_tables_have_the_documented_shape(local_run):
     out, _ = local_run
     forecasts = pd.read_parquet(out / "forecasts.parquet")
@@ -138,6 +144,8 @@ def test_tables_have_the_documented_shape(local_run):
     assert {"changepoint_prior_scale", "seasonality_mode", "store", "item"} <= set(best.columns)
 
 
+@pytest.mark.slow
+@pytest.mark.stan
 def test_run_is_recorded_in_prefect_with_one_task_per_series(local_run, prefect_server):
     out, done = local_run
     run_id = json.loads((out / "summary.json").read_text())["flow_run_id"]

@@ -30,7 +30,7 @@ from tests.helpers import (
     wait_for_port,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.ray]
 
 CONFIG = REPO / "infra" / "ray-cluster-aws.yaml"
 SECRETS = REPO / "infra" / "cluster_secrets.py"

@@ -14,15 +14,20 @@ from app.screenshot import flow_run_pictures
 from manymodels.synthetic import make_retail_sales
 from tests.helpers import BIN, api
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.ray]
 
 SERIES, TRIALS = 3, 2
 NEW_YORK = ZoneInfo("America/New_York")
 
 
+# The worker asks the server for runs every second rather than Prefect's 10: the deployment run waits on it.
+WORKER_POLL = {"PREFECT_WORKER_QUERY_SECONDS": "1"}
+
+
 @pytest.fixture(scope="module")
 def served(prefect_server):
-    done = subprocess.run([BIN / "manymodels", "deploy"], env=prefect_server.env, capture_output=True, text=True)
+    env = prefect_server.env | WORKER_POLL
+    done = subprocess.run([BIN / "manymodels", "deploy"], env=env, capture_output=True, text=True)
     worker_pid = prefect_server.home / "worker.pid"
     try:
         assert done.returncode == 0, done.stderr[-2000:]
@@ -30,7 +35,7 @@ def served(prefect_server):
         yield prefect_server
     finally:
         if worker_pid.exists():
-            terminate_session(int(worker_pid.read_text()))
+            terminate_session(int(worker_pid.read_text()), grace=2)  # it lets 10 s pass on SIGTERM
             worker_pid.unlink()
 
 
@@ -41,6 +46,7 @@ def deployment_run(served, tmp_path_factory):
     data = {"url": str(work / "sales.parquet"), "id_cols": ["store", "item"], "time_col": "date",
             "target_col": "sales", "horizon": 14}  # fmt: skip
     command = [BIN / "prefect", "deployment", "run", "forecast/adhoc", "--watch", "--watch-timeout", "600"]
+    command += ["--watch-interval", "1"]
     command += ["--params", json.dumps({"data": data, "tuning": {"trials": TRIALS}, "output": str(work / "out")})]
     env = served.env | {"PREFECT_API_URL": served.api_url}
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=700)
@@ -50,6 +56,7 @@ def deployment_run(served, tmp_path_factory):
     return run, work / "out"
 
 
+@pytest.mark.slow
 def test_a_deployment_run_triggered_from_the_cli_completes_on_the_worker(served, deployment_run):
     run, out = deployment_run
     assert run["state_type"] == "COMPLETED" and run["parameters"]["tuning"]["trials"] == TRIALS
@@ -92,6 +99,7 @@ def test_the_servers_scheduler_puts_the_nightly_runs_on_the_calendar(served):
     assert all((start.hour, start.minute) == (2, 0) for start in starts), starts
 
 
+@pytest.mark.slow
 def test_the_ui_shows_the_run_and_its_summary(deployment_run, served, tmp_path):
     run, _ = deployment_run
     pages = flow_run_pictures(served.api_url, run["id"], tmp_path)

@@ -16,7 +16,7 @@ from manymodels.layout import OUTPUT_FILES
 from tests.faulty_s3 import FaultyProxy
 from tests.helpers import COLUMNS, EXPECTED_REJECTIONS, GOOD_SERIES, HORIZON, TUNING, api, manymodels, messy_sales
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.ray, pytest.mark.slow]
 
 
 def everything_on_the_server(api_url: str) -> str:

@@ -24,7 +24,7 @@ from tests.helpers import (
     study_states,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.ray, pytest.mark.slow]
 
 TRIALS = 3
 

@@ -15,7 +15,7 @@ from manymodels.layout import TABLES, RunLayout
 from manymodels.synthetic import make_retail_sales
 from tests.helpers import COLUMNS, TUNING, api, manymodels
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.ray]
 
 
 def nightly_inputs(folder) -> tuple:
@@ -26,6 +26,7 @@ def nightly_inputs(folder) -> tuple:
     return ok, broken
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("store", ["local", "s3"])
 def test_a_nightly_sequence_never_empties_the_published_forecasts(prefect_server, s3_env, tmp_path, store):
     """Good run, failing run, good run on one location: the failing run publishes nothing and says so, every

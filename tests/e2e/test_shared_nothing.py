@@ -21,7 +21,7 @@ from manymodels.synthetic import make_retail_sales
 from tests.helpers import BIN, GOOD_SERIES, HORIZON, LOCAL_RAY_CLUSTER, api, manymodels, messy_sales, study_states
 from tests.shared_nothing import SharedNothing
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.ray, pytest.mark.root, pytest.mark.stan, pytest.mark.slow]
 
 # Studies of a few seconds each, so that a kill lands inside some: Stan's trials (about 0.1 s each); the exact
 # solver's few milliseconds ended the studies between the journal's once-a-second saves.

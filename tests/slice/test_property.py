@@ -68,6 +68,7 @@ def messy_tables(draw) -> pd.DataFrame:
     non_negative=st.booleans(),
     fill=st.sampled_from(["interpolate", "zero"]),
 )
+@pytest.mark.slow
 def test_every_series_is_forecast_or_rejected_or_the_run_stops_with_one_clear_line(
     dask, tmp_path_factory, table, duplicates, non_negative, fill
 ):

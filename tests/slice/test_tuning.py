@@ -118,7 +118,7 @@ def test_a_series_too_short_for_two_folds_is_forecast_on_what_it_has_with_prophe
     assert files.load("k").best_value is None  # the result round-trips as it is
 
 
-@pytest.mark.parametrize("solver", ["exact", "stan"])
+@pytest.mark.parametrize("solver", ["exact", pytest.param("stan", marks=pytest.mark.stan)])
 def test_every_fit_is_counted_by_what_solved_it(series, solver):
     result = tune_series(series, SPEC, TuningSpec(trials=3, seed=1, solver=solver))
     assert sum(result.fits_by_solver.values()) == result.n_fits

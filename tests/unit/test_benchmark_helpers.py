@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks.accuracy import gap_interval
+from benchmarks.accuracy import checks, gap_interval
 from benchmarks.floor import oracle_fits, oracle_smape, poisson_noise
 from benchmarks.workloads import seasonal_naive, train_and_valid
 from manymodels.metrics import smape
@@ -64,3 +64,31 @@ def test_poisson_noise_is_the_smape_of_the_true_mean_and_over_dispersion_shows()
     assert noise == pytest.approx(100 * np.sqrt(2 / (np.pi * 100)), rel=0.05)  # E|y - m| / m for Poisson(m), m large
     spread = np.random.default_rng(1).normal(100, 30, size=400)
     assert poisson_noise([(spread, np.full(400, 100.0))])[0] > 5  # variance 900 about a mean of 100
+
+
+def test_make_accuracy_checks_every_target_of_each_data_set_it_ran():
+    """What `make accuracy` prints (met or NOT MET) for each target: those of the data sets that ran, by these
+    names (tests/e2e/test_accuracy.py runs the smallest one end to end)."""
+
+    def scored(owa: float, best_single: float) -> dict:
+        singles = {"auto_ets": best_single, "naive": 2.0}
+        coverage = {"80": 0.79, "95": 0.96}
+        return {"mean_smape": 12.0, "series_over_1_05": 0, "coverage": coverage, "owa": owa,
+                "owa_single_models": singles, "best_single_model": "auto_ets"}  # fmt: skip
+
+    results = {"daily": scored(0.7, 0.8), "weekly": scored(1.0, 0.9), "panel_quarterly": scored(0.9, 0.9)}
+    assert checks(results) == {
+        "daily mean sMAPE <= 12.24": True,
+        "daily: every series <= 1.05 x seasonal naive": True,
+        "daily: 80% and 95% intervals cover within 2 points of nominal": True,
+        "weekly OWA < 1": False,
+        "daily: champion OWA <= best single model's": True,
+        "weekly: champion OWA <= best single model's": False,
+        "panel_quarterly: champion OWA <= best single model's": True,
+        "panel: mean champion OWA < 0.93": True,
+    }
+    assert results["panel_mean_owa"] == 0.9
+    assert set(checks({"panel_quarterly": scored(0.9, 0.9)})) == {
+        "panel_quarterly: champion OWA <= best single model's",
+        "panel: mean champion OWA < 0.93",
+    }

@@ -56,12 +56,14 @@ def fits():
     return out
 
 
+@pytest.mark.stan
 def test_the_objective_is_stans_log_posterior(fits):
     for history, params, stan, _ in fits:
         lp = float(stan.stan_fit.optimized_params_dict["lp__"])
         assert exact.log_posterior_of(problem_of(history, params), stan.params) == pytest.approx(lp, rel=1e-7, abs=1e-4)
 
 
+@pytest.mark.stan
 def test_the_exact_fit_is_at_least_as_probable_as_stans(fits):
     for history, params, stan, mine in fits:
         assert mine.stan_backend.used == "exact"
@@ -69,6 +71,7 @@ def test_the_exact_fit_is_at_least_as_probable_as_stans(fits):
         assert exact.log_posterior_of(problem, mine.params) >= exact.log_posterior_of(problem, stan.params) - 1e-6
 
 
+@pytest.mark.stan
 def test_exact_parameters_have_prophets_shapes_and_forecast_through_its_predict(fits):
     future = pd.DataFrame({"ds": pd.date_range("2018-01-01", periods=30, freq="D")})
     for _, params, stan, mine in fits:
@@ -80,6 +83,7 @@ def test_exact_parameters_have_prophets_shapes_and_forecast_through_its_predict(
         np.testing.assert_allclose(yhat, expected, rtol=1e-9)
 
 
+@pytest.mark.stan
 def test_the_model_mean_is_prophets_prediction_on_its_history(fits):
     history, params, _, mine = fits[3]  # multiplicative: trend x (1 + seasonal) in Prophet's own predict
     problem = problem_of(history, params)
@@ -88,6 +92,7 @@ def test_the_model_mean_is_prophets_prediction_on_its_history(fits):
     np.testing.assert_allclose(mean * mine.y_scale, mine.predict(history[["ds"]])["yhat"], rtol=1e-9)
 
 
+@pytest.mark.stan
 def test_holidays_regressors_missing_dates_and_no_changepoints_are_solved_exactly():
     history = panel()[0].iloc[:700]
     history = history.drop(history.index[100:130]).assign(promo=lambda f: (f["ds"].dt.day < 8).astype(float))
@@ -104,6 +109,7 @@ def test_holidays_regressors_missing_dates_and_no_changepoints_are_solved_exactl
     assert model.stan_backend.used == "exact" and np.all(model.params["delta"] == 0)  # folded into k, as Prophet
 
 
+@pytest.mark.stan
 def test_short_series_and_constant_series_behave_as_prophets():
     short = panel()[1].iloc[:60]  # under 100 points: Prophet optimises with Newton
     stan, mine = fit_prophet(short, SETTINGS[2], solver="stan"), fit_prophet(short, SETTINGS[2])
@@ -115,6 +121,7 @@ def test_short_series_and_constant_series_behave_as_prophets():
     np.testing.assert_array_equal(predict(constant, flat, None), predict(stan_constant, flat, None))
 
 
+@pytest.mark.stan
 def test_logistic_growth_goes_to_stan_and_a_failed_check_falls_back(monkeypatch):
     history = panel()[0].iloc[:400].assign(cap=1000.0)
     model = new_prophet(SETTINGS[0])
@@ -205,6 +212,7 @@ def test_a_folds_design_is_prophets_preprocess_at_the_largest_orders():
         np.testing.assert_allclose(design.future_X @ beta * design.y_scale, components["additive_terms"], atol=1e-9)
 
 
+@pytest.mark.stan
 def test_the_solver_check_samples_the_same_series_and_reports_both_fits():
     from manymodels.candidates import Candidates
     from manymodels.settings import DataSpec
@@ -222,6 +230,7 @@ def test_the_solver_check_samples_the_same_series_and_reports_both_fits():
     assert gap["log_posterior_gain"] >= -1e-6 and 0 <= gap["forecast_gap"] < 0.05
 
 
+@pytest.mark.stan
 def test_a_perfect_fit_has_no_map_and_goes_to_stan_as_prophet_would():
     days = pd.date_range("2021-01-01", periods=200, freq="D")
     line = pd.DataFrame({"ds": days, "y": 3.0 + 0.1 * np.arange(200)})  # sigma would go to 0: no finite optimum

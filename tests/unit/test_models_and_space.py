@@ -82,6 +82,7 @@ def test_stan_json_spells_out_values_json_has_no_literal_for(tmp_path):
     assert '"y": [1.0, NaN, Infinity]' in (tmp_path / "ours.json").read_text()
 
 
+@pytest.mark.stan
 def test_prophet_takes_the_warm_start_rather_than_its_default_guess():
     days = pd.date_range("2020-01-01", periods=400, freq="D")
     rng = np.random.default_rng(1)
@@ -113,6 +114,7 @@ def weekly_history(n: int = 400) -> pd.DataFrame:
     )
 
 
+@pytest.mark.stan
 @pytest.mark.parametrize("mode", ["additive", "multiplicative"])
 def test_quick_prophet_fits_and_forecasts_as_prophet_does(mode):
     from prophet import Prophet
@@ -207,6 +209,7 @@ def test_a_log_model_fits_log1p_of_y_and_forecasts_on_the_original_scale():
     np.testing.assert_allclose(predict(logged, future, 0.0), np.exp(2 + np.arange(300, 307) / 150), rtol=0.25)
 
 
+@pytest.mark.stan
 def test_a_rough_fit_loosens_only_the_stopping_rule_and_ends_near_a_full_fit():
     history, future = weekly_history(1000), pd.date_range("2022-09-27", periods=28, freq="D")
     params = {"seasonality_mode": "additive", "changepoint_prior_scale": 0.05, "seasonality_prior_scale": 1.0,
@@ -217,6 +220,7 @@ def test_a_rough_fit_loosens_only_the_stopping_rule_and_ends_near_a_full_fit():
     np.testing.assert_allclose(predict(rough, future, None), predict(full, future, None), rtol=1e-3)
 
 
+@pytest.mark.stan
 def test_a_rough_fit_of_a_short_series_is_prophets_newton_fit():
     history = weekly_history(60)
     rough, full = fit_prophet(history, rough=True, solver="stan"), fit_prophet(history, solver="stan")

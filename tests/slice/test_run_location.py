@@ -26,7 +26,7 @@ from tests import faulty_s3
 from tests.helpers import SUMMARY
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.server)])
 def location(request, tmp_path) -> str:
     """A run location on a local disk, and one on the moto S3 server."""
     if request.param == "local":
