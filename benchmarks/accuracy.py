@@ -27,9 +27,12 @@ from benchmarks.machine import cores
 from benchmarks.panel import ID_COLS, PANELS, SEASON, panel, split_held_out
 from benchmarks.workloads import STORE_ITEM, store_item
 from manymodels.bounds import lower_column, upper_column
-from manymodels.challengers import CHALLENGERS, SNAIVE, challenger_forecast, naive2
-from manymodels.global_model import GLOBAL, global_forecasts
+from manymodels.forecasters import registry
+from manymodels.forecasters.global_lgbm import GLOBAL, global_forecasts
+from manymodels.forecasters.intermittent import Intermittent
+from manymodels.forecasters.statsforecast_models import SEASONAL_NAIVE, Statsforecast
 from manymodels.metrics import mase, owa, seasonal_mae, smape
+from manymodels.naive2 import naive2
 from manymodels.settings import DataSpec
 
 BIN = Path(sys.executable).parent
@@ -77,7 +80,12 @@ def run_pipeline(history: pd.DataFrame, spec: dict, trials: int, folds: int | No
 
 def single_models(past: np.ndarray, horizon: int, period: int) -> dict[str, np.ndarray]:
     """What each statsforecast challenger alone forecasts, fitted from outside as the pipeline fits it."""
-    return {name: challenger_forecast(name, past, horizon, period).mean for name in CHALLENGERS}
+    return {model.name: model.on_values(past, horizon, period).mean for model in every_series_statsforecast()}
+
+
+def every_series_statsforecast() -> list[Statsforecast]:
+    """The registered statsforecast challengers that compete for every series."""
+    return [m for m in registry.challengers() if isinstance(m, Statsforecast) and not isinstance(m, Intermittent)]
 
 
 def global_alone(history: pd.DataFrame, spec: dict) -> dict[str, np.ndarray]:
@@ -155,14 +163,16 @@ def summarise(scores: pd.DataFrame) -> dict:
     missing = int((scores["champion"] == "missing").sum())
     scores = scores[scores["champion"] != "missing"]
     means = scores.filter(regex="^(smape|mase)_").mean()
-    singles = {name: round(float(owa_of(means, name)), 4) for name in (*CHALLENGERS, GLOBAL)}
+    singles = {
+        name: round(float(owa_of(means, name)), 4) for name in (*(m.name for m in every_series_statsforecast()), GLOBAL)
+    }
     best = min(singles, key=singles.get)
-    ratio = scores["smape_champion_model"] / scores[f"smape_{SNAIVE}"]
+    ratio = scores["smape_champion_model"] / scores[f"smape_{SEASONAL_NAIVE.name}"]
     return {
         "series_scored": len(scores),
         "series_missing": missing,
         "mean_smape": round(float(means["smape_champion_model"]), 3),
-        "mean_smape_seasonal_naive": round(float(means[f"smape_{SNAIVE}"]), 3),
+        "mean_smape_seasonal_naive": round(float(means[f"smape_{SEASONAL_NAIVE.name}"]), 3),
         "worst_ratio_to_seasonal_naive": round(float(ratio.max()), 3),
         "series_over_1_05": int((ratio > 1.05).sum()),
         "owa": round(float(owa_of(means, "champion_model")), 4),

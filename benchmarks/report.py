@@ -242,8 +242,9 @@ DESIGN_MEASUREMENTS = [
     "0.758 each time); weekly 0.524, 0.506, 0.530; daily 0.790, 0.747, 0.741. More folds help the daily panel "
     "and leave the monthly panel above AutoETS; its 90% interval of the gap stays across zero (-0.003 to 0.054, "
     "-0.002 to 0.059, -0.009 to 0.050), as the quarterly and daily panels' do.",
-    "- `lags` (`manymodels/global_model.py`) stay four whole seasons back even where the horizon is longer than a "
-    "season. Lags at least one horizon back (daily, horizon 90: 91, 182 and 364 days; quarterly, horizon 8: 8 and "
+    "- `lags` (`manymodels/forecasters/global_lgbm.py`) stay four whole seasons back even where the horizon is "
+    "longer than a season. Lags at least one horizon back (daily, horizon 90: 91, 182 and 364 days; quarterly, "
+    "horizon 8: 8 and "
     "16) made the global model alone much better on store-item daily (held-out OWA 0.652 to 0.579, sMAPE 14.90 to "
     "13.17) but the champions worse where the global model is an ensemble member on unrelated series: "
     "`benchmarks.accuracy --series 500 --trials 10` at 7fb36df against the same data sets at 19e9271: quarterly "
@@ -268,7 +269,8 @@ DESIGN_MEASUREMENTS = [
     "and its champion was worse on held-out data than always AutoETS on all three panels of unrelated series. On "
     "unrelated weekly series, a contest on the tuning folds themselves chose tuned Prophet for 116 of 294 series, "
     "which then scored OWA 1.84 on the test window (issue 22).",
-    "- The pooled factors of a weekly point (`manymodels/pooled.py`, 4fe72ed): labelled by the week's last day alone, "
+    "- The pooled factors of a weekly point (`manymodels/forecasters/pooled.py`, 4fe72ed): labelled by the week's "
+    "last day alone, "
     "the week of 2017-12-03 on store-item data was 17.8 sMAPE off, and the held-out weekly OWA 0.360 rather than "
     "0.326; counting the week in each month by its share of days gave 0.326.",
     "- What the ensembles and the global model did in `make accuracy` (10 trials, 500 series): the global model alone "

@@ -15,10 +15,10 @@ import pandas as pd
 
 from benchmarks.machine import Machine
 from benchmarks.workloads import DATA_SPEC, train_and_valid
-from manymodels.contract import SERIES_ID, TARGET, TIME
-from manymodels.global_model import global_forecasts
+from manymodels.columns import FUTURE, SERIES_ID, SPLIT, TARGET, TIME, YHAT
+from manymodels.forecasters.global_lgbm import GLOBAL, global_forecasts
+from manymodels.forecasters.pooled import POOLED, PooledSeasonal
 from manymodels.layout import RunLayout
-from manymodels.prepare import FUTURE
 from manymodels.series import tune_series
 from manymodels.settings import DataSpec, TuningSpec
 
@@ -96,14 +96,16 @@ def prepared_series(data: Path, work: Path) -> tuple[list[pd.DataFrame], dict | 
     profiles = ingested.profiles
     keys = profiles.loc[profiles["status"] == "ok", "key"]
     frames = [pd.read_parquet(layout.series_file(key)) for key in sorted(keys)]
-    return frames, ingested.seasonal_factors
+    data = DataSpec(url=str(data), **DATA_SPEC)
+    factors = PooledSeasonal().learn(ingested.run_inputs(data, TuningSpec(), str(work)))
+    return frames, factors
 
 
 def _tune(
     frame: pd.DataFrame, trials: int, factors: dict | None, global_forecast: pd.DataFrame | None
 ) -> tuple[int, float]:
     data, tuning = DataSpec(url="-", **DATA_SPEC), TuningSpec(trials=trials)
-    result = tune_series(frame, data, tuning, seasonal_factors=factors, global_forecast=global_forecast)
+    result = tune_series(frame, data, tuning, learned={POOLED: factors, GLOBAL: global_forecast})
     return result.n_fits, result.best_value
 
 
@@ -111,11 +113,11 @@ def global_model(frames: list[pd.DataFrame], cpus: int) -> dict[str, pd.DataFram
     """The global model's forecasts of every series, trained as a run trains it (every core, each series' folds and
     test window, then the future), by series."""
     data = DataSpec(url="-", **DATA_SPEC)
-    known = [int((frame["split"] != FUTURE).sum()) - data.horizon for frame in frames]
+    known = [int((frame[SPLIT] != FUTURE).sum()) - data.horizon for frame in frames]
     windows = max(data.folds_for(n) for n in known) + 1
-    rows = pd.concat([frame[[SERIES_ID, TIME, TARGET, "split"]] for frame in frames], ignore_index=True)
+    rows = pd.concat([frame[[SERIES_ID, TIME, TARGET, SPLIT]] for frame in frames], ignore_index=True)
     forecasts = global_forecasts(rows, data, windows, TuningSpec().seed, threads=cpus)
-    return {str(sid): group[[TIME, "yhat"]].reset_index(drop=True) for sid, group in forecasts.groupby(SERIES_ID)}
+    return {str(sid): group[[TIME, YHAT]].reset_index(drop=True) for sid, group in forecasts.groupby(SERIES_ID)}
 
 
 def run_bare_loop(

@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from manymodels.contract import SERIES_ID, to_contract
+from manymodels.columns import SERIES_ID
+from manymodels.contract import to_contract
 from manymodels.prepare import prepare_series
 from manymodels.settings import DataSpec
 from manymodels.synthetic import make_retail_sales

@@ -10,18 +10,20 @@ from flows.task_runner import ray_task_runner
 from flows.tune import tune_on_ray
 from manymodels import location
 from manymodels.cost import PriceTable
+from manymodels.forecasters import registry
 from manymodels.ingest import Ingested, remove_run_work
 from manymodels.layout import RunLayout
 from manymodels.lease import LeaseLost, LocationBusy, RunLease, held
 from manymodels.location import KEEP_VERSIONS, NotALocation
+from manymodels.planning import RunContext
 from manymodels.series import TuneOutcome
 from manymodels.settings import ComputeSpec, DataSpec, KeepVersions, MinForecastShare, TuningSpec, unreachable
 from manymodels.summary import RunSummary
 from manymodels.timing import StepTimes
 from tasks import RAY_WORKER_MODULES
 from tasks.evaluate import evaluate_run, publish
-from tasks.global_model import train_global_model
 from tasks.ingest import ingest_data
+from tasks.learn import learn_across_series
 from tasks.tune import plan_tuning, reuse_cached
 
 
@@ -78,22 +80,22 @@ def forecast(
 def tune_step(
     ingested: Ingested, data: DataSpec, tuning: TuningSpec, compute: ComputeSpec, layout: RunLayout
 ) -> TuneOutcome:
-    """The series' results: from cache under their keys, else tuned on Ray, after the global model if the run has
-    one (when it fails, the series are tuned without it, under other keys)."""
-    jobs = plan_tuning(ingested, data, tuning, compute, layout)
+    """The series' results: from cache under their keys, else tuned on Ray once the models that learn across series
+    have learned (without one whose learning failed: then the series are tuned under other keys)."""
+    wanted = [model.name for model in registry.across_series() if model.wanted(tuning)]
+    jobs = plan_tuning(ingested, data, tuning, compute, layout, wanted)
     outcome, todo_url = reuse_cached(jobs, layout)
-    global_url = None
-    if todo_url and tuning.global_model:
-        trained = train_global_model(ingested, data, tuning, layout, return_state=True)
-        global_url = trained.result() if trained.is_completed() else None
-        if not global_url:  # the per-series models go on without it: other results, under other keys
-            tuning = tuning.model_copy(update={"global_model": False})
-            left = {job.series_id for job in jobs} - {result.series_id for result in outcome.results}
-            jobs = plan_tuning(ingested, data, tuning, compute, layout)
-            cached, todo_url = reuse_cached([job for job in jobs if job.series_id in left], layout)
-            outcome = outcome.merge(cached)
+    if not todo_url:
+        return outcome
+    states = {name: learn_across_series(name, ingested, data, tuning, layout, return_state=True) for name in wanted}
+    learned = {name: state.result() for name, state in states.items() if state.is_completed()}
+    if len(learned) < len(wanted):
+        left = {job.series_id for job in jobs} - {result.series_id for result in outcome.results}
+        jobs = plan_tuning(ingested, data, tuning, compute, layout, list(learned))
+        cached, todo_url = reuse_cached([job for job in jobs if job.series_id in left], layout)
+        outcome = outcome.merge(cached)
     if todo_url:
         tune = tune_on_ray.with_options(task_runner=ray_task_runner(compute))
-        factors = ingested.seasonal_factors
-        outcome = outcome.merge(tune(data, tuning, compute, layout.output, layout.run, factors, global_url))
+        context = RunContext(data=data, tuning=tuning, learned=learned)
+        outcome = outcome.merge(tune(context, compute, layout.output, layout.run))
     return outcome

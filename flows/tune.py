@@ -9,23 +9,15 @@ from prefect.futures import as_completed
 from engines.ray_engine import cluster_cpus
 from manymodels.batching import in_flight, series_per_task
 from manymodels.layout import RunLayout
-from manymodels.planning import read_jobs, study_storage
+from manymodels.planning import RunContext, read_jobs, study_storage
 from manymodels.results import result_files
 from manymodels.series import TuneOutcome, stored_results
-from manymodels.settings import ComputeSpec, DataSpec, TuningSpec
+from manymodels.settings import ComputeSpec
 from tasks.tune import tune_batch
 
 
-@flow(name="tune-on-ray", flow_run_name="tune-{tuning.trials}-trials")
-def tune_on_ray(
-    data: DataSpec,
-    tuning: TuningSpec,
-    compute: ComputeSpec,
-    output: str,
-    run: str,
-    seasonal_factors: dict[str, list[float]] | None = None,
-    global_url: str | None = None,
-) -> TuneOutcome:
+@flow(name="tune-on-ray", flow_run_name="tune-{context.tuning.trials}-trials")
+def tune_on_ray(context: RunContext, compute: ComputeSpec, output: str, run: str) -> TuneOutcome:
     """Tune the series of the run's job file on Ray in batches, each result cached under its key; report what was
     tuned, resumed, cached. run: the forecast run, whose own work folder holds the job file and the series."""
     logger = get_run_logger()
@@ -40,7 +32,7 @@ def tune_on_ray(
         while pending and len(running) < in_flight(cpus := cluster_cpus()):
             size = series_per_task(len(pending), cpus, compute.series_per_task)
             batch = [pending.popleft() for _ in range(min(size, len(pending)))]
-            running[tune_batch.submit(batch, data, tuning, layout, seasonal_factors, global_url)] = batch
+            running[tune_batch.submit(batch, context, layout)] = batch
         future = next(as_completed(list(running)))
         batch = running.pop(future)
         future.wait()  # takes the final state from Ray rather than the API, which may lag behind

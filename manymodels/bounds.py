@@ -9,8 +9,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+from manymodels.columns import YHAT
+
 POINT = "mean"  # statsforecast's key of the point forecast
-POINT_COLUMN = "yhat"
+POINT_COLUMN = YHAT
 _LOWER_COLUMN = re.compile(r"lo_(\d+)")
 
 

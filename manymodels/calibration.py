@@ -12,7 +12,7 @@ import pandas as pd
 
 from manymodels.bounds import Forecast, Interval
 from manymodels.candidates import TUNED, Candidates
-from manymodels.contract import TARGET, TIME
+from manymodels.columns import TARGET, TIME, YHAT
 from manymodels.settings import base_level
 
 
@@ -66,7 +66,7 @@ def fold_corrections(
     for fold in folds:
         history, window, actual = splits.fold(*splits.folds[fold])
         bounded = on_folds.get((champion, fold)) or candidates.with_intervals(champion, history, window, seed)
-        points.append(pd.DataFrame({TIME: window[TIME].to_numpy(), TARGET: actual, "yhat": bounded.mean}))
+        points.append(pd.DataFrame({TIME: window[TIME].to_numpy(), TARGET: actual, YHAT: bounded.mean}))
         for level in data.levels:
             scores[level].append(conformity(actual, *bounded.intervals[level]))
         for q in data.quantiles:
@@ -76,7 +76,7 @@ def fold_corrections(
         levels={level: correction(np.concatenate(s or none), level) for level, s in scores.items()},
         quantiles={q: one_sided(np.concatenate(s or none), q) for q, s in below.items()},
     )
-    return corrections, pd.concat(points or [pd.DataFrame(columns=[TIME, TARGET, "yhat"])], ignore_index=True)
+    return corrections, pd.concat(points or [pd.DataFrame(columns=[TIME, TARGET, YHAT])], ignore_index=True)
 
 
 def calibrated(forecast: Forecast, corrections: Corrections, floor: float | None) -> Forecast:

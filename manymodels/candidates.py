@@ -1,37 +1,39 @@
-"""The candidate models for a series' champion, and their forecasts: Prophet tuned and default, the challengers,
-the pooled-seasonal model, and ensembles of the untuned ones."""
+"""The candidate models for a series' champion, and their forecasts: Prophet tuned and default, the registered
+challengers that apply to the series (manymodels.forecasters), and ensembles of the untuned ones."""
 
 import functools
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from manymodels.bounds import Forecast
-from manymodels.challengers import CHALLENGERS, INTERMITTENT, challenger_forecast, is_intermittent
-from manymodels.contract import TARGET, TIME
 from manymodels.designs import FoldDesign, largest_params
 from manymodels.ensembles import CHOSEN, ENSEMBLES, FIXED_MEDIAN, MEDIAN, Ensemble
-from manymodels.global_model import GLOBAL
+from manymodels.forecasters import registry
+from manymodels.forecasters.base import Forecaster, Series
 from manymodels.models import fit_prophet, is_log, predict, prophet_intervals
-from manymodels.pooled import POOLED, pooled_forecast, shares_shape
 from manymodels.settings import DataSpec
 from manymodels.splits import SeriesSplits
 
 TUNED, DEFAULT, CHAMPION = "prophet_tuned", "prophet_default", "champion"
-MODELS = (TUNED, DEFAULT, *CHALLENGERS, *INTERMITTENT, POOLED, GLOBAL, *ENSEMBLES)  # in order of preference on a tie
 PROPHETS = (TUNED, DEFAULT)
+
+
+def model_names() -> tuple[str, ...]:
+    """Every model a series may have, in order of preference on a tie."""
+    return (*PROPHETS, *(m.name for m in registry.challengers()), *ENSEMBLES)
 
 
 @dataclass
 class Candidates:
     """Forecasts of each candidate model of one series, with the Prophet fits they took counted.
 
-    seasonal_factors: the run's pooled factors (Ingested.seasonal_factors); without them, no pooled challenger.
+    learned: the series' share of what each model that learns across series learned in this run, by model name;
+    a model that needs it and has none does not compete.
     tuned_params: the tuned Prophet's parameters, once the study has chosen them.
-    global_forecast: the global model's forecasts of the series (ds, yhat: its windows and future); without them, no
-    global model.
     solver: how Prophet's fits are solved (TuningSpec.solver); solved_by counts them by what solved each: exact,
     stan, or fallback (Stan after the exact solver declined or failed its check).
     ensembles: each ensemble's members, once chosen on the folds (champion.fold_errors); the fixed median before.
@@ -39,9 +41,8 @@ class Candidates:
 
     splits: SeriesSplits
     data: DataSpec
-    seasonal_factors: dict[str, list[float]] | None = None
+    learned: dict[str, Any] = field(default_factory=dict)
     tuned_params: dict | None = None
-    global_forecast: pd.DataFrame | None = None
     solver: str = "exact"
     solved_by: Counter = field(default_factory=Counter)
     ensembles: dict[str, Ensemble] = field(default_factory=lambda: {MEDIAN: FIXED_MEDIAN})
@@ -51,22 +52,24 @@ class Candidates:
     def prophet_fits(self) -> int:
         return sum(self.solved_by.values())
 
-    @property
-    def models(self) -> list[str]:
-        return [
-            m
-            for m in MODELS
-            if (m != POOLED or self.pooled)
-            and (m not in INTERMITTENT or self.intermittent)
-            and (m != GLOBAL or self.global_forecast is not None)
-            and (m != TUNED or self.splits.tuning)  # fewer than two folds: none to tune on
-            and (m not in CHOSEN or len(self.splits.folds) > 1)  # nor others to choose members on
-        ]
+    def view(self, model: Forecaster) -> Series:
+        return Series(self.splits, self.data, self.learned.get(model.name))
 
     @functools.cached_property
-    def intermittent(self) -> bool:
-        """Whether the series' demand before its folds is intermittent: then Croston, TSB, ADIDA and IMAPA compete."""
-        return is_intermittent(self.splits.y[: self.splits.before_folds])
+    def challengers(self) -> dict[str, Forecaster]:
+        """The registered challengers that apply to this series, by name."""
+        return {m.name: m for m in registry.challengers() if m.applies(self.view(m))}
+
+    @property
+    def models(self) -> list[str]:
+        return [m for m in model_names() if self._competes(m)]
+
+    def _competes(self, model: str) -> bool:
+        if model == TUNED:
+            return bool(self.splits.tuning)  # fewer than two folds: none to tune on
+        if model in CHOSEN:
+            return len(self.splits.folds) > 1  # nor others to choose members on
+        return model in (DEFAULT, MEDIAN) or model in self.challengers
 
     @property
     def untuned(self) -> list[str]:
@@ -77,16 +80,6 @@ class Candidates:
     def members(self) -> list[str]:
         """The untuned models whose forecasts come with bounds from their fit: an ensemble's members."""
         return [m for m in self.untuned if m not in PROPHETS]
-
-    @functools.cached_property
-    def pooled(self) -> bool:
-        """Whether the pooled-seasonal model competes: the run has factors and the series' own shape agrees."""
-        if not self.seasonal_factors:
-            return False
-        first_cut, splits = self.splits.before_folds, self.splits
-        return shares_shape(
-            splits.y[:first_cut], splits.known[TIME].iloc[:first_cut], self.data.freq, self.seasonal_factors
-        )
 
     def prophet(self, params: dict | None, history: pd.DataFrame, at: pd.DataFrame, init=None, rough=False):
         """Prophet with params (None: its defaults) fitted on history; its point forecast at `at` and the model."""
@@ -134,17 +127,9 @@ class Candidates:
         return self.challenger(model, history, at).mean
 
     def challenger(self, model: str, history: pd.DataFrame, at: pd.DataFrame, levels=()) -> Forecast:
-        """The forecast, with bounds at the levels, of a challenger or the pooled model, clipped at the series'
-        floor."""
-        if model == GLOBAL:  # its bounds are its point: calibration on its folds gives its intervals
-            yhat = self.global_forecast.set_index(TIME)["yhat"].reindex(at[TIME]).to_numpy(dtype=float)
-            out = Forecast.point_only(yhat, levels)
-        elif model == POOLED:
-            y, past, dates = history[TARGET].to_numpy(), history[TIME], at[TIME]
-            out = pooled_forecast(y, past, dates, self.data.freq, self.seasonal_factors, levels)
-        else:
-            out = challenger_forecast(model, history[TARGET].to_numpy(), len(at), self.data.period, levels)
-        return out.at_least(self.splits.floor)
+        """The forecast, with bounds at the levels, of a challenger, clipped at the series' floor."""
+        forecaster = self.challengers[model]
+        return forecaster.forecast(self.view(forecaster), history, at, levels).at_least(self.splits.floor)
 
     def with_intervals(self, model: str, history: pd.DataFrame, at: pd.DataFrame, seed: int) -> Forecast:
         """A model's point forecast and its prediction intervals at the run's levels; an ensemble's combine its

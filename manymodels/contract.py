@@ -3,10 +3,8 @@
 import numpy as np
 import pandas as pd
 
+from manymodels.columns import PATH, ROW, SERIES_ID, TARGET, TIME
 from manymodels.settings import DataSpec
-
-SERIES_ID, TIME, TARGET, ROW = "series_id", "ds", "y", "row"
-PATH = "path"  # the file a CSV row came from (include_path_column)
 
 
 def to_contract(raw: pd.DataFrame, spec: DataSpec, partition_info: dict | None = None) -> pd.DataFrame:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from manymodels.bounds import Forecast
-from manymodels.challengers import ETS, SNAIVE, THETA
+from manymodels.forecasters.statsforecast_models import AUTO_ETS, AUTO_THETA, SEASONAL_NAIVE
 
 MEDIAN, BEST3, GREEDY = "median_ensemble", "best3_median", "greedy_ensemble"
 ENSEMBLES = (MEDIAN, BEST3, GREEDY)
@@ -40,7 +40,7 @@ def median_of(members: list[str]) -> Ensemble:
     return Ensemble({m: 1 / len(members) for m in members}, median=True)
 
 
-FIXED_MEDIAN = median_of([SNAIVE, ETS, THETA])
+FIXED_MEDIAN = median_of([SEASONAL_NAIVE.name, AUTO_ETS.name, AUTO_THETA.name])
 
 
 def _finite_means(errors: dict[str, list[float]]) -> dict[str, float]:

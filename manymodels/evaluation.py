@@ -10,15 +10,14 @@ import pandas as pd
 
 from manymodels import storage
 from manymodels.bounds import intervals_of, quantile_column, quantile_label
-from manymodels.candidates import CHAMPION, MODELS
-from manymodels.challengers import NAIVE2
-from manymodels.contract import SERIES_ID, TARGET, TIME
+from manymodels.candidates import CHAMPION, model_names
+from manymodels.columns import FUTURE, MODEL, SERIES_ID, SPLIT, TARGET, TIME, YHAT
 from manymodels.cost import PriceTable, estimate
 from manymodels.hierarchy import reconciled
 from manymodels.ingest import Ingested
 from manymodels.metrics import METRICS, coverage, evaluate, interval_pinball, owa, pinball
+from manymodels.naive2 import NAIVE2
 from manymodels.planning import manifest
-from manymodels.prepare import FUTURE
 from manymodels.series import SeriesSummary, TuneOutcome
 from manymodels.settings import DataSpec, TuningSpec
 from manymodels.summary import RunScores
@@ -41,11 +40,11 @@ def solver_check(gaps: list[dict[str, float]]) -> dict[str, float] | None:
 def series_metrics(backtest: pd.DataFrame, profiles: pd.DataFrame, id_cols: list[str]) -> pd.DataFrame:
     """One row per series and model, one column per metric (MASE scaled by each series' mase_scale)."""
     if backtest.empty:  # every series was rejected
-        return pd.DataFrame(columns=[*id_cols, SERIES_ID, "model", *METRICS])
+        return pd.DataFrame(columns=[*id_cols, SERIES_ID, MODEL, *METRICS])
     scales = profiles.set_index(SERIES_ID)["mase_scale"]
     rows = [
-        {SERIES_ID: sid, "model": model, **evaluate(g[TARGET].to_numpy(), g["yhat"].to_numpy(), scales[sid])}
-        for (sid, model), g in backtest.groupby([SERIES_ID, "model"], sort=True, observed=True)
+        {SERIES_ID: sid, MODEL: model, **evaluate(g[TARGET].to_numpy(), g[YHAT].to_numpy(), scales[sid])}
+        for (sid, model), g in backtest.groupby([SERIES_ID, MODEL], sort=True, observed=True)
     ]
     ids = backtest.drop_duplicates(SERIES_ID)[[*id_cols, SERIES_ID]]
     return ids.merge(pd.DataFrame(rows), on=SERIES_ID)
@@ -53,7 +52,7 @@ def series_metrics(backtest: pd.DataFrame, profiles: pd.DataFrame, id_cols: list
 
 def aggregate(metrics: pd.DataFrame, by: str | None = None) -> dict:
     """Mean of each metric per model, overall or for each value of one id column."""
-    keys = ["model"] if by is None else [by, "model"]
+    keys = [MODEL] if by is None else [by, MODEL]
     means = metrics.groupby(keys, observed=True)[list(METRICS)].mean()
     if by is None:
         return _rounded(means.to_dict(orient="index"))
@@ -62,7 +61,7 @@ def aggregate(metrics: pd.DataFrame, by: str | None = None) -> dict:
 
 def champion_wins(metrics: pd.DataFrame, metric: str = "smape") -> dict:
     """For each other model: the share of series where the champion had the lower error, and by how much."""
-    table = metrics.pivot(index=SERIES_ID, columns="model", values=metric)
+    table = metrics.pivot(index=SERIES_ID, columns=MODEL, values=metric)
     out = {}
     for other in (m for m in table.columns if m != CHAMPION):
         diff = table[other] - table[CHAMPION]
@@ -80,11 +79,11 @@ def champion_wins(metrics: pd.DataFrame, metric: str = "smape") -> dict:
 def owa_by_model(metrics: pd.DataFrame) -> dict[str, float]:
     """M4's OWA of each model against Naive2, from the mean sMAPE and MASE over the series the model forecast (some
     compete only for some series: the pooled and the intermittent models)."""
-    if NAIVE2 not in set(metrics["model"]):
+    if NAIVE2 not in set(metrics[MODEL]):
         return {}
-    base = metrics[metrics["model"] == NAIVE2].set_index(SERIES_ID)[["smape", "mase"]]
+    base = metrics[metrics[MODEL] == NAIVE2].set_index(SERIES_ID)[["smape", "mase"]]
     out = {}
-    for model, rows in metrics[metrics["model"] != NAIVE2].groupby("model", observed=True):
+    for model, rows in metrics[metrics[MODEL] != NAIVE2].groupby(MODEL, observed=True):
         mine, theirs = rows[["smape", "mase"]].mean(), base.loc[rows[SERIES_ID]].mean()
         out[str(model)] = round(owa(mine["smape"], mine["mase"], theirs["smape"], theirs["mase"]), 4)
     return out
@@ -93,8 +92,8 @@ def owa_by_model(metrics: pd.DataFrame) -> dict[str, float]:
 def selection_report(metrics: pd.DataFrame, owas: dict[str, float], metric: str) -> dict:
     """How the contest did on the test window: the share of series whose champion had the lowest error of the
     candidates there, and the champion's OWA beside that of the best model used for every series."""
-    table = metrics.pivot(index=SERIES_ID, columns="model", values=metric)
-    candidates = [m for m in table.columns if m in MODELS]
+    table = metrics.pivot(index=SERIES_ID, columns=MODEL, values=metric)
+    candidates = [m for m in table.columns if m in model_names()]
     best_share = float((table[CHAMPION] <= table[candidates].min(axis=1) + 1e-9).mean())
     everywhere = [m for m in candidates if table[m].notna().all()]  # "always model X" must forecast every series
     singles = {m: v for m, v in owas.items() if m in everywhere}
@@ -111,7 +110,7 @@ def selection_report(metrics: pd.DataFrame, owas: dict[str, float], metric: str)
 def interval_scores(backtest: pd.DataFrame, levels: list[int], quantiles: list[float] = ()) -> dict | None:
     """Coverage of each interval level and the mean pinball loss of the champion's bounds on the test window; for
     each quantile, the share of actuals at or below it and its mean pinball loss over the series."""
-    champion = backtest[backtest["model"] == CHAMPION]
+    champion = backtest[backtest[MODEL] == CHAMPION]
     if champion.empty or not levels:
         return None
     y, every = champion[TARGET].to_numpy(), intervals_of(champion, levels)
@@ -138,7 +137,7 @@ def _rounded(table: dict) -> dict:
 
 def best_and_worst(metrics: pd.DataFrame, id_cols: list[str], n: int = 5, metric: str = "smape") -> list[dict]:
     """The n series with the lowest and the n with the highest error of the champion, with every model's error."""
-    table = metrics.pivot(index=SERIES_ID, columns="model", values=metric).sort_values(CHAMPION)
+    table = metrics.pivot(index=SERIES_ID, columns=MODEL, values=metric).sort_values(CHAMPION)
     ids = metrics.drop_duplicates(SERIES_ID).set_index(SERIES_ID)[id_cols]
     picked = [("best", sid) for sid in table.index[:n]]
     picked += [("worst", sid) for sid in table.index[max(n, len(table) - n) :][::-1]]
@@ -235,12 +234,12 @@ def _reconciled(ingested: Ingested, results: list, backtest: pd.DataFrame, frame
     could not be (the run's other outputs stand without it)."""
     urls = ingested.series_urls()
     history = storage.read_parquets([urls[r.series_id] for r in results])
-    history = history.loc[history["split"] != FUTURE, [SERIES_ID, TIME, TARGET, "split"]]
+    history = history.loc[history[SPLIT] != FUTURE, [SERIES_ID, TIME, TARGET, SPLIT]]
     ids = ingested.profiles[[*data.id_cols, SERIES_ID]]
     ids = ids[ids[SERIES_ID].isin(history[SERIES_ID].unique())]
-    champion = backtest.loc[backtest["model"] == CHAMPION, [SERIES_ID, TIME, "yhat"]]
+    champion = backtest.loc[backtest[MODEL] == CHAMPION, [SERIES_ID, TIME, YHAT]]
     try:
-        return *reconciled(history, ids, champion, frames[1][[SERIES_ID, TIME, "yhat"]], frames[2], data), None
+        return *reconciled(history, ids, champion, frames[1][[SERIES_ID, TIME, YHAT]], frames[2], data), None
     except Exception as e:
         why = " ".join((str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}").splitlines())
         log.warning("no reconciliation: %s", why, exc_info=not isinstance(e, ValueError))

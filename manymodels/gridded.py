@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from manymodels.contract import SERIES_ID, TARGET, TIME
+from manymodels.columns import FILLED, SERIES_ID, SPLIT, TARGET, TEST, TIME, TRAIN
 from manymodels.prepare import (
     DATA_HASH,
     MAX_PERIODS,
@@ -95,13 +95,13 @@ def _table(
 ) -> pa.Table:
     """Every gridded series' file rows, one after another, with the columns (and the pandas metadata) that
     series_frame gives one series; the strings are taken from their few distinct values, not made row by row."""
-    one = {TIME: times[:1], TARGET: y[:1], "filled": [False], "split": ["train"]}
+    one = {TIME: times[:1], TARGET: y[:1], FILLED: [False], SPLIT: [TRAIN]}
     schema = pa.Table.from_pandas(
         pd.DataFrame(one | {c: v[:1] for c, v in labels.items()}), preserve_index=False
     ).schema
     series = np.repeat(np.arange(len(sizes)), sizes)
     position = np.arange(len(y)) - np.repeat(firsts, sizes)
     tested = (position >= np.repeat(sizes - horizon, sizes)).astype(np.int8)
-    columns = [times, y, np.zeros(len(y), bool), pa.array(["train", "test"]).take(tested)]
+    columns = [times, y, np.zeros(len(y), bool), pa.array([TRAIN, TEST]).take(tested)]
     columns += [pa.array(values, type=pa.large_string()).take(series) for values in labels.values()]
     return pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(columns, schema, strict=True)], schema=schema)

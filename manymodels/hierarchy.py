@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from manymodels.challengers import ETS, challenger_forecast
-from manymodels.contract import SERIES_ID, TARGET, TIME
+from manymodels.columns import SERIES_ID, SPLIT, TARGET, TEST, TIME, YHAT
+from manymodels.forecasters.statsforecast_models import AUTO_ETS
 from manymodels.metrics import mase, seasonal_mae, smape
 from manymodels.settings import DataSpec
 
@@ -67,7 +67,7 @@ def sum_forecasts(tree: Hierarchy, cuts: list[pd.Timestamp], data: DataSpec) -> 
         for cut in cuts:
             dates = pd.date_range(cut, periods=data.horizon, freq=data.freq)
             y = rows.loc[rows["ds"] < cut, "y"].to_numpy()
-            yhat = challenger_forecast(ETS, y, data.horizon, data.period).mean
+            yhat = AUTO_ETS.on_values(y, data.horizon, data.period).mean
             out.append(pd.DataFrame({"unique_id": node, "ds": dates, "yhat": yhat}))
     return pd.concat(out, ignore_index=True)
 
@@ -127,11 +127,11 @@ def reconciled(
         sums = sum_forecasts(tree, window_starts(on_folds[TIME], data.horizon), data)
         bottom = tree.of_series(on_folds.rename(columns={TIME: "ds", TARGET: "y"}))
         residuals = pd.concat([sums.merge(tree.history, on=["unique_id", "ds"]), bottom], ignore_index=True)
-    test_start = history.loc[history["split"] == "test", TIME].min()
+    test_start = history.loc[history[SPLIT] == TEST, TIME].min()
     future_start = history[TIME].max() + pd.tseries.frequencies.to_offset(data.freq)
     parts = []
     for window, champion, cut in (("test", champion_test, test_start), ("future", champion_future, future_start)):
-        series = tree.of_series(champion[[SERIES_ID, TIME, "yhat"]].rename(columns={TIME: "ds"}))
+        series = tree.of_series(champion[[SERIES_ID, TIME, YHAT]].rename(columns={TIME: "ds"}))
         base = pd.concat([sum_forecasts(tree, [cut], data), series], ignore_index=True)
         parts.append(reconcile(tree, base, residuals).assign(window=window))
     out = pd.concat(parts, ignore_index=True).merge(tree.history, on=["unique_id", "ds"], how="left")

@@ -2,7 +2,6 @@
 
 import difflib
 import functools
-import json
 import logging
 import operator
 from collections.abc import Callable
@@ -13,13 +12,14 @@ import pandas as pd
 from distributed import default_client
 
 from manymodels import storage
-from manymodels.contract import PATH, SERIES_ID, find_problems, to_contract
+from manymodels.columns import PATH, SERIES_ID
+from manymodels.contract import find_problems, to_contract
 from manymodels.errors import InputError
+from manymodels.forecasters.base import RunInputs
 from manymodels.gridded import prepare_gridded
 from manymodels.layout import RunLayout
-from manymodels.pooled import pool
 from manymodels.prepare import prepare_series, profile_frame, profile_schema
-from manymodels.settings import DataSpec
+from manymodels.settings import DataSpec, TuningSpec
 
 log = logging.getLogger(__name__)
 
@@ -36,17 +36,16 @@ class Ingested:
     empty_files: list[str] = field(default_factory=list)  # skipped, and listed in the summary
 
     @property
-    def seasonal_factors(self) -> dict[str, list[float]] | None:
-        """The pooled-seasonal challenger's factors, from every accepted series' ratios (None: no challenger)."""
-        return pool(json.loads(r) for r in self.accepted.get("seasonal_ratios", []) if isinstance(r, str) and r)
-
-    @property
     def accepted(self) -> pd.DataFrame:
         return self.profiles[self.profiles["status"] == "ok"]
 
     @property
     def rejected(self) -> pd.DataFrame:
         return self.profiles[self.profiles["status"] != "ok"]
+
+    def run_inputs(self, data: DataSpec, tuning: TuningSpec, work: str) -> RunInputs:
+        """What a model that learns across series learns from (manymodels.forecasters.base)."""
+        return RunInputs(self.accepted, self.series_urls(), data, tuning, work)
 
     def series_urls(self) -> dict[str, str]:
         """series_id -> URL of its prepared file, for every accepted series."""

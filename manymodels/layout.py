@@ -69,10 +69,9 @@ class RunLayout:
         """The input mapped onto the contract, spilled by the validation pass until the series are written."""
         return storage.join(self.run_work, "contract")
 
-    @property
-    def global_forecasts(self) -> str:
-        """The global model's forecasts of every series' windows and future (manymodels.global_model)."""
-        return storage.join(self.run_work, "global_forecasts.parquet")
+    def learned(self, model: str) -> str:
+        """The folder a model that learns across series writes what it learned to (manymodels.forecasters)."""
+        return storage.join(self.run_work, "learned", model)
 
     def series_file(self, key: str) -> str:
         """A prepared series, named by its key (a hash of its id)."""

@@ -7,7 +7,7 @@ import pandas as pd
 
 from manymodels import location, plots, storage
 from manymodels.candidates import CHAMPION
-from manymodels.contract import SERIES_ID, TARGET, TIME
+from manymodels.columns import MODEL, SERIES_ID, SPLIT, TARGET, TIME, TRAIN
 from manymodels.evaluation import RunOutputs
 from manymodels.layout import TABLES, RunLayout
 from manymodels.prepare import series_key
@@ -42,13 +42,13 @@ def write_plots(outputs: RunOutputs, layout: RunLayout, run: str) -> dict[str, s
 def recent_history(layout: RunLayout, series: list[str], backtest: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Each series' points before its test window, three test windows' worth, from its prepared file (where the
     work area still has it)."""
-    champion = backtest[backtest["model"] == CHAMPION]
+    champion = backtest[backtest[MODEL] == CHAMPION]
     recent = {}
     for sid in series:
         with contextlib.suppress(FileNotFoundError):
             rows = storage.read_parquet(layout.series_file(series_key(sid)))
             window = int((champion[SERIES_ID] == sid).sum())
-            recent[sid] = rows.loc[rows["split"] == "train", [TIME, TARGET]].tail(3 * window)
+            recent[sid] = rows.loc[rows[SPLIT] == TRAIN, [TIME, TARGET]].tail(3 * window)
     return recent
 
 

@@ -9,14 +9,14 @@ import json
 import logging
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, TypeAdapter, field_validator, model_validator
 
 from manymodels import storage
-from manymodels.contract import SERIES_ID
+from manymodels.columns import SERIES_ID
 from manymodels.layout import RunLayout
 from manymodels.prepare import series_key
 from manymodels.search_space import FOURIER, describe_space, in_space
@@ -50,9 +50,9 @@ MODEL_PACKAGES = (
 # The settings' fields that change no series' result, and so are in no key; every other field of DataSpec and
 # TuningSpec is in every key, a new one too. DataSpec: where the input is and what its columns are called (the data's
 # digest and the series' id cover what they give), which series are accepted, the reconciliation after tuning.
-# ComputeSpec, in no key: where the work runs.
+# ComputeSpec, in no key: where the work runs. global_model: the keys name the models that learned across series.
 NOT_IN_KEYS = frozenset(
-    {"url", "encoding", "id_cols", "time_col", "target_col", "non_negative", "hierarchy"}
+    {"url", "encoding", "id_cols", "time_col", "target_col", "non_negative", "hierarchy", "global_model"}
     | {"ray_address", "dask_address", "workers", "series_per_task", "optuna_storage", "forward_credentials"}
 )
 # The fields a study's trials do not depend on: its study is resumed under other values, its result kept under another
@@ -73,7 +73,8 @@ def code_version() -> str:
     """A digest of this package's source and the modelling packages' versions: a change to either changes every
     key."""
     root = Path(__file__).parent
-    return digest(*[(p.name, p.read_text()) for p in sorted(root.glob("*.py"))], model_versions())
+    sources = sorted(root.rglob("*.py"))
+    return digest(*[(str(p.relative_to(root)), p.read_text()) for p in sources], model_versions())
 
 
 HEX = "[0-9a-f]+"  # a digest
@@ -92,7 +93,7 @@ class SeriesJob(BaseModel):
     warm_start: dict[str, float | int | str] | None = None
     data_hash: str  # of the data the keys were made from, which the series file must hold
     code_version: str  # of the planning code, which the worker's must be
-    global_model: bool  # whether the keys say the global model's forecasts compete
+    learned: tuple[str, ...]  # the models that learn across series whose forecasts the keys say compete
 
     @field_validator("cache_key")
     @classmethod
@@ -159,28 +160,41 @@ def settings_key(data: DataSpec, tuning: TuningSpec, leave_out: frozenset[str] =
     }
 
 
-def check_planned(jobs: list[SeriesJob], global_url: str | None) -> None:
+class RunContext(BaseModel):
+    """What every series of a run is tuned with: the settings, and what each model that learns across series
+    learned (small and JSON-able: the global model's is the place of its forecasts)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    data: DataSpec
+    tuning: TuningSpec
+    learned: dict[str, Any] = {}
+
+
+def check_planned(jobs: list[SeriesJob], learned: dict[str, Any]) -> None:
     """Refuse jobs whose keys would not say what is computed here: planned by other code or with other modelling
-    packages than this worker's, or for another use of the global model's forecasts."""
+    packages than this worker's, or with other models that learn across series than those that learned."""
     here = code_version()
     if other := sorted({job.code_version for job in jobs} - {here}):
         raise RuntimeError(
             f"the jobs were planned by other code than this worker's ({', '.join(other)}, here {here}): install the "
             "driver's manymodels and modelling packages on the cluster"
         )
-    if any(job.global_model != bool(global_url) for job in jobs):
+    if other := sorted({job.learned for job in jobs} - {tuple(sorted(learned))}):
         raise RuntimeError(
-            f"the jobs were planned {'without' if global_url else 'with'} the global model's forecasts, and are "
-            f"given {'them' if global_url else 'none'}"
+            f"the jobs were planned with what {', '.join(other[0]) or 'no model'} learned across series, and are "
+            f"given what {', '.join(sorted(learned)) or 'no model'} learned"
         )
 
 
 def plan_jobs(
-    ingested: Ingested, data: DataSpec, tuning: TuningSpec, study_storage: str, previous: dict
+    ingested: Ingested, data: DataSpec, tuning: TuningSpec, study_storage: str, previous: dict, learned=()
 ) -> list[SeriesJob]:
-    """A job per accepted series; study_storage is an RDB URL, or a folder for one journal file per series."""
+    """A job per accepted series; study_storage is an RDB URL, or a folder for one journal file per series;
+    learned: the models that learn across series whose forecasts compete."""
+    learned = tuple(sorted(learned))
     study_config = [settings_key(data, tuning, leave_out=RESULT_ONLY), describe_space()]
-    result_config = settings_key(data, tuning)
+    result_config = [settings_key(data, tuning), learned]
     urls = ingested.series_urls()
     # one database may hold the studies of many run locations: each location's studies are its own
     owner = f":{digest(ingested.layout.output)}" if is_database(study_storage) else ""
@@ -199,7 +213,7 @@ def plan_jobs(
                 warm_start=previous.get(row.series_id),
                 data_hash=row.data_hash,
                 code_version=code_version(),
-                global_model=tuning.global_model,
+                learned=learned,
             )
         )
     return jobs

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pandas as pd
 
-from manymodels.challengers import is_intermittent
-from manymodels.contract import ROW, SERIES_ID, TARGET, TIME
+from manymodels.columns import FILLED, FUTURE, PROFILE, ROW, SERIES_ID, SPLIT, TARGET, TEST, TIME, TRAIN
+from manymodels.forecasters import registry
+from manymodels.forecasters.intermittent import is_intermittent
 from manymodels.metrics import seasonal_mae
-from manymodels.pooled import series_ratios
 from manymodels.settings import DataSpec
 
 DATA_HASH = "data_hash"  # a series' profile field, and the key of its file's attrs (pandas metadata) that holds it
@@ -20,28 +20,6 @@ DATA_HASH = "data_hash"  # a series' profile field, and the key of its file's at
 # quarter-hours, 114 of hours, 2 of minutes: more than the models fit in a run. A constant, not a setting: a bound on
 # one series' memory (a few hundred bytes a period where it is prepared: the driver, on a small input), not a choice.
 MAX_PERIODS = 1_000_000
-
-PROFILE_COLUMNS = {
-    SERIES_ID: "string",
-    "key": "string",
-    "status": "string",
-    "reason": "string",
-    "data_hash": "string",
-    "n_rows": "int64",
-    "n_duplicates": "int64",
-    "length": "Int64",
-    "folds": "Int64",  # the rolling-origin folds the series gets
-    "short_history": "boolean",  # fewer than min_train points before its folds: its folds on what it has
-    "intermittent": "boolean",  # demand before its folds is intermittent (challengers.is_intermittent)
-    "n_filled": "Int64",
-    "zero_share": "float64",
-    "mean": "float64",
-    "volatility": "float64",
-    "mase_scale": "float64",
-    "start": "datetime64[ns]",
-    "end": "datetime64[ns]",
-    "seasonal_ratios": "string",  # JSON of pooled.series_ratios, "" where the series has none
-}
 
 
 def series_key(series_id: str) -> str:
@@ -90,7 +68,11 @@ def accepted_profile(y: np.ndarray, dates, spec: DataSpec) -> dict:
     history = y[: -spec.horizon]
     folds = spec.folds_for(len(history))
     before_folds = len(history) - folds * spec.horizon
-    ratios = series_ratios(y[:before_folds], dates[:before_folds], spec.freq)
+    summaries = {
+        model.name: summary
+        for model in registry.across_series()
+        if (summary := model.summarise(y[:before_folds], dates[:before_folds], spec)) is not None
+    }
     return {
         "status": "ok",
         "reason": "",
@@ -98,7 +80,7 @@ def accepted_profile(y: np.ndarray, dates, spec: DataSpec) -> dict:
         "short_history": spec.is_short(len(history)),
         "intermittent": is_intermittent(history[:before_folds]),
         **describe(y, history, spec.period),
-        "seasonal_ratios": json.dumps(ratios) if ratios else "",
+        "summaries": json.dumps(summaries) if summaries else "",
     }
 
 
@@ -169,12 +151,12 @@ def series_frame(
     columns = {
         TIME: y.index,
         TARGET: y.to_numpy(),
-        "filled": np.asarray(filled),
-        "split": split_labels(len(y), spec.horizon),
+        FILLED: np.asarray(filled),
+        SPLIT: split_labels(len(y), spec.horizon),
     }
     frame = pd.DataFrame(columns | {col: regressors[col].to_numpy() for col in spec.regressors} | labels)
     if future is not None:
-        tail = {TIME: future.index, TARGET: np.nan, "filled": False, "split": FUTURE}
+        tail = {TIME: future.index, TARGET: np.nan, FILLED: False, SPLIT: FUTURE}
         tail = pd.DataFrame(tail | {col: future[col].to_numpy() for col in spec.regressors} | labels)
         frame = pd.concat([frame, tail], ignore_index=True)
     return frame
@@ -246,13 +228,10 @@ def digest(hashes: np.ndarray) -> str:
     return hashlib.blake2b(hashes.tobytes(), digest_size=8).hexdigest()
 
 
-FUTURE = "future"  # the split of the rows after the last target that carry the regressors' future values
-
-
 def split_labels(length: int, horizon: int) -> np.ndarray:
     """The last horizon points are 'test', the rest 'train' (the folds are cut from them at tuning time)."""
-    labels = np.full(length, "train", dtype=object)
-    labels[length - horizon :] = "test"
+    labels = np.full(length, TRAIN, dtype=object)
+    labels[length - horizon :] = TEST
     return labels
 
 
@@ -268,8 +247,8 @@ def describe(y: np.ndarray, history: np.ndarray, period: int) -> dict[str, float
 
 
 def profile_schema(spec: DataSpec) -> dict[str, str]:
-    """Column types of the profile table: the id columns, then PROFILE_COLUMNS."""
-    return {col: "string" for col in spec.id_cols} | PROFILE_COLUMNS
+    """Column types of the profile table: the id columns, then PROFILE."""
+    return {col: "string" for col in spec.id_cols} | PROFILE
 
 
 def profile_frame(profiles: list[dict], spec: DataSpec) -> pd.DataFrame:

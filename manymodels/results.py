@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict
 
 from manymodels import storage
-from manymodels.contract import SERIES_ID
+from manymodels.columns import SERIES_ID
 from manymodels.layout import RunLayout
 from manymodels.series import SeriesResult, SeriesSummary
 

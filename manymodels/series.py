@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiohttp
 import pandas as pd
@@ -17,12 +17,12 @@ from manymodels import storage
 from manymodels.bounds import Forecast
 from manymodels.calibration import Corrections, calibrated, fold_corrections
 from manymodels.candidates import CHAMPION, Candidates
-from manymodels.challengers import NAIVE2, naive2
 from manymodels.champion import DEFAULT_RULE, ChampionRule, choose_champion, fold_errors, mean_errors
-from manymodels.contract import TARGET, TIME
+from manymodels.columns import MODEL, TARGET, TIME, YHAT
 from manymodels.ensembles import ENSEMBLES
-from manymodels.global_model import read_forecasts
-from manymodels.planning import SeriesJob, check_planned
+from manymodels.forecasters import registry
+from manymodels.naive2 import NAIVE2, naive2
+from manymodels.planning import RunContext, SeriesJob, check_planned
 from manymodels.prepare import DATA_HASH
 from manymodels.settings import DataSpec, TuningSpec
 from manymodels.solver_check import compare_solvers, is_checked
@@ -91,17 +91,16 @@ def tune_series(
     tuning: TuningSpec,
     place: StudyPlace | None = None,
     warm_start: dict | None = None,
-    seasonal_factors: dict[str, list[float]] | None = None,
-    global_forecast: pd.DataFrame | None = None,
+    learned: dict[str, Any] | None = None,
     rule: ChampionRule = DEFAULT_RULE,
 ) -> SeriesResult:
     """Tune Prophet on the tuning folds; choose the champion among it and the challengers on the selection folds,
     which no trial saw, by the rule; forecast the test window with every model, and the future with the champion,
-    with intervals."""
+    with intervals. learned: the series' share of what each model that learns across series learned, by name."""
     started = time.perf_counter()
     splits = SeriesSplits.of(frame, data)
-    candidates = Candidates(splits, data, seasonal_factors, global_forecast=global_forecast, solver=tuning.solver)
-    if candidates.intermittent and tuning.metric == "smape":  # sMAPE scores each period of zero demand 0 or 200,
+    candidates = Candidates(splits, data, learned or {}, solver=tuning.solver)
+    if splits.intermittent and tuning.metric == "smape":  # sMAPE scores each period of zero demand 0 or 200,
         tuning = tuning.model_copy(update={"metric": "rmse"})  # and MAE (MASE) favours forecasting no demand at all
     tuned = tune_prophet(candidates, tuning, place, warm_start)
     candidates.tuned_params = tuned.params
@@ -153,12 +152,12 @@ def forecast_series(
         points[name] = each.combine({m: Forecast(points[m]) for m in each.weights}).mean
     points[NAIVE2] = naive2(splits.y, len(test), candidates.data.period)
     dates, actual = test[TIME].to_numpy(), test[TARGET].to_numpy()
-    backtest = [pd.DataFrame({TIME: dates, TARGET: actual, "model": m, "yhat": yhat}) for m, yhat in points.items()]
-    backtest.append(pd.DataFrame({TIME: dates, TARGET: actual, "model": CHAMPION} | champion_test.columns()))
+    backtest = [pd.DataFrame({TIME: dates, TARGET: actual, MODEL: m, YHAT: yhat}) for m, yhat in points.items()]
+    backtest.append(pd.DataFrame({TIME: dates, TARGET: actual, MODEL: CHAMPION} | champion_test.columns()))
     future = calibrated(
         candidates.with_intervals(champion, splits.history, splits.future, seed), corrections, splits.floor
     )
-    forecast = pd.DataFrame({TIME: splits.future[TIME].to_numpy(), "model": champion} | future.columns())
+    forecast = pd.DataFrame({TIME: splits.future[TIME].to_numpy(), MODEL: champion} | future.columns())
     return pd.concat(backtest, ignore_index=True), forecast
 
 
@@ -226,25 +225,21 @@ def read_series(job: SeriesJob) -> pd.DataFrame:
 
 def tune_jobs(
     jobs: list[SeriesJob],
-    data: DataSpec,
-    tuning: TuningSpec,
+    context: RunContext,
     cache: ResultCache,
-    seasonal_factors: dict[str, list[float]] | None = None,
-    global_url: str | None = None,
     logger: logging.Logger | logging.LoggerAdapter = log,
 ) -> TuneOutcome:
     """Tune each job's series (those an earlier attempt stored come from the cache), saving each result as it
     finishes; a series that fails is reported with why, and the others go on; a storage or memory error fails the
-    call. global_url: the global model's forecasts, if the run has one."""
-    check_planned(jobs, global_url)
+    call."""
+    check_planned(jobs, context.learned)
     outcome, todo = stored_results(jobs, cache, this_run=True)
-    global_forecasts = read_forecasts(global_url, [job.series_id for job in todo]) if global_url and todo else {}
+    shares = learned_shares(context.learned, [job.series_id for job in todo]) if todo else {}
     for job in todo:
         try:
             frame = read_series(job)
-            result = tune_series(
-                frame, data, tuning, job.place, job.warm_start, seasonal_factors, global_forecasts.get(job.series_id)
-            )
+            learned = {name: each.get(job.series_id) for name, each in shares.items()}
+            result = tune_series(frame, context.data, context.tuning, job.place, job.warm_start, learned)
         except STORAGE_ERRORS:
             raise
         except Exception as e:  # one series' failure is reported with the series, the others go on
@@ -256,3 +251,8 @@ def tune_jobs(
         logger.info("series %s: champion %s, %d trials", job.series_id, result.champion, result.n_trials)
     logger.info("%d series tuned, %d failed: %s", len(outcome.results), len(outcome.failures), outcome.counts)
     return outcome
+
+
+def learned_shares(learned: dict[str, Any], series_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """By model that learned across series, each series' share of what it learned (one read for a batch)."""
+    return {model.name: model.for_series(learned[model.name], series_ids) for model in registry.across_series(learned)}

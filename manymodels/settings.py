@@ -8,39 +8,11 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from manymodels.batching import MAX_SERIES_PER_TASK, TASKS_PER_CPU
+from manymodels.columns import OUTPUTS, PROFILE, SERIES_FILE
 from manymodels.location import KEEP_VERSIONS, pattern_in
 
 Metric = Literal["smape", "mase", "wape", "rmse"]
 
-# the series files' own columns (manymodels.contract and prepare), which a regressor must not overwrite
-RESERVED_COLUMNS = ("series_id", "ds", "y", "row", "filled", "split", "path")
-# the profile table's own columns (manymodels.prepare.PROFILE_COLUMNS), which an id column must not overwrite
-PROFILE_NAMES = (
-    "key",
-    "status",
-    "reason",
-    "data_hash",
-    "n_rows",
-    "n_duplicates",
-    "length",
-    "folds",
-    "short_history",
-    "intermittent",
-    "n_filled",
-    "zero_share",
-    "mean",
-    "volatility",
-    "mase_scale",
-    "start",
-    "end",
-    "seasonal_ratios",
-    "model",
-    "yhat",
-    "best_value",
-    "n_trials",
-    "champion",
-    "rank",
-)
 _SEASON_LENGTHS = {"h": 24, "D": 7, "B": 5, "W": 52, "MS": 12, "ME": 12, "M": 12, "QS": 4, "QE": 4, "YS": 1, "YE": 1}
 
 
@@ -154,9 +126,9 @@ class DataSpec(Frozen):
         roles = [*self.id_cols, self.time_col, self.target_col]
         if twice := sorted({col for col in roles if roles.count(col) > 1}):
             raise ValueError(f"a column cannot be an id, the time and the target at once: {twice}")
-        if clash := [col for col in self.id_cols if col in (*RESERVED_COLUMNS, *PROFILE_NAMES)]:
+        if clash := [col for col in self.id_cols if col in (*SERIES_FILE, *PROFILE, *OUTPUTS)]:
             raise ValueError(f"id columns cannot be named {clash}: the series files and outputs use those names")
-        taken = {*self.id_cols, self.time_col, self.target_col, *RESERVED_COLUMNS}
+        taken = {*self.id_cols, self.time_col, self.target_col, *SERIES_FILE}
         if clash := [col for col in self.regressors if col in taken]:
             raise ValueError(f"regressor columns must be other columns than the ids, time and target: {clash}")
         if len(set(self.regressors)) < len(self.regressors):

@@ -1,13 +1,14 @@
 """One series cut for tuning and evaluation: rolling-origin folds, the test window, the future."""
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from manymodels.contract import SERIES_ID, TARGET, TIME
+from manymodels.columns import FUTURE, SERIES_ID, SPLIT, TARGET, TEST, TIME
+from manymodels.forecasters.intermittent import is_intermittent
 from manymodels.metrics import seasonal_mae
-from manymodels.prepare import FUTURE
 from manymodels.search_space import Seasonalities
 from manymodels.settings import DataSpec
 
@@ -41,8 +42,8 @@ class SeriesSplits:
 
     @classmethod
     def of(cls, frame: pd.DataFrame, data: DataSpec) -> "SeriesSplits":
-        future, history = frame[frame["split"] == FUTURE], frame[frame["split"] != FUTURE]
-        known, test = history[history["split"] != "test"], history[history["split"] == "test"]
+        future, history = frame[frame[SPLIT] == FUTURE], frame[frame[SPLIT] != FUTURE]
+        known, test = history[history[SPLIT] != TEST], history[history[SPLIT] == TEST]
         folds = rolling_folds(len(known), data.horizon, data.folds_for(len(known)))
         if future.empty:
             dates = pd.date_range(history[TIME].iloc[-1], periods=data.horizon + 1, freq=data.freq)[1:]
@@ -74,6 +75,11 @@ class SeriesSplits:
     def before_folds(self) -> int:
         """How many known points come before the first fold (all of them where there is none)."""
         return self.folds[0][0] if self.folds else len(self.known)
+
+    @functools.cached_property
+    def intermittent(self) -> bool:
+        """Whether the series' demand before its folds is intermittent: then Croston, TSB, ADIDA and IMAPA compete."""
+        return is_intermittent(self.y[: self.before_folds])
 
     @property
     def y(self) -> np.ndarray:

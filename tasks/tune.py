@@ -9,7 +9,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from manymodels.layout import RunLayout
-from manymodels.planning import SeriesJob, plan_jobs, previous_best, study_storage, write_jobs
+from manymodels.planning import RunContext, SeriesJob, plan_jobs, previous_best, study_storage, write_jobs
 from manymodels.results import result_files
 from manymodels.series import TuneOutcome, stored_results, tune_jobs
 from manymodels.settings import ComputeSpec, DataSpec, TuningSpec
@@ -19,9 +19,12 @@ if TYPE_CHECKING:  # the ingest module imports Dask, which Ray workers have no u
 
 
 @task(name="plan-tuning", cache_policy=NO_CACHE)
-def plan_tuning(ingested: Ingested, data: DataSpec, tuning: TuningSpec, compute: ComputeSpec, layout: RunLayout):
-    """Give each series its durable study, its cache key and, if tuned before here, a warm start."""
-    return plan_jobs(ingested, data, tuning, study_storage(compute, layout), previous_best(layout))
+def plan_tuning(
+    ingested: Ingested, data: DataSpec, tuning: TuningSpec, compute: ComputeSpec, layout: RunLayout, learned=()
+):
+    """Give each series its durable study, its cache key and, if tuned before here, a warm start; learned: the
+    models that learn across series whose forecasts compete."""
+    return plan_jobs(ingested, data, tuning, study_storage(compute, layout), previous_best(layout), learned)
 
 
 @task(name="reuse-cached", cache_policy=NO_CACHE)
@@ -41,20 +44,12 @@ def _batch_name() -> str:
 
 
 @task(name="tune", task_run_name=_batch_name, retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
-def tune_batch(
-    jobs: list[SeriesJob],
-    data: DataSpec,
-    tuning: TuningSpec,
-    layout: RunLayout,
-    seasonal_factors: dict[str, list[float]] | None = None,
-    global_url: str | None = None,
-) -> TuneOutcome:
+def tune_batch(jobs: list[SeriesJob], context: RunContext, layout: RunLayout) -> TuneOutcome:
     """Run (or resume) each series' Optuna study over Prophet and forecast; store each result under its cache key."""
-    cache, logger = result_files(layout), get_run_logger()
-    outcome = tune_jobs(jobs, data, tuning, cache, seasonal_factors, global_url, logger=logger)
+    outcome = tune_jobs(jobs, context, result_files(layout), logger=get_run_logger())
     if len(jobs) > 1:
         create_table_artifact(
-            batch_table(outcome, tuning.metric), description=f"Series tuned by this task ({len(jobs)})"
+            batch_table(outcome, context.tuning.metric), description=f"Series tuned by this task ({len(jobs)})"
         )
     return outcome
 

@@ -5,8 +5,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from manymodels.contract import SERIES_ID, TARGET, TIME
-from manymodels.global_model import GLOBAL, date_features, global_forecasts, lags, read_forecasts, train_and_write
+from manymodels.columns import SERIES_ID, TARGET, TIME
+from manymodels.forecasters.global_lgbm import (
+    GLOBAL,
+    date_features,
+    global_forecasts,
+    lags,
+    read_forecasts,
+    train_and_write,
+)
 from manymodels.prepare import prepare_series
 from manymodels.series import tune_series
 from manymodels.settings import DataSpec, TuningSpec
@@ -57,7 +64,7 @@ def test_the_global_model_competes_for_champion_on_the_same_folds(frames, tmp_pa
     sid = frames[SERIES_ID].iloc[0]
     forecast = read_forecasts(out, [sid, "no-such-series"])
     assert list(forecast) == [sid]
-    result = tune_series(frames[frames[SERIES_ID] == sid], SPEC, TuningSpec(trials=2), global_forecast=forecast[sid])
+    result = tune_series(frames[frames[SERIES_ID] == sid], SPEC, TuningSpec(trials=2), learned={GLOBAL: forecast[sid]})
     assert np.isfinite(result.fold_errors[GLOBAL])
     test = result.backtest[result.backtest["model"] == GLOBAL].merge(forecast[sid], on=TIME, suffixes=("", "_global"))
     assert len(test) == H
@@ -95,7 +102,7 @@ def test_a_weekly_set_whose_shortest_series_has_80_points_is_forecast_in_full(tm
     forecasts = global_forecasts(frames, weekly, windows=5)
     for sid, frame in frames.groupby(SERIES_ID):
         result = tune_series(
-            frame, weekly, TuningSpec(trials=2), global_forecast=forecasts[forecasts[SERIES_ID] == sid]
+            frame, weekly, TuningSpec(trials=2), learned={GLOBAL: forecasts[forecasts[SERIES_ID] == sid]}
         )
         assert len(result.forecast) == 13 and result.forecast["yhat"].notna().all()
         assert np.isfinite(result.fold_errors[GLOBAL])

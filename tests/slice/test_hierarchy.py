@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from manymodels.contract import SERIES_ID, TARGET, TIME
+from manymodels.columns import SERIES_ID, TARGET, TIME
 from manymodels.hierarchy import reconciled
 from manymodels.settings import DataSpec
 from manymodels.synthetic import make_retail_sales

@@ -6,13 +6,16 @@ import pandas as pd
 import pytest
 
 from manymodels.candidates import Candidates
-from manymodels.challengers import INTERMITTENT
+from manymodels.forecasters import registry
+from manymodels.forecasters.intermittent import Intermittent
 from manymodels.metrics import rmse
 from manymodels.prepare import prepare_series
 from manymodels.series import tune_series
 from manymodels.settings import DataSpec, TuningSpec
 from manymodels.splits import SeriesSplits
 from manymodels.synthetic import make_intermittent, make_retail_sales
+
+INTERMITTENT = [m.name for m in registry.challengers() if isinstance(m, Intermittent)]
 
 SPEC = DataSpec(url="x", id_cols=["store", "item"], time_col="date", target_col="sales", horizon=14)
 

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.panel import ID_COLS, KNOWN_LENGTH, LONGEST, PANELS, panel, split_held_out
-from manymodels.challengers import SNAIVE
+from manymodels.forecasters.pooled import POOLED
+from manymodels.forecasters.statsforecast_models import SEASONAL_NAIVE
 from manymodels.metrics import smape
-from manymodels.pooled import POOLED
 from manymodels.prepare import prepare_series
 from manymodels.series import tune_series
 from manymodels.settings import DataSpec, TuningSpec
@@ -45,13 +45,13 @@ def test_every_series_of_the_quarterly_panel_is_forecast_and_the_pooled_model_ne
     spec = DataSpec(url="x", id_cols=ID_COLS, time_col="date", target_col="value", freq=freq, horizon=horizon)
     factors = {"month": list(np.linspace(0.8, 1.2, 12))}  # a run's pooled shape that none of these series has
     for series in prepared(history, spec):
-        result = tune_series(series, spec, TuningSpec(trials=2, seed=0), seasonal_factors=factors)
+        result = tune_series(series, spec, TuningSpec(trials=2, seed=0), learned={POOLED: factors})
         assert len(result.forecast) == horizon and np.isfinite(result.forecast["yhat"]).all()
         assert POOLED not in result.fold_errors
         sid = result.series_id
         if sid.startswith("generated-pure_seasonal"):  # a fixed pattern: seasonal naive is all but exact
             actual = held_out[held_out["name"] == sid.removeprefix("generated-")].sort_values("date")["value"]
-            assert result.fold_errors[SNAIVE] < 1.0
+            assert result.fold_errors[SEASONAL_NAIVE.name] < 1.0
             assert smape(actual.to_numpy(), result.forecast["yhat"].to_numpy()) < 2.0
 
 

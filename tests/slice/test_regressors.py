@@ -7,9 +7,10 @@ import pytest
 
 from manymodels import storage
 from manymodels.candidates import DEFAULT, TUNED
+from manymodels.columns import FUTURE
+from manymodels.forecasters.pooled import POOLED, PooledSeasonal
 from manymodels.ingest import Ingested, ingest
 from manymodels.layout import RunLayout
-from manymodels.prepare import FUTURE
 from manymodels.series import tune_series
 from manymodels.settings import DataSpec, TuningSpec
 from tests.helpers import GOOD_SERIES, HORIZON, messy_sales
@@ -62,14 +63,15 @@ def test_a_series_without_the_regressors_future_values_is_rejected(promoted):
 
 def test_the_forecast_is_for_the_given_dates_and_lifted_where_the_promotion_is_on(promoted):
     spec, ingested, future_days = promoted
+    factors = PooledSeasonal().learn(ingested.run_inputs(spec, TUNING, ""))
     for series_id, url in ingested.series_urls().items():
         frame = storage.read_parquet(url)
-        result = tune_series(frame, spec, TUNING, seasonal_factors=ingested.seasonal_factors)
+        result = tune_series(frame, spec, TUNING, learned={POOLED: factors})
         assert result.forecast["ds"].tolist() == future_days.tolist(), series_id
         assert result.champion in (TUNED, DEFAULT), (series_id, result.fold_errors)
         # the same series with no promotion over the horizon: the same study and champion, another future
         no_promotion = frame.assign(promo=frame["promo"].where(frame["split"] != FUTURE, 0.0))
-        unpromoted = tune_series(no_promotion, spec, TUNING, seasonal_factors=ingested.seasonal_factors)
+        unpromoted = tune_series(no_promotion, spec, TUNING, learned={POOLED: factors})
         assert (unpromoted.best_params, unpromoted.champion) == (result.best_params, result.champion), series_id
         with_promotion, without = result.forecast["yhat"].to_numpy(), unpromoted.forecast["yhat"].to_numpy()
         np.testing.assert_allclose(with_promotion[~ON], without[~ON], err_msg=series_id)

@@ -219,7 +219,7 @@ def test_each_run_stages_and_spills_under_names_of_its_own(tmp_path):
 
     for layout in (one, two):
         assert all(
-            path.startswith(f"{tmp_path}/_work/{layout.run}/") for path in [*own(layout), layout.global_forecasts]
+            path.startswith(f"{tmp_path}/_work/{layout.run}/") for path in [*own(layout), layout.learned("global_lgbm")]
         )
     assert not set(own(one)) & set(own(two))
     assert (one.results, one.studies, one.profiles) == (two.results, two.studies, two.profiles)  # every run's

@@ -6,16 +6,18 @@ import pandas as pd
 import pytest
 
 from manymodels import storage
-from manymodels.candidates import CHAMPION, DEFAULT, MODELS, TUNED, Candidates
-from manymodels.challengers import CHALLENGERS, ETS, INTERMITTENT, NAIVE2, SNAIVE, THETA
+from manymodels.candidates import CHAMPION, DEFAULT, TUNED, Candidates, model_names
 from manymodels.ensembles import BEST3, ENSEMBLES, GREEDY, MEDIAN
-from manymodels.global_model import GLOBAL
+from manymodels.forecasters import registry
+from manymodels.forecasters.global_lgbm import GLOBAL
+from manymodels.forecasters.intermittent import Intermittent
+from manymodels.forecasters.pooled import POOLED, own_factors, seasonal_index
 from manymodels.ingest import Ingested
 from manymodels.layout import RunLayout
 from manymodels.metrics import smape
 from manymodels.models import fit_prophet, predict
-from manymodels.planning import SeriesJob, plan_jobs
-from manymodels.pooled import POOLED, own_factors, seasonal_index
+from manymodels.naive2 import NAIVE2
+from manymodels.planning import RunContext, SeriesJob, plan_jobs
 from manymodels.prepare import prepare_series, series_key
 from manymodels.results import ResultFiles
 from manymodels.series import tune_jobs, tune_series
@@ -26,14 +28,15 @@ from manymodels.tuning import fold_objective
 from tests.helpers import SPEC
 
 # the candidates of a series whose demand is not intermittent, in a run without a global model
-SMOOTH = set(MODELS) - set(INTERMITTENT) - {GLOBAL}
+INTERMITTENT = {m.name for m in registry.challengers() if isinstance(m, Intermittent)}
+SMOOTH = set(model_names()) - INTERMITTENT - {GLOBAL}
 FACTORS = {"day_of_week": [0.8, 0.9, 0.9, 1.0, 1.0, 1.1, 1.3], "month": [1.0] * 12}
 
 
 def test_study_runs_the_requested_trials_on_every_fold_and_forecasts_every_window(series):
     own = own_factors(series["y"].to_numpy(), series["ds"], "D")["day_of_week"]  # a run whose series share its shape
     factors = {"day_of_week": list(own), "month": [1.0] * 12}
-    result = tune_series(series, SPEC, TuningSpec(trials=3, seed=1), seasonal_factors=factors)
+    result = tune_series(series, SPEC, TuningSpec(trials=3, seed=1), learned={POOLED: factors})
     # 386 known days allow 4 folds of 14: 3 trials x 2 tuning folds, the tuned Prophet on the 2 selection folds, the
     # default on all 4, both on the test window; a Prophet champion's future, and its bounds on the folds it was
     # chosen on (the tuned one's 2, the default's 4), which calibrate its intervals
@@ -52,7 +55,7 @@ def test_study_runs_the_requested_trials_on_every_fold_and_forecasts_every_windo
     chosen = result.backtest[result.backtest["model"] == result.champion]
     np.testing.assert_allclose(champion["yhat"], chosen["yhat"])
     by_model = result.backtest.pivot(index="ds", columns="model", values="yhat")
-    assert result.ensembles[MEDIAN] == {m: 1 / 3 for m in (SNAIVE, ETS, THETA)}
+    assert result.ensembles[MEDIAN] == {m: 1 / 3 for m in ("seasonal_naive", "auto_ets", "auto_theta")}
     best3 = result.ensembles[BEST3]
     members = SMOOTH - {TUNED, DEFAULT, *ENSEMBLES}  # those with bounds from their fit
     beaten = members - set(best3)
@@ -136,14 +139,19 @@ def test_a_challenger_wins_where_prophet_cannot_follow(series):
     """A pure weekly pattern with no trend: seasonal naive is exact, and is chosen over Prophet."""
     pattern = np.tile([5.0, 9, 13, 11, 7, 20, 30], len(series) // 7 + 1)[: len(series)]
     result = tune_series(series.assign(y=pattern), SPEC, TuningSpec(trials=2, seed=1))
-    assert result.fold_errors["seasonal_naive"] == 0 and result.champion in CHALLENGERS
+    assert result.fold_errors["seasonal_naive"] == 0 and result.champion in (
+        "naive",
+        "seasonal_naive",
+        "auto_ets",
+        "auto_theta",
+    )
     assert result.forecast["yhat"].round(6).tolist() == np.resize(pattern[-7:], 14).tolist()
 
 
 def test_the_pooled_challenger_wins_where_the_series_follows_the_pooled_shape(series):
     """A straight line times the run's factors: the pooled-seasonal model is exact, and is chosen."""
     shape = (40 + 0.05 * np.arange(len(series))) * seasonal_index(series["ds"], "D", FACTORS)
-    result = tune_series(series.assign(y=shape), SPEC, TuningSpec(trials=2, seed=1), seasonal_factors=FACTORS)
+    result = tune_series(series.assign(y=shape), SPEC, TuningSpec(trials=2, seed=1), learned={POOLED: FACTORS})
     assert result.fold_errors[POOLED] == pytest.approx(0, abs=1e-9) and result.champion == POOLED
     future = pd.date_range(series["ds"].iloc[-1], periods=15, freq="D")[1:]
     expected = (40 + 0.05 * np.arange(len(series), len(series) + 14)) * seasonal_index(future, "D", FACTORS)
@@ -154,7 +162,7 @@ def test_a_series_whose_shape_differs_from_the_pooled_one_gets_no_pooled_challen
     """The run's weekly shape reversed: the series shares no shape with the other series, so no pooled model."""
     shape = (40 + 0.05 * np.arange(len(series))) * seasonal_index(series["ds"], "D", FACTORS)
     reversed_factors = {"day_of_week": FACTORS["day_of_week"][::-1], "month": FACTORS["month"]}
-    result = tune_series(series.assign(y=shape), SPEC, TuningSpec(trials=2, seed=1), seasonal_factors=reversed_factors)
+    result = tune_series(series.assign(y=shape), SPEC, TuningSpec(trials=2, seed=1), learned={POOLED: reversed_factors})
     assert POOLED not in result.fold_errors and POOLED not in set(result.backtest["model"])
 
 
@@ -187,13 +195,13 @@ def test_regressors_reach_every_prophet_fit_and_their_future_values_the_forecast
     assert (on.to_numpy() - off.to_numpy()).mean() > 20
 
 
-def planned(series: pd.DataFrame, layout: RunLayout, tuning: TuningSpec) -> SeriesJob:
+def planned(series: pd.DataFrame, layout: RunLayout, tuning: TuningSpec, learned=()) -> SeriesJob:
     """The job the driver plans for the series, whose file is written where the run's layout puts it."""
     key = series_key("1-1")
     profile = {"store": "1", "item": "1", "series_id": "1-1", "key": key, "status": "ok"}
     profiles = pd.DataFrame([profile | {"data_hash": series.attrs["data_hash"]}])
     storage.write_parquet(layout.series_file(key), series)
-    return plan_jobs(Ingested(profiles, layout, len(series)), SPEC, tuning, layout.studies, previous={})[0]
+    return plan_jobs(Ingested(profiles, layout, len(series)), SPEC, tuning, layout.studies, {}, learned)[0]
 
 
 def test_a_series_file_holding_other_data_than_planned_on_is_not_tuned(series, tmp_path):
@@ -201,9 +209,9 @@ def test_a_series_file_holding_other_data_than_planned_on_is_not_tuned(series, t
     files = ResultFiles(layout.results, layout.results_aside)
     job = planned(series, layout, tuning)
     elsewhere = job.model_copy(update={"data_hash": "0123456789abcdef"})  # the file another run's task wrote
-    outcome = tune_jobs([elsewhere], SPEC, tuning, files)
+    outcome = tune_jobs([elsewhere], RunContext(data=SPEC, tuning=tuning), files)
     assert "holds other data" in outcome.failures["1-1"] and files.load(job.cache_key) is None
-    assert tune_jobs([job], SPEC, tuning, files).counts["tuned"] == 1
+    assert tune_jobs([job], RunContext(data=SPEC, tuning=tuning), files).counts["tuned"] == 1
 
 
 def test_jobs_planned_by_other_code_or_for_another_use_of_the_global_model_are_refused(series, tmp_path):
@@ -211,10 +219,13 @@ def test_jobs_planned_by_other_code_or_for_another_use_of_the_global_model_are_r
     files = ResultFiles(layout.results, layout.results_aside)
     job = planned(series, layout, tuning)
     with pytest.raises(RuntimeError, match="planned by other code than this worker's"):
-        tune_jobs([job.model_copy(update={"code_version": "0123456789abcdef"})], SPEC, tuning, files)
-    with pytest.raises(RuntimeError, match="planned without the global model's forecasts, and are given them"):
-        tune_jobs([job], SPEC, tuning, files, global_url=layout.global_forecasts)
-    with_global = planned(series, layout, tuning.model_copy(update={"global_model": True}))
-    with pytest.raises(RuntimeError, match="planned with the global model's forecasts, and are given none"):
-        tune_jobs([with_global], SPEC, tuning, files)
+        tune_jobs(
+            [job.model_copy(update={"code_version": "0123456789abcdef"})], RunContext(data=SPEC, tuning=tuning), files
+        )
+    given_global = RunContext(data=SPEC, tuning=tuning, learned={GLOBAL: str(tmp_path / "forecasts.parquet")})
+    with pytest.raises(RuntimeError, match="planned with what no model learned across series, and are given what"):
+        tune_jobs([job], given_global, files)
+    with_global = planned(series, layout, tuning, learned=[GLOBAL])
+    with pytest.raises(RuntimeError, match=f"planned with what {GLOBAL} learned across series, and are given what no"):
+        tune_jobs([with_global], RunContext(data=SPEC, tuning=tuning), files)
     assert files.load(job.cache_key) is None and files.load(with_global.cache_key) is None

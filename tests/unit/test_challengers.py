@@ -3,9 +3,19 @@
 import numpy as np
 import pytest
 
-from manymodels.challengers import INTERMITTENT, challenger_forecast, history_for, is_intermittent, is_seasonal, naive2
+from manymodels.forecasters import registry
+from manymodels.forecasters.intermittent import Intermittent, is_intermittent
+from manymodels.forecasters.statsforecast_models import recent
+from manymodels.naive2 import is_seasonal, naive2
 from manymodels.splits import rolling_folds
 from manymodels.synthetic import make_intermittent
+
+INTERMITTENT = [m.name for m in registry.challengers() if isinstance(m, Intermittent)]
+
+
+def challenger_forecast(name: str, y: np.ndarray, horizon: int, period: int, levels=()):
+    return registry.named(name).on_values(y, horizon, period, levels)
+
 
 WEEKLY = np.tile([10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0], 8)
 
@@ -23,8 +33,8 @@ def test_a_season_longer_than_half_the_history_falls_back_to_no_season():
 
 
 def test_ets_and_theta_fit_recent_history_and_give_nested_intervals():
-    assert len(history_for("auto_ets", np.arange(5000.0), 7, 28)) == 112
-    assert len(history_for("naive", np.arange(5000.0), 7, 28)) == 5000
+    assert len(recent(np.arange(5000.0), 7, 28)) == 112
+    assert not registry.named("naive").recent_only and registry.named("auto_ets").recent_only
     for name in ("auto_ets", "auto_theta"):
         out = challenger_forecast(name, WEEKLY + np.arange(len(WEEKLY)) * 0.01, 7, 7, [80, 95])
         assert (out.intervals[95].lo <= out.intervals[80].lo).all() and (

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from manymodels.candidates import DEFAULT, TUNED
-from manymodels.challengers import ETS, NAIVE, THETA
 from manymodels.champion import DEFAULT_RULE, ChampionRule, choose_champion, mean_errors
 from manymodels.ensembles import BEST3, GREEDY, MEDIAN
-from manymodels.pooled import POOLED
+from manymodels.forecasters.pooled import POOLED
+
+ETS, NAIVE, THETA = "auto_ets", "naive", "auto_theta"
 
 
 def errors(median: list[float], tuned: list[float] | None = None, **singles: list[float]) -> dict[str, list[float]]:

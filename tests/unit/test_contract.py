@@ -3,7 +3,8 @@ import re
 import pandas as pd
 import pytest
 
-from manymodels.contract import PATH, find_problems, series_ids, to_contract
+from manymodels.columns import PATH
+from manymodels.contract import find_problems, series_ids, to_contract
 from manymodels.settings import DataSpec
 
 SPEC = DataSpec(url="x", id_cols=["store", "item"], time_col="date", target_col="sales")

@@ -44,3 +44,17 @@ def test_the_cluster_nightly_runs_one_at_a_time_fails_short_runs_and_takes_its_p
     assert nightly["parameters"]["data"]["url"] == "{{ $MANYMODELS_DATA_URL }}"
     assert nightly["parameters"]["output"].startswith("{{ $MANYMODELS_RUNS_URL }}")
     assert nightly["parameters"]["compute"]["ray_address"] == "{{ $MANYMODELS_RAY_ADDRESS }}"
+
+
+def test_the_run_form_is_the_settings_fields_with_their_descriptions():
+    from prefect.utilities.callables import parameter_schema
+
+    from manymodels.settings import ComputeSpec, DataSpec, TuningSpec
+
+    flow = load_flow_from_entrypoint(str(ROOT / DEPLOYMENTS[0]["entrypoint"]))
+    schema = parameter_schema(flow).model_dump()
+    for name, spec in (("data", DataSpec), ("tuning", TuningSpec), ("compute", ComputeSpec)):
+        form = schema["definitions"][spec.__name__]["properties"]
+        assert set(form) == set(spec.model_fields), name
+        for field, info in spec.model_fields.items():
+            assert info.description and form[field].get("description") == info.description, (name, field)

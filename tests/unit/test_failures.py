@@ -11,7 +11,7 @@ from botocore.exceptions import EndpointConnectionError
 from manymodels import outputs, planning, plots, series
 from manymodels.evaluation import RunOutputs
 from manymodels.layout import RunLayout
-from manymodels.planning import SeriesJob
+from manymodels.planning import RunContext, SeriesJob
 from manymodels.prepare import prepare_series
 from manymodels.series import tune_jobs
 from manymodels.settings import TuningSpec
@@ -41,7 +41,7 @@ def jobs(tmp_path) -> list[SeriesJob]:
         cache_key="tune-ab-cd",
         data_hash=profile["data_hash"],
         code_version=planning.code_version(),
-        global_model=False,
+        learned=(),
     )
     return [job]
 
@@ -63,7 +63,7 @@ def test_a_storage_or_memory_error_fails_the_task_rather_than_its_series(tmp_pat
 
     monkeypatch.setattr(series, "tune_series", failing)
     with pytest.raises(type(error)):
-        tune_jobs(jobs(tmp_path), SPEC, TuningSpec(trials=1), NoResults())
+        tune_jobs(jobs(tmp_path), RunContext(data=SPEC, tuning=TuningSpec(trials=1)), NoResults())
 
 
 def test_a_model_error_stays_its_series_failure(tmp_path, monkeypatch):
@@ -71,7 +71,7 @@ def test_a_model_error_stays_its_series_failure(tmp_path, monkeypatch):
         raise RuntimeError("Stan optimisation failed")
 
     monkeypatch.setattr(series, "tune_series", failing)
-    outcome = tune_jobs(jobs(tmp_path), SPEC, TuningSpec(trials=1), NoResults())
+    outcome = tune_jobs(jobs(tmp_path), RunContext(data=SPEC, tuning=TuningSpec(trials=1)), NoResults())
     assert outcome.failures == {"1-1": "RuntimeError: Stan optimisation failed"} and not outcome.results
 
 

@@ -29,15 +29,17 @@ def ingested(data_hash: str) -> Ingested:
     return Ingested(profiles=profiles, layout=RunLayout("/w", run="run-1"), n_rows=10)
 
 
-def job(data_hash="h1", tuning=TuningSpec(), storage="/w/optuna", data=DATA):
-    return plan_jobs(ingested(data_hash), data, tuning, storage, previous={})[0]
+def job(data_hash="h1", tuning=TuningSpec(), storage="/w/optuna", data=DATA, learned=()):
+    return plan_jobs(ingested(data_hash), data, tuning, storage, {}, learned)[0]
 
 
 def test_same_inputs_give_the_same_keys():
     assert job() == job()
     assert job().url == "/w/_work/run-1/series/k1.parquet" and job().place.storage == "/w/optuna/k1.journal"
-    # what the worker checks before tuning: the series file's data, its own code, the global model's forecasts
-    assert (job().data_hash, job().code_version, job().global_model) == ("h1", planning.code_version(), True)
+    # what the worker checks before tuning: the series file's data, its own code, what learned across series
+    learned = job(learned=["pooled_seasonal", "global_lgbm"])
+    assert (learned.data_hash, learned.code_version) == ("h1", planning.code_version())
+    assert learned.learned == ("global_lgbm", "pooled_seasonal") and job().learned == ()
 
 
 def test_changed_data_metric_seed_or_horizon_make_a_new_study_and_cache_key():
@@ -137,7 +139,7 @@ def test_jobs_saved_for_the_tuning_flow_come_back_equal(tmp_path):
             warm_start={"weekly_order": 3, "seasonality_mode": "additive"},
             data_hash="h",
             code_version="c",
-            global_model=True,
+            learned=("global_lgbm",),
         )
     ]
     write_jobs(layout.todo, jobs)
@@ -154,7 +156,7 @@ def honest_job(layout: RunLayout, tmp_path) -> dict:
         "cache_key": f"tune-{key}-abc",
         "data_hash": "h",
         "code_version": "c",
-        "global_model": False,
+        "learned": [],
     }
 
 
@@ -230,9 +232,9 @@ def test_keys_cover_every_setting_but_those_listed_as_changing_no_result():
 
     assert job(tuning=Extended(added=1)).cache_key != job(tuning=Extended()).cache_key
     base = job()
-    for result_only in ({"solver_check": 0.5}, {"global_model": False}):  # the same study, another result
-        other = job(tuning=TuningSpec(**result_only))
-        assert other.place == base.place and other.cache_key != base.cache_key
+    for other in (job(tuning=TuningSpec(solver_check=0.5)), job(learned=["global_lgbm"])):  # the same study, another
+        assert other.place == base.place and other.cache_key != base.cache_key  # result
+    assert job(tuning=TuningSpec(global_model=False)) == base  # the models that learned say it
     for update in ({"url": "y.csv"}, {"encoding": "latin-1"}, {"hierarchy": ["store"]}, {"non_negative": True}):
         assert job(data=DATA.model_copy(update=update)) == base
     # compute settings are in no key: each must be listed as changing no result

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from manymodels.pooled import (
+from manymodels.forecasters.pooled import (
+    POOLED,
     centred_mean,
     month_shares,
     pool,
@@ -102,13 +103,13 @@ def test_prepared_series_carry_their_ratios_from_before_the_first_fold():
     rows = pd.DataFrame({"store": "1", "series_id": "1", "ds": dates, "y": y, "row": range(len(y))})
     _, profile = prepare_series(rows, spec)
     expected = series_ratios(y[: 800 - 3 * 30], dates[: 800 - 3 * 30], "D")
-    assert json.loads(profile["seasonal_ratios"]) == expected
+    assert json.loads(profile["summaries"]) == {POOLED: expected}
     _, short = prepare_series(rows.iloc[:400], spec)  # 310 points before the folds: under a year
-    assert short["status"] == "ok" and short["seasonal_ratios"] == ""
+    assert short["status"] == "ok" and short["summaries"] == ""
 
 
 def test_a_series_shares_the_pooled_shape_only_where_its_own_cycles_agree():
-    from manymodels.pooled import own_factors, shares_shape
+    from manymodels.forecasters.pooled import own_factors, shares_shape
 
     dates = pd.date_range("2021-01-01", periods=200, freq="D")
     weekly = np.array([0.8, 0.9, 0.9, 1.0, 1.0, 1.1, 1.3])

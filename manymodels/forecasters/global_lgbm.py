@@ -5,15 +5,19 @@ the per-series models. Then once on all the history, for the future. Missing lag
 with little history of their own get a forecast that leans on the others'."""
 
 import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from manymodels import storage
-from manymodels.contract import SERIES_ID, TARGET, TIME
-from manymodels.prepare import FUTURE
+from manymodels.bounds import Forecast
+from manymodels.columns import FUTURE, SERIES_ID, SPLIT, TARGET, TIME, YHAT
+from manymodels.forecasters.base import RunInputs, Series
 from manymodels.search_space import days_per_step
-from manymodels.settings import DataSpec
+from manymodels.settings import DataSpec, TuningSpec
 
 GLOBAL = "global_lgbm"
 ROW_GROUP = 100_000  # rows of the forecasts file read at once: a batch of series reads only the groups it needs
@@ -71,7 +75,7 @@ def global_forecasts(
     """series_id, ds, yhat: each series' last `windows` windows of `horizon` points before its end (its folds and
     test window), each forecast by the model trained on every series' points before the window, then its future.
     A window a series is too short for is absent. frames: series files' rows (series_id, ds, y, split)."""
-    past = frames[frames["split"] != FUTURE]
+    past = frames[frames[SPLIT] != FUTURE]
     df = pd.DataFrame({"unique_id": past[SERIES_ID].astype(str), "ds": past[TIME], "y": past[TARGET].astype(float)})
     df = df.sort_values(["unique_id", "ds"], kind="stable")
     with warnings.catch_warnings():  # mlforecast warns of the NaN lags it is given on purpose
@@ -82,8 +86,8 @@ def global_forecasts(
         )
         future = fc.fit(df, static_features=[], dropna=False).predict(data.horizon)
     out = pd.concat([cv[["unique_id", "ds", GLOBAL]], future[["unique_id", "ds", GLOBAL]]], ignore_index=True)
-    out = out.rename(columns={"unique_id": SERIES_ID, "ds": TIME, GLOBAL: "yhat"})
-    out["yhat"] = out["yhat"].astype(float).where(np.isfinite(out["yhat"]))
+    out = out.rename(columns={"unique_id": SERIES_ID, "ds": TIME, GLOBAL: YHAT})
+    out[YHAT] = out[YHAT].astype(float).where(np.isfinite(out[YHAT]))
     return out.sort_values([SERIES_ID, TIME], kind="stable", ignore_index=True)
 
 
@@ -96,7 +100,7 @@ def train_and_write(urls: list[str], data: DataSpec, windows: int, seed: int, ou
     """Read the series files at urls, write the global model's forecasts of them to out (series_id, ds, yhat, in
     groups of rows by series); return how many rows."""
     frames = storage.read_parquets(urls)
-    forecasts = global_forecasts(frames[[SERIES_ID, TIME, TARGET, "split"]], data, windows, seed, threads)
+    forecasts = global_forecasts(frames[[SERIES_ID, TIME, TARGET, SPLIT]], data, windows, seed, threads)
     storage.write_parquet(out, forecasts, row_group_size=ROW_GROUP)
     return len(forecasts)
 
@@ -104,4 +108,36 @@ def train_and_write(urls: list[str], data: DataSpec, windows: int, seed: int, ou
 def read_forecasts(url: str, series_ids: list[str]) -> dict[str, pd.DataFrame]:
     """The global model's forecasts (ds, yhat) of each of series_ids that has any."""
     table = storage.read_parquet(url, filters=[(SERIES_ID, "in", list(series_ids))])
-    return {str(sid): rows[[TIME, "yhat"]].reset_index(drop=True) for sid, rows in table.groupby(SERIES_ID)}
+    return {str(sid): rows[[TIME, YHAT]].reset_index(drop=True) for sid, rows in table.groupby(SERIES_ID)}
+
+
+@dataclass(frozen=True)
+class GlobalLGBM:
+    """The global model as a model that learns across series: trained once per run on a node of the cluster, its
+    forecasts of every series written to the run's work area, each series reading its own."""
+
+    name: str = GLOBAL
+
+    def wanted(self, tuning: TuningSpec) -> bool:
+        return tuning.global_model
+
+    def summarise(self, y, dates, data: DataSpec) -> None:
+        return None
+
+    def learn(self, run: RunInputs, threads: int = 1) -> str:
+        """Train on every series file, write the forecasts; where they are."""
+        out = storage.join(run.work, "forecasts.parquet")
+        urls = list(run.series_urls.values())
+        train_and_write(urls, run.data, windows_needed(run.profiles), run.tuning.seed, out, threads)
+        return out
+
+    def for_series(self, learned: str, series_ids: list[str]) -> dict[str, Any]:
+        return read_forecasts(learned, series_ids)
+
+    def applies(self, series: Series) -> bool:
+        return series.learned is not None
+
+    def forecast(self, series: Series, history: pd.DataFrame, at: pd.DataFrame, levels: Sequence[int]) -> Forecast:
+        """Its point at the dates `at`; its bounds are its point, and calibration on its folds gives its intervals."""
+        yhat = series.learned.set_index(TIME)[YHAT].reindex(at[TIME]).to_numpy(dtype=float)
+        return Forecast.point_only(yhat, levels)

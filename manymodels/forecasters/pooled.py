@@ -8,11 +8,19 @@ its first rolling-origin fold only, so neither the folds nor the test window sha
 only where its own shape before its folds agrees with the pooled one (shares_shape): unrelated series share none.
 """
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
+import pandas as pd
 
 from manymodels.bounds import Forecast, Interval
+from manymodels.columns import TARGET, TIME
+from manymodels.forecasters.base import RunInputs, Series
 from manymodels.metrics import interval_quantiles
 from manymodels.search_space import days_per_step
+from manymodels.settings import DataSpec, TuningSpec
 
 POOLED = "pooled_seasonal"
 
@@ -171,3 +179,34 @@ def pooled_forecast(y: np.ndarray, dates, at, freq: str, factors: dict[str, list
         lo, hi = np.quantile(residuals, interval_quantiles(level))
         intervals[level] = Interval((trend + lo) * at_season, (trend + hi) * at_season)
     return Forecast(trend * at_season, intervals)
+
+
+@dataclass(frozen=True)
+class PooledSeasonal:
+    """The pooled-seasonal challenger as a model that learns across series: each series' ratios taken at ingest,
+    pooled once per run into factors every series shares."""
+
+    name: str = POOLED
+
+    def wanted(self, tuning: TuningSpec) -> bool:
+        return True
+
+    def summarise(self, y, dates, data: DataSpec) -> dict | None:
+        return series_ratios(y, dates, data.freq)
+
+    def learn(self, run: RunInputs, threads: int = 1) -> dict[str, list[float]] | None:
+        return pool(run.summaries(self.name))
+
+    def for_series(self, learned: Any, series_ids: list[str]) -> dict[str, Any]:
+        return dict.fromkeys(series_ids, learned)
+
+    def applies(self, series: Series) -> bool:
+        """Where the run has factors and the series' own shape before its folds agrees with them."""
+        if not series.learned:
+            return False
+        splits, first_cut = series.splits, series.splits.before_folds
+        return shares_shape(splits.y[:first_cut], splits.known[TIME].iloc[:first_cut], series.data.freq, series.learned)
+
+    def forecast(self, series: Series, history: pd.DataFrame, at: pd.DataFrame, levels: Sequence[int]) -> Forecast:
+        y, data = history[TARGET].to_numpy(), series.data
+        return pooled_forecast(y, history[TIME], at[TIME], data.freq, series.learned, levels)
