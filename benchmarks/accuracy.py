@@ -29,8 +29,7 @@ from benchmarks.workloads import STORE_ITEM, store_item
 from manymodels.bounds import lower_column, upper_column
 from manymodels.forecasters import registry
 from manymodels.forecasters.global_lgbm import GLOBAL, global_forecasts
-from manymodels.forecasters.intermittent import Intermittent
-from manymodels.forecasters.statsforecast_models import SEASONAL_NAIVE, Statsforecast
+from manymodels.forecasters.statsforecast_models import SEASONAL_NAIVE
 from manymodels.metrics import mase, owa, seasonal_mae, smape
 from manymodels.naive2 import naive2
 from manymodels.settings import DataSpec
@@ -80,12 +79,7 @@ def run_pipeline(history: pd.DataFrame, spec: dict, trials: int, folds: int | No
 
 def single_models(past: np.ndarray, horizon: int, period: int) -> dict[str, np.ndarray]:
     """What each statsforecast challenger alone forecasts, fitted from outside as the pipeline fits it."""
-    return {model.name: model.on_values(past, horizon, period).mean for model in every_series_statsforecast()}
-
-
-def every_series_statsforecast() -> list[Statsforecast]:
-    """The registered statsforecast challengers that compete for every series."""
-    return [m for m in registry.challengers() if isinstance(m, Statsforecast) and not isinstance(m, Intermittent)]
+    return {model.name: model.on_values(past, horizon, period).mean for model in registry.every_series()}
 
 
 def global_alone(history: pd.DataFrame, spec: dict) -> dict[str, np.ndarray]:
@@ -164,7 +158,7 @@ def summarise(scores: pd.DataFrame) -> dict:
     scores = scores[scores["champion"] != "missing"]
     means = scores.filter(regex="^(smape|mase)_").mean()
     singles = {
-        name: round(float(owa_of(means, name)), 4) for name in (*(m.name for m in every_series_statsforecast()), GLOBAL)
+        name: round(float(owa_of(means, name)), 4) for name in (*(m.name for m in registry.every_series()), GLOBAL)
     }
     best = min(singles, key=singles.get)
     ratio = scores["smape_champion_model"] / scores[f"smape_{SEASONAL_NAIVE.name}"]

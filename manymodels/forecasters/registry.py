@@ -4,9 +4,9 @@ here."""
 
 from manymodels.forecasters.base import AcrossSeries, Forecaster
 from manymodels.forecasters.global_lgbm import GlobalLGBM
-from manymodels.forecasters.intermittent import ADIDA, CROSTON, IMAPA, TSB
+from manymodels.forecasters.intermittent import ADIDA, CROSTON, IMAPA, TSB, Intermittent
 from manymodels.forecasters.pooled import PooledSeasonal
-from manymodels.forecasters.statsforecast_models import AUTO_ETS, AUTO_THETA, NAIVE, SEASONAL_NAIVE
+from manymodels.forecasters.statsforecast_models import AUTO_ETS, AUTO_THETA, NAIVE, SEASONAL_NAIVE, Statsforecast
 
 CHALLENGERS: tuple[Forecaster, ...] = (
     NAIVE,
@@ -34,3 +34,9 @@ def named(name: str) -> Forecaster:
 def across_series(names=None) -> list[AcrossSeries]:
     """The registered models that learn across series (those of names only, if given)."""
     return [m for m in challengers() if isinstance(m, AcrossSeries) and (names is None or m.name in names)]
+
+
+def every_series() -> list[Statsforecast]:
+    """The registered challengers that compete for every series whatever its data: the statsforecast models but
+    those of intermittent demand."""
+    return [m for m in challengers() if isinstance(m, Statsforecast) and not isinstance(m, Intermittent)]

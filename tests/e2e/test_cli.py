@@ -12,7 +12,12 @@ import pandas as pd
 import pytest
 
 from manymodels import storage
+from manymodels.candidates import PROPHETS
+from manymodels.ensembles import ENSEMBLES
+from manymodels.forecasters import registry
+from manymodels.forecasters.global_lgbm import GLOBAL
 from manymodels.layout import MARKER, OUTPUT_FILES
+from manymodels.naive2 import NAIVE2
 from tests.helpers import (
     COLUMNS,
     EXPECTED_REJECTIONS,
@@ -29,19 +34,8 @@ from tests.helpers import (
 
 pytestmark = [pytest.mark.e2e, pytest.mark.ray]
 
-MODELS = [
-    "prophet_tuned",
-    "prophet_default",
-    "naive",
-    "seasonal_naive",
-    "auto_ets",
-    "auto_theta",
-    "global_lgbm",
-    "median_ensemble",
-    "best3_median",
-    "greedy_ensemble",
-    "naive2",
-]
+# the models of every series of messy_sales: too short for the pooled factors, of demand not intermittent
+MODELS = [*PROPHETS, *(m.name for m in registry.every_series()), GLOBAL, *ENSEMBLES, NAIVE2]
 
 
 @pytest.fixture(scope="module")
