@@ -160,6 +160,10 @@ def settings_key(data: DataSpec, tuning: TuningSpec, leave_out: frozenset[str] =
     }
 
 
+class PlannedElsewhere(RuntimeError):
+    """Jobs whose keys would not say what this worker computes: retrying them here fails the same way."""
+
+
 class RunContext(BaseModel):
     """What every series of a run is tuned with: the settings, and what each model that learns across series
     learned (small and JSON-able: the global model's is the place of its forecasts)."""
@@ -176,12 +180,12 @@ def check_planned(jobs: list[SeriesJob], learned: dict[str, Any]) -> None:
     packages than this worker's, or with other models that learn across series than those that learned."""
     here = code_version()
     if other := sorted({job.code_version for job in jobs} - {here}):
-        raise RuntimeError(
+        raise PlannedElsewhere(
             f"the jobs were planned by other code than this worker's ({', '.join(other)}, here {here}): install the "
             "driver's manymodels and modelling packages on the cluster"
         )
     if other := sorted({job.learned for job in jobs} - {tuple(sorted(learned))}):
-        raise RuntimeError(
+        raise PlannedElsewhere(
             f"the jobs were planned with what {', '.join(other[0]) or 'no model'} learned across series, and are "
             f"given what {', '.join(sorted(learned)) or 'no model'} learned"
         )

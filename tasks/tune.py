@@ -9,7 +9,15 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from manymodels.layout import RunLayout
-from manymodels.planning import RunContext, SeriesJob, plan_jobs, previous_best, study_storage, write_jobs
+from manymodels.planning import (
+    PlannedElsewhere,
+    RunContext,
+    SeriesJob,
+    plan_jobs,
+    previous_best,
+    study_storage,
+    write_jobs,
+)
 from manymodels.results import result_files
 from manymodels.series import TuneOutcome, stored_results, tune_jobs
 from manymodels.settings import ComputeSpec, DataSpec, TuningSpec
@@ -43,7 +51,19 @@ def _batch_name() -> str:
     return f"tune-{jobs[0].series_id}" + (f"-and-{len(jobs) - 1}-more" if len(jobs) > 1 else "")
 
 
-@task(name="tune", task_run_name=_batch_name, retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+def worth_retrying(task, task_run, state) -> bool:
+    """Whether a failed batch may succeed on a retry: not one planned for other code or other learned models."""
+    return not isinstance(state.result(raise_on_failure=False), PlannedElsewhere)
+
+
+@task(
+    name="tune",
+    task_run_name=_batch_name,
+    retries=2,
+    retry_delay_seconds=[1, 5],
+    retry_condition_fn=worth_retrying,
+    cache_policy=NO_CACHE,
+)
 def tune_batch(jobs: list[SeriesJob], context: RunContext, layout: RunLayout) -> TuneOutcome:
     """Run (or resume) each series' Optuna study over Prophet and forecast; store each result under its cache key."""
     outcome = tune_jobs(jobs, context, result_files(layout), logger=get_run_logger())

@@ -98,3 +98,13 @@ def test_a_plot_that_cannot_be_drawn_is_logged_and_skipped(tmp_path, monkeypatch
         urls = outputs.write_plots(run, RunLayout(str(tmp_path)), "r1")
     assert list(urls) == ["forecasts against actuals"]
     assert "errors per model" in caplog.text and "no room for the boxes" in caplog.text
+
+
+def test_a_batch_planned_elsewhere_is_not_retried_and_a_storage_error_is():
+    from prefect.states import Failed
+
+    from manymodels.planning import PlannedElsewhere
+    from tasks.tune import worth_retrying
+
+    assert not worth_retrying(None, None, Failed(data=PlannedElsewhere("the jobs were planned by other code")))
+    assert worth_retrying(None, None, Failed(data=OSError("connection reset")))
