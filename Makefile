@@ -29,8 +29,11 @@ demo: setup
 	.venv/bin/manymodels demo
 
 # Every layer (tests/README.md: the layers, the markers, how to run one); the 25 slowest tests at the end.
+# Two workers, each test file kept on one (its module fixtures are whole runs), files handed out in collection
+# order (e2e, whose files are the long ones, first) rather than xdist's default of the files with most tests first,
+# which left test_failing_storage's single 80 s test for last on one worker while the other sat idle.
 test: setup
-	$(PY) -m pytest -q --durations=25
+	$(PY) -m pytest -q --durations=25 -n 2 --dist loadfile --no-loadscope-reorder
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not e2e"

@@ -87,8 +87,10 @@ def tune_step(
     outcome, todo_url = reuse_cached(jobs, layout)
     if not todo_url:
         return outcome
-    states = {name: learn_across_series(name, ingested, data, tuning, layout, return_state=True) for name in wanted}
-    learned = {name: state.result() for name, state in states.items() if state.is_completed()}
+    learning = {name: learn_across_series.submit(name, ingested, data, tuning, layout) for name in wanted}
+    for future in learning.values():
+        future.wait()
+    learned = {name: future.result() for name, future in learning.items() if future.state.is_completed()}
     if len(learned) < len(wanted):
         left = {job.series_id for job in jobs} - {result.series_id for result in outcome.results}
         jobs = plan_tuning(ingested, data, tuning, compute, layout, list(learned))

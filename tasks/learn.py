@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # the ingest module imports Dask
 
 @task(name="learn-across-series", task_run_name="learn-{name}", retries=1, cache_policy=NO_CACHE)
 def learn_across_series(name: str, ingested: Ingested, data: DataSpec, tuning: TuningSpec, layout: RunLayout) -> Any:
-    """Have one model learn across every series, on the cluster's largest node; what it learned."""
-    inputs = ingested.run_inputs(data, tuning, layout.learned(name))
+    """Have one model learn across every series, on the cluster's largest node if it is heavy; what it learned."""
+    model, inputs = registry.named(name), ingested.run_inputs(data, tuning, layout.learned(name))
     get_run_logger().info("%s learning across %d series", name, len(inputs.series_urls))
-    return on_largest_node(registry.named(name).learn, inputs)
+    return on_largest_node(model.learn, inputs) if model.heavy else model.learn(inputs)

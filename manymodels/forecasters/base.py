@@ -60,9 +60,12 @@ class RunInputs:
 @runtime_checkable
 class AcrossSeries(Forecaster, Protocol):
     """A model that learns across a run's series. wanted: whether the settings ask for it. summarise: what it takes
-    of one series at ingest, where every series passes anyway (JSON; None: nothing); learn: once per run, on a
-    node of the cluster with `threads` CPUs, a small JSON-able result (the place of a file it wrote, say); for_series:
-    each series' share of it, which Series.learned carries. A learn that fails leaves the run without the model."""
+    of one series at ingest, where every series passes anyway (JSON; None: nothing); learn: once per run, a small
+    JSON-able result (the place of a file it wrote, say), on the cluster's largest node with `threads` CPUs where
+    `heavy`, else in the flow's own process; for_series: each series' share of it, which Series.learned carries. A
+    learn that fails leaves the run without the model."""
+
+    heavy: bool
 
     def wanted(self, tuning: TuningSpec) -> bool: ...
 

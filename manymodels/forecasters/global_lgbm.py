@@ -117,6 +117,7 @@ class GlobalLGBM:
     forecasts of every series written to the run's work area, each series reading its own."""
 
     name: str = GLOBAL
+    heavy: bool = True
 
     def wanted(self, tuning: TuningSpec) -> bool:
         return tuning.global_model

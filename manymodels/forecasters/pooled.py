@@ -187,6 +187,7 @@ class PooledSeasonal:
     pooled once per run into factors every series shares."""
 
     name: str = POOLED
+    heavy: bool = False  # pooling the ingest's summaries takes no cluster
 
     def wanted(self, tuning: TuningSpec) -> bool:
         return True

@@ -36,6 +36,7 @@ class RunLevel:
     series, from what it summarised of each at ingest."""
 
     name: str = "run_level"
+    heavy: bool = False  # learns in the flow's process: from the summaries alone
 
     def wanted(self, tuning: TuningSpec) -> bool:
         return True

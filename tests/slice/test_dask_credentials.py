@@ -34,7 +34,9 @@ def scheduler():
     """A Dask cluster of one worker process started without any AWS credentials."""
     saved = {name: os.environ.pop(name) for name in NAMES if name in os.environ}
     try:
-        with LocalCluster(n_workers=1, threads_per_worker=1, host="127.0.0.1", dashboard_address=":0") as cluster:
+        with LocalCluster(
+            n_workers=1, threads_per_worker=1, host="127.0.0.1", dashboard_address="127.0.0.1:0"
+        ) as cluster:
             yield cluster.scheduler_address
     finally:
         os.environ.update(saved)
@@ -144,7 +146,7 @@ def shared_cluster(s3):
             for name, value in (s3.env | WORKER).items():
                 patch.setenv(name, value)
             patch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{proxy.port}")
-            cluster = LocalCluster(n_workers=1, threads_per_worker=2, host="127.0.0.1", dashboard_address=":0")
+            cluster = LocalCluster(n_workers=1, threads_per_worker=2, host="127.0.0.1", dashboard_address="127.0.0.1:0")
         with cluster:
             yield cluster.scheduler_address, proxy
 
