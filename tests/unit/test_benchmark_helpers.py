@@ -92,3 +92,26 @@ def test_make_accuracy_checks_every_target_of_each_data_set_it_ran():
         "panel_quarterly: champion OWA <= best single model's",
         "panel: mean champion OWA < 0.93",
     }
+
+
+def test_the_competitions_are_scored_by_their_own_metrics_on_the_official_test_window():
+    from types import SimpleNamespace
+
+    from benchmarks.competitions import history_frame, score, summarise
+    from manymodels.bounds import lower_column, upper_column
+
+    x, xx = np.array([10.0, 12, 11, 13, 12, 14, 13, 15]), np.array([14.0, 16])
+    series = [SimpleNamespace(sn="T1", x=x, xx=xx, period=2, h=2), SimpleNamespace(sn="T2", x=x, xx=xx, period=2, h=2)]
+    frame = history_frame(series, "QS", "1990-01-01")
+    assert frame["date"].iloc[:2].tolist() == [pd.Timestamp("1990-01-01"), pd.Timestamp("1990-04-01")]
+    forecasts = pd.DataFrame(
+        {"series_id": "T1", "ds": [1, 2], "model": "auto_ets", "yhat": [15.0, 16.0]}
+        | {column(lv): [v, v] for lv in (80, 95) for column, v in ((lower_column, 13.0), (upper_column, 15.5))}
+    )
+    scores = score(series, forecasts, "mase")  # T2 has no forecast
+    one = scores.set_index("series").loc["T1"]
+    assert one["champion_model"] == pytest.approx(0.5 / 1.0)  # mean |error| 0.5 over seasonal naive's in-sample 1
+    assert one["seasonal_naive"] == pytest.approx(((14 - 13) + (16 - 15)) / 2 / 1.0)
+    assert one["inside_80"] == 1  # 14 inside [13, 15.5], 16 not
+    summary = summarise("tourism_quarterly", scores)
+    assert summary["series_missing"] == 1 and not summary["met"] and summary["metric"] == "mase"
