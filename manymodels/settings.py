@@ -173,8 +173,14 @@ class DataSpec(Frozen):
 
     @property
     def min_length(self) -> int:
-        """Shortest series forecast: a test window and a horizon of history before it."""
-        return 2 * self.horizon
+        """Shortest series forecast: a horizon of history and a point more (under two horizons, with no test window
+        of its own: forecast, not scored)."""
+        return self.horizon + 1
+
+    def test_length(self, length: int) -> int:
+        """The points of a series' own test window: a horizon, where a horizon of history is left before it; else
+        none."""
+        return self.horizon if length >= 2 * self.horizon else 0
 
     def folds_for(self, n_known: int) -> int:
         """A series' folds given its points before the test window: as many as leave min_train points before

@@ -18,6 +18,7 @@ class Counts(BaseModel):
     series_short_history: int = 0  # forecast on its folds with fewer than two seasons or horizons before them
     series_one_fold: int = 0  # too short for two folds: the untuned candidates compared on one, Prophet untuned
     series_no_fold: int = 0  # too short for one: the fixed median, with its members' own intervals
+    series_unscored: int = 0  # under two horizons: forecast by the fixed median, with no test window to score
     series_intermittent: int = 0  # with Croston, TSB, ADIDA and IMAPA among their challengers
     rows_in: int
     rows_duplicated: int
@@ -206,6 +207,12 @@ class RunSummary(RunScores):
                 f" {c.series_no_fold:,} series too short for a fold: the median of seasonal naive, AutoETS and "
                 "AutoTheta, with its members' own intervals (uncalibrated)."
                 if c.series_no_fold
+                else ""
+            )
+            + (
+                f" {c.series_unscored:,} of them under two horizons long: forecast with no test window of their own, "
+                "so in no score."
+                if c.series_unscored
                 else ""
             )
             + (

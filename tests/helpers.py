@@ -34,7 +34,7 @@ def messy_sales() -> pd.DataFrame:
     good = make_retail_sales(GOOD_SERIES, days=DAYS, seed=1)
     good = good.drop(index=good.index[(good["item"] == 1) & good["date"].dt.day.isin([3, 4])])  # gaps: filled
     dates = pd.date_range("2022-01-01", periods=DAYS, freq="D")
-    short = pd.DataFrame({"store": 9, "item": 1, "date": dates[:10], "sales": np.arange(10)})
+    short = pd.DataFrame({"store": 9, "item": 1, "date": dates[:5], "sales": np.arange(5)})
     constant = pd.DataFrame({"store": 9, "item": 2, "date": dates, "sales": 5})
     dup = pd.DataFrame({"store": 9, "item": 3, "date": dates, "sales": np.arange(DAYS)})
     dup = pd.concat([dup, dup.iloc[:2].assign(sales=-1)])

@@ -8,6 +8,7 @@ import pytest
 from manymodels import storage
 from manymodels.candidates import CHAMPION, DEFAULT, TUNED, Candidates, model_names
 from manymodels.ensembles import BEST3, ENSEMBLES, GREEDY, MEDIAN
+from manymodels.evaluation import assemble_outputs
 from manymodels.forecasters import registry
 from manymodels.forecasters.global_lgbm import GLOBAL
 from manymodels.forecasters.intermittent import Intermittent
@@ -18,7 +19,7 @@ from manymodels.metrics import smape
 from manymodels.models import fit_prophet, predict
 from manymodels.naive2 import NAIVE2
 from manymodels.planning import RunContext, SeriesJob, plan_jobs
-from manymodels.prepare import prepare_series, series_key
+from manymodels.prepare import prepare_series, profile_frame, series_key
 from manymodels.results import ResultFiles
 from manymodels.series import tune_jobs, tune_series
 from manymodels.settings import TuningSpec
@@ -229,3 +230,36 @@ def test_jobs_planned_by_other_code_or_for_another_use_of_the_global_model_are_r
     with pytest.raises(RuntimeError, match=f"planned with what {GLOBAL} learned across series, and are given what no"):
         tune_jobs([with_global], RunContext(data=SPEC, tuning=tuning), files)
     assert files.load(job.cache_key) is None and files.load(with_global.cache_key) is None
+
+
+def test_a_series_under_two_horizons_is_forecast_by_the_fixed_median_and_not_scored(series, tmp_path):
+    raw = make_retail_sales(1, days=2 * SPEC.horizon - 1, seed=3).rename(columns={"date": "ds", "sales": "y"})
+    raw["series_id"], raw["row"] = "1-2", range(len(raw))
+    raw["item"] = 2
+    frame, profile = prepare_series(raw, SPEC)
+    assert profile["status"] == "ok" and not profile["scored"] and profile["folds"] == 0
+    assert (frame["split"] == "train").all()
+    result = tune_series(frame, SPEC, TuningSpec(trials=2, seed=1))
+    assert result.backtest.empty and result.fold_errors == {} and result.champion == MEDIAN
+    assert len(result.forecast) == SPEC.horizon and np.isfinite(result.forecast["yhat"]).all()
+    assert (result.forecast["lo_95"] <= result.forecast["yhat"]).all()
+    assert (result.forecast["ds"] > raw["ds"].max()).all()
+    # beside a scored series, through the outputs: forecast and counted, in no score
+    layout, tuning = RunLayout(str(tmp_path), run="run-1"), TuningSpec(trials=1, global_model=False)
+    files, profiles = ResultFiles(layout.results, layout.results_aside), []
+    for each in (series, frame):
+        sid = str(each["series_id"].iloc[0])
+        profiles.append(prepare_series(raw_of(each), SPEC)[1])
+        storage.write_parquet(layout.series_file(series_key(sid)), each)
+    ingested = Ingested(profile_frame(profiles, SPEC), layout, len(series) + len(frame))
+    jobs = plan_jobs(ingested, SPEC, tuning, layout.studies, {})
+    outcome = tune_jobs(jobs, RunContext(data=SPEC, tuning=tuning), files)
+    outputs = assemble_outputs(ingested, outcome, files.frames(outcome.results), SPEC, tuning, {})
+    assert outputs.scores.counts.series_forecast == 2 and outputs.scores.counts.series_unscored == 1
+    assert set(outputs.forecasts["series_id"]) == {"1-1", "1-2"} and set(outputs.metrics["series_id"]) == {"1-1"}
+
+
+def raw_of(frame: pd.DataFrame) -> pd.DataFrame:
+    """A prepared series' rows as the input gave them."""
+    rows = frame[frame["split"] != "future"][["store", "item", "series_id", "ds", "y"]]
+    return rows.assign(row=range(len(rows)))

@@ -102,8 +102,8 @@ def test_the_competitions_are_scored_by_their_own_metrics_on_the_official_test_w
 
     x, xx = np.array([10.0, 12, 11, 13, 12, 14, 13, 15]), np.array([14.0, 16])
     series = [SimpleNamespace(sn="T1", x=x, xx=xx, period=2, h=2), SimpleNamespace(sn="T2", x=x, xx=xx, period=2, h=2)]
-    frame = history_frame(series, "QS", "1990-01-01")
-    assert frame["date"].iloc[:2].tolist() == [pd.Timestamp("1990-01-01"), pd.Timestamp("1990-04-01")]
+    frame = history_frame(series, "QS")
+    assert frame["date"].iloc[-2:].tolist() == [pd.Timestamp("2018-10-01"), pd.Timestamp("2019-01-01")]
     forecasts = pd.DataFrame(
         {"series_id": "T1", "ds": [1, 2], "model": "auto_ets", "yhat": [15.0, 16.0]}
         | {column(lv): [v, v] for lv in (80, 95) for column, v in ((lower_column, 13.0), (upper_column, 15.5))}

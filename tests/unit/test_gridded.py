@@ -35,6 +35,7 @@ def partition(start: str, freq: str) -> pd.DataFrame:
         series("neg-1", negative, start, freq),
         series("const-1", np.ones(400), start, freq),
         series("short-1", y[: SPEC.min_length - 1], start, freq),
+        series("unscored-1", y[: 2 * SPEC.horizon - 1], start, freq),  # forecast, with no test window
         pd.concat([duplicated, duplicated.iloc[[10]]]),
         series("unordered-1", y, start, freq).iloc[::-1],
         late.assign(ds=late["ds"] + pd.Timedelta(days=20_000)),

@@ -77,8 +77,8 @@ def test_future_timestamps_and_negative_targets_reject_when_asked():
     ("series", "reason"),
     [
         (
-            rows(np.arange(13.0)),
-            "too short: 13 points, at least 14 are needed (a test window and a horizon of history before it)",
+            rows(np.arange(7.0)),
+            "too short: 7 points, at least 8 are needed (a horizon of history and a point more)",
         ),
         (rows(np.full(40, 3.0)), "constant target (3)"),
         (rows(np.full(40, np.nan)), "all targets missing"),

@@ -20,9 +20,11 @@ def test_unknown_frequency_is_rejected_with_its_name():
         DataSpec(**BASE, freq="fortnightly")
 
 
-def test_the_shortest_series_forecast_has_a_test_window_and_a_horizon_before_it():
-    assert DataSpec(**BASE, horizon=7).min_length == 2 * 7
-    assert DataSpec(**BASE, horizon=90, folds=3).min_length == 2 * 90
+def test_the_shortest_series_forecast_has_a_horizon_and_a_point_and_a_test_window_only_from_two_horizons():
+    assert DataSpec(**BASE, horizon=7).min_length == 7 + 1
+    assert DataSpec(**BASE, horizon=90, folds=3).min_length == 90 + 1
+    spec = DataSpec(**BASE, horizon=7)
+    assert (spec.test_length(13), spec.test_length(14), spec.test_length(400)) == (0, 7, 7)
 
 
 def test_interval_levels_are_percentages_kept_in_order():
