@@ -303,7 +303,7 @@ DESIGN_MEASUREMENTS = [
     "series): trials 0.88 s (their fits 0.40 s, building the fold designs 0.26 s, Optuna's suggestions 0.16 s), "
     "AutoETS 0.39 s, the champion's intervals 0.22 s. A TPE ask costs about 8 ms at 100 trials (10.7 ms over the "
     "last 20), about a third of a trial there.",
-    "- The champion rule's margins (`manymodels/champion.py`): `OVER_SINGLE_MARGIN` "
+    "- The champion rule's margins (`ChampionRule` in `manymodels/champion.py`): `over_single_margin` "
     "(3%) because on store-item daily the greedy ensembles that beat pooled_seasonal on the folds (by a median 0.9%) "
     "lost to it on the held-out days (sMAPE 12.197 against 12.078 on those 200 series). The other margins were set on "
     "the runs' own test windows (`benchmarks.selection`): against 10% for all, a single model's 20% and an ensemble's "
