@@ -42,7 +42,7 @@ class Intermittent(Statsforecast):
         return series.splits.intermittent
 
     def on_values(self, y: np.ndarray, horizon: int, period: int, levels: Sequence[int] = ()) -> Forecast:
-        fitted = recent(np.asarray(y, dtype=float), period, horizon)
+        fitted = recent(np.array(y, dtype=float), period, horizon)
         point = Forecast.from_keys(self.make(period).forecast(y=fitted, h=horizon)).mean
         return Forecast(point, demand_quantiles(fitted, horizon, levels))
 

@@ -44,7 +44,7 @@ class Statsforecast:
 
     def on_values(self, y: np.ndarray, horizon: int, period: int, levels: Sequence[int] = ()) -> Forecast:
         """The forecast, with bounds at the levels, of the model fitted on the values y."""
-        y = np.asarray(y, dtype=float)
+        y = np.array(y, dtype=float)  # a copy: some statsforecast models write to the array they fit
         period = period if period > 1 and len(y) >= 2 * period else 1
         if len(y) < self.fewest:
             return NAIVE.on_values(y, horizon, period, levels)

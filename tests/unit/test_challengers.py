@@ -91,3 +91,12 @@ def test_a_history_too_short_for_a_fit_is_forecast_as_naive_does(name):
         out = challenger_forecast(name, noise[:length], 3, 7, [80])
         assert np.isfinite(out.mean).all() and (out.intervals[80].lo <= out.intervals[80].hi).all(), length
     assert challenger_forecast(name, np.array([4.0, 6.0, 5.0]), 2, 7).mean.tolist() == [5.0, 5.0]
+
+
+def test_a_model_that_writes_to_its_input_is_given_a_copy():
+    from manymodels.forecasters.statsforecast_models import Statsforecast, statsforecast_models
+
+    writes = Statsforecast("ces", lambda period: statsforecast_models().AutoCES(season_length=period))
+    y = WEEKLY + np.arange(len(WEEKLY)) * 0.01
+    y.flags.writeable = False  # as a pandas column's values under copy-on-write
+    assert np.isfinite(writes.on_values(y, 7, 7, [80]).mean).all()
