@@ -93,6 +93,7 @@ def test_short_and_intermittent_series_are_counted_where_there_are_any():
     plain = RunSummary.model_validate(SUMMARY)
     assert "short history" not in plain.to_markdown("out") and "intermittent" not in plain.to_markdown("out")
     assert "one fold" not in plain.to_markdown("out") + plain.headline()
+    assert "under two horizons" not in plain.to_markdown("out")
     counts = SUMMARY["counts"] | {"series_short_history": 3, "series_one_fold": 1, "series_no_fold": 1}
     summary = RunSummary.model_validate(SUMMARY | {"counts": counts | {"series_intermittent": 1}})
     assert (
@@ -104,6 +105,8 @@ def test_short_and_intermittent_series_are_counted_where_there_are_any():
     assert "1 series too short for two folds: one, on which their untuned candidates" in text
     assert "1 series too short for a fold: the median of seasonal naive, AutoETS and AutoTheta" in text
     assert "1 intermittent series: Croston, TSB, ADIDA and IMAPA among their challengers" in text
+    unscored = RunSummary.model_validate(SUMMARY | {"counts": counts | {"series_unscored": 1}}).to_markdown("out")
+    assert "1 of them under two horizons long: forecast with no test window of their own, so in no score" in unscored
 
 
 def test_the_quantiles_share_of_test_points_below_them_is_in_the_ui_summary():
