@@ -168,7 +168,7 @@ def profile_counts(profiles: pd.DataFrame) -> dict[str, int]:
         "series_short_history": int(profiles["short_history"].fillna(False).sum()),
         "series_one_fold": int((profiles["folds"] == 1).sum()),
         "series_no_fold": int((profiles["folds"] == 0).sum()),
-        "series_unscored": int((profiles["scored"] == False).sum()),  # noqa: E712 (a nullable column)
+        "series_unscored": int(profiles["scored"].eq(False).sum()),  # NA for a rejected series
         "series_intermittent": int(profiles["intermittent"].fillna(False).sum()),
     }
 

@@ -50,8 +50,8 @@ def prepare_gridded(part: pd.DataFrame, spec: DataSpec, now: pd.Timestamp) -> Gr
     off_step[starts] = False  # a series' first row has no step before it
     unusable = off_step | ~np.isfinite(y) | (spec.non_negative & (y < 0))
     gridded = (np.add.reduceat(unusable, starts) == 0) & (times[ends - 1] <= now.to_datetime64())
-    # a series under two horizons has no test window: prepare_series labels it
-    gridded &= (ends - starts >= 2 * spec.horizon) & (np.minimum.reduceat(y, starts) < np.maximum.reduceat(y, starts))
+    # a series with no test window of its own: prepare_series labels it
+    gridded &= (ends - starts >= spec.scored_length) & (np.minimum.reduceat(y, starts) < np.maximum.reduceat(y, starts))
     gridded &= ends - starts <= MAX_PERIODS  # one row a period: longer, prepare_series rejects it with its span
     if isinstance(step, pd.offsets.Week) and step.weekday is not None:
         gridded &= pd.DatetimeIndex(times[starts]).weekday == step.weekday

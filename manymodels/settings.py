@@ -177,10 +177,15 @@ class DataSpec(Frozen):
         of its own: forecast, not scored)."""
         return self.horizon + 1
 
+    @property
+    def scored_length(self) -> int:
+        """Shortest series with a test window of its own: the window and a horizon of history before it."""
+        return 2 * self.horizon
+
     def test_length(self, length: int) -> int:
-        """The points of a series' own test window: a horizon, where a horizon of history is left before it; else
+        """The points of a series' own test window: a horizon, where the series is at least scored_length; else
         none."""
-        return self.horizon if length >= 2 * self.horizon else 0
+        return self.horizon if length >= self.scored_length else 0
 
     def folds_for(self, n_known: int) -> int:
         """A series' folds given its points before the test window: as many as leave min_train points before

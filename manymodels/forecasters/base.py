@@ -2,6 +2,7 @@
 it is given. A model forecasts one series' window with intervals; one that learns across series also learns once
 per run, on every series, before any series is tuned."""
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -51,8 +52,6 @@ class RunInputs:
 
     def summaries(self, name: str) -> list:
         """What `name` summarised of each accepted series at ingest (AcrossSeries.summarise), where it did."""
-        import json
-
         found = (json.loads(s).get(name) for s in self.profiles.get("summaries", []) if isinstance(s, str) and s)
         return [s for s in found if s is not None]
 
