@@ -25,6 +25,8 @@ def show(summary: RunSummary) -> None:
         console.print(summary.owa_line())
     if summary.selection:
         console.print(summary.selection.line())
+    if summary.run_choice:
+        console.print(summary.run_choice.line())
     if summary.intervals:
         console.print(summary.intervals_line())
     if summary.hierarchy:

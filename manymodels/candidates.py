@@ -2,6 +2,7 @@
 challengers that apply to the series (manymodels.forecasters), and ensembles of the untuned ones."""
 
 import functools
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from manymodels import storage
 from manymodels.bounds import Forecast
 from manymodels.designs import FoldDesign, largest_params
 from manymodels.ensembles import CHOSEN, ENSEMBLES, FIXED_MEDIAN, MEDIAN, Ensemble
@@ -17,6 +19,8 @@ from manymodels.forecasters.base import Forecaster, Series
 from manymodels.models import fit_prophet, is_log, predict, prophet_intervals
 from manymodels.settings import DataSpec
 from manymodels.splits import SeriesSplits
+
+log = logging.getLogger(__name__)
 
 TUNED, DEFAULT, CHAMPION = "prophet_tuned", "prophet_default", "champion"
 PROPHETS = (TUNED, DEFAULT)
@@ -46,6 +50,7 @@ class Candidates:
     solver: str = "exact"
     solved_by: Counter = field(default_factory=Counter)
     ensembles: dict[str, Ensemble] = field(default_factory=lambda: {MEDIAN: FIXED_MEDIAN})
+    dropped: dict[str, str] = field(default_factory=dict)  # challengers that raised, with why: out of the contest
     _designs: dict = field(default_factory=dict, repr=False)  # (fold, log transform) -> FoldDesign
 
     @property
@@ -59,6 +64,15 @@ class Candidates:
     def challengers(self) -> dict[str, Forecaster]:
         """The registered challengers that apply to this series, by name."""
         return {m.name: m for m in registry.challengers() if m.applies(self.view(m))}
+
+    def drop(self, model: str, error: Exception) -> None:
+        """Take a challenger that raised out of this series' contest; a node's or the store's error, or one of a
+        member of the fixed median (the baseline every series needs), is raised."""
+        if isinstance(error, storage.STORAGE_ERRORS) or model in FIXED_MEDIAN.weights or model not in self.challengers:
+            raise error
+        self.dropped[model] = f"{type(error).__name__}: {error}"
+        del self.challengers[model]
+        log.warning("series %s: %s dropped from the contest: %s", self.splits.series_id, model, self.dropped[model])
 
     @property
     def models(self) -> list[str]:

@@ -14,6 +14,7 @@ weekly and on three of the four panels of unrelated series, and the same on stor
 after store-item daily's held-out days, where ensembles that beat pooled_seasonal on the folds by about 1% lost to it
 (benchmarks/RESULTS.md)."""
 
+import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -31,7 +32,8 @@ class ChampionRule:
     share) a candidate's error must be than that of what it replaces: a single model's than the baseline's, a chosen
     ensemble's than the baseline's and (over_single) than the best qualifying single model's, the tuned Prophet's
     than the choice's on the selection folds. baseline: the ensemble that needs no choosing, chosen where nothing
-    beats it; chosen: the ensembles held to ensemble_margin rather than single_margin."""
+    beats it; chosen: the ensembles held to ensemble_margin rather than single_margin. run_weight: how many folds
+    the whole run's evidence weighs when the champions are chosen with it (run_selection)."""
 
     single_margin: float = 0.2
     ensemble_margin: float = 0.0
@@ -39,6 +41,12 @@ class ChampionRule:
     over_single_margin: float = 0.03
     baseline: str = MEDIAN
     chosen: tuple[str, ...] = CHOSEN
+    run_weight: float = 16.0  # folds' worth of weight of the run's evidence against a series' own (run_selection)
+
+    def scaled(self, share: float) -> "ChampionRule":
+        """This rule with every margin times share."""
+        margins = ("single_margin", "ensemble_margin", "tuned_margin", "over_single_margin")
+        return dataclasses.replace(self, **{m: share * getattr(self, m) for m in margins})
 
 
 DEFAULT_RULE = ChampionRule()
@@ -48,7 +56,8 @@ def fold_errors(candidates: Candidates, metric: str) -> tuple[dict[str, list[flo
     """Each candidate's error on each fold it is scored on: the untuned ones and the ensembles on every fold (each
     ensemble with members chosen on the other folds), the tuned Prophet (its parameters refitted, as a trial fits
     them) on the selection folds only; and, by (model, fold), the forecasts whose bounds came with the fit (every
-    model but Prophet's), for calibration. Sets the candidates' ensembles, chosen on every fold."""
+    model but Prophet's), for calibration. Sets the candidates' ensembles, chosen on every fold. A challenger that
+    raises on a fold leaves the contest (Candidates.drop)."""
     splits, error, levels = candidates.splits, METRICS[metric], candidates.data.bound_levels
     errors, bounded, actuals = defaultdict(list), {}, []
     for step, (cut, end) in enumerate(splits.folds):
@@ -56,7 +65,11 @@ def fold_errors(candidates: Candidates, metric: str) -> tuple[dict[str, list[flo
         actuals.append(actual)
         points = {m: candidates.point(m, history, window, rough=True) for m in candidates.untuned if m in PROPHETS}
         for model in candidates.members:
-            bounded[(model, step)] = candidates.challenger(model, history, window, levels)
+            try:
+                bounded[(model, step)] = candidates.challenger(model, history, window, levels)
+            except Exception as raised:  # the model leaves this series' contest; the others go on
+                candidates.drop(model, raised)
+                continue
             points[model] = bounded[(model, step)].mean
         if TUNED in candidates.models and step in splits.selection:
             points[TUNED] = candidates.trial(candidates.tuned_params, step)[0]
@@ -65,6 +78,9 @@ def fold_errors(candidates: Candidates, metric: str) -> tuple[dict[str, list[flo
 
     def score(actual: np.ndarray, yhat: np.ndarray) -> float:
         return error(actual, yhat, splits.scale)
+
+    errors = defaultdict(list, {m: v for m, v in errors.items() if m not in candidates.dropped})  # before it raised
+    bounded = {key: f for key, f in bounded.items() if key[0] not in candidates.dropped}
 
     members = {m: errors[m] for m in candidates.members if m in errors}  # none where there is no fold
     member_points = [{m: bounded[(m, step)].mean for m in members} for step in range(len(actuals))]

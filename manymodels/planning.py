@@ -94,6 +94,8 @@ class SeriesJob(BaseModel):
     data_hash: str  # of the data the keys were made from, which the series file must hold
     code_version: str  # of the planning code, which the worker's must be
     learned: tuple[str, ...]  # the models that learn across series whose forecasts the keys say compete
+    champion: str | None = None  # chosen with the whole run (run_selection); None: by the series' own folds
+    pooled: dict[str, float] | None = None  # by level, the run's scaled correction (calibration), where given
 
     @field_validator("cache_key")
     @classmethod
@@ -101,6 +103,13 @@ class SeriesJob(BaseModel):
         if not re.fullmatch(rf"tune-[0-9A-Za-z]+-{HEX}", key):  # the series' key, the result's digest
             raise ValueError(f"not a cache key: {key!r}")
         return key
+
+    def with_the_run(self, champion: str, pooled: dict[str, float]) -> SeriesJob:
+        """This job with its champion chosen and the pooled corrections learned across the run, under a cache key of
+        its own."""
+        series_key, result_key = self.cache_key.rsplit("-", 1)
+        key = f"{series_key}-{digest(result_key, champion, pooled)}"
+        return self.model_copy(update={"champion": champion, "pooled": pooled, "cache_key": key})
 
     @field_validator("warm_start")
     @classmethod

@@ -4,13 +4,12 @@ kept to its series."""
 import dataclasses
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import aiohttp
 import pandas as pd
-from botocore.exceptions import BotoCoreError
 from pydantic import ConfigDict
 
 from manymodels import storage
@@ -28,12 +27,10 @@ from manymodels.settings import DataSpec, TuningSpec
 from manymodels.solver_check import compare_solvers, is_checked
 from manymodels.splits import SeriesSplits
 from manymodels.studies import StudyPlace
+from manymodels.summary import RunChoice
 from manymodels.tuning import study_seed, tune_prophet
 
 log = logging.getLogger(__name__)
-# Not a series' failure but the node's or the store's: the task fails, and Prefect retries it. s3fs passes on
-# botocore's connection errors and aiohttp's (a body cut off mid-read) untranslated, and they are no OSError.
-STORAGE_ERRORS = (OSError, MemoryError, BotoCoreError, aiohttp.ClientError)
 
 
 @dataclass
@@ -51,6 +48,10 @@ class SeriesResult:
     seconds: float
     champion: str  # the model chosen on the folds (champion.choose_champion)
     fold_errors: dict[str, float]  # each candidate's mean error over the folds it was scored on
+    errors_by_fold: dict[str, list[float]]  # each candidate's error on each of those folds
+    models: list[str]  # every candidate that competed (those of a series with no fold too)
+    scaled_scores: dict[str, list[float]]  # by level, the champion's conformity scores over its scale (kept few)
+    dropped: dict[str, str]  # challengers that raised on a fold, with why: out of the series' contest
     ensembles: dict[str, dict[str, float]]  # each ensemble's members and their weights, chosen on every fold
     solver_gap: dict[str, float] | None  # where --solver-check sampled the series: compare_solvers
     backtest: pd.DataFrame = field(repr=False)  # ds, y, model, yhat on the test window; the champion's bounds
@@ -67,7 +68,8 @@ class SeriesSummary:
     """What the driver keeps of a series' result: its numbers, and the cache key under which its frames are stored
     (a run of tens of thousands of series does not hold their frames, nor pass them through Ray)."""
 
-    __pydantic_config__ = ConfigDict(extra="forbid")  # read back from a result file's metadata: nothing unknown
+    # read back from a result file's metadata: nothing unknown; a NaN fold error (a model that failed a fold) kept
+    __pydantic_config__ = ConfigDict(extra="forbid", ser_json_inf_nan="constants")
 
     key: str
     series_id: str
@@ -81,6 +83,10 @@ class SeriesSummary:
     seconds: float
     champion: str
     fold_errors: dict[str, float]
+    errors_by_fold: dict[str, list[float]]
+    models: list[str]
+    scaled_scores: dict[str, list[float]]
+    dropped: dict[str, str]
     ensembles: dict[str, dict[str, float]]
     solver_gap: dict[str, float] | None
 
@@ -93,10 +99,14 @@ def tune_series(
     warm_start: dict | None = None,
     learned: dict[str, Any] | None = None,
     rule: ChampionRule = DEFAULT_RULE,
+    champion: str | None = None,
+    pooled: dict[str, float] | None = None,
 ) -> SeriesResult:
     """Tune Prophet on the tuning folds; choose the champion among it and the challengers on the selection folds,
-    which no trial saw, by the rule; forecast the test window with every model, and the future with the champion,
-    with intervals. learned: the series' share of what each model that learns across series learned, by name."""
+    which no trial saw, by the rule (or take `champion`, chosen with the whole run: run_selection); forecast the test
+    window with every model, and the future with the champion, with intervals calibrated on its folds (or, at a
+    level its folds hold too few scores for, by the run's `pooled` scaled correction). learned: the series' share of
+    what each model that learns across series learned, by name."""
     started = time.perf_counter()
     splits = SeriesSplits.of(frame, data)
     candidates = Candidates(splits, data, learned or {}, solver=tuning.solver)
@@ -105,10 +115,15 @@ def tune_series(
     tuned = tune_prophet(candidates, tuning, place, warm_start)
     candidates.tuned_params = tuned.params
     errors, on_folds = fold_errors(candidates, tuning.metric)
-    champion = choose_champion(errors, rule)
+    if champion is None:
+        champion = choose_champion(errors, rule)
+    elif champion not in candidates.models:
+        raise ValueError(
+            f"{champion} was chosen for series {splits.series_id}, whose candidates are {candidates.models}"
+        )
     seed = study_seed(tuning.seed, candidates.splits.series_id)
-    corrections, on_its_folds = fold_corrections(candidates, champion, seed, on_folds)
-    backtest, forecast = forecast_series(candidates, champion, seed, corrections)
+    calibration = fold_corrections(candidates, champion, seed, on_folds, pooled)
+    backtest, forecast = forecast_series(candidates, champion, seed, calibration.corrections)
     checked = is_checked(candidates.splits.series_id, tuning.solver_check)
     return SeriesResult(
         series_id=candidates.splits.series_id,
@@ -122,11 +137,15 @@ def tune_series(
         seconds=time.perf_counter() - started,
         champion=champion,
         fold_errors=mean_errors(errors),
+        errors_by_fold=errors,
+        models=candidates.models,
         ensembles={name: ensemble.weights for name, ensemble in candidates.ensembles.items()},
         solver_gap=compare_solvers(candidates, tuned.params) if checked and tuned.n_trials else None,
         backtest=backtest,
         forecast=forecast,
-        folds=on_its_folds,
+        folds=calibration.on_folds,
+        scaled_scores=calibration.scores,
+        dropped=candidates.dropped,
     )
 
 
@@ -177,6 +196,7 @@ class TuneOutcome:
     results: list[SeriesSummary]
     failures: dict[str, str]
     counts: dict[str, int]  # tuned, resumed, cached
+    run_choice: RunChoice | None = None  # how the champions were chosen with the whole run, once they were
 
     @classmethod
     def empty(cls) -> "TuneOutcome":
@@ -197,6 +217,23 @@ class TuneOutcome:
             failures=self.failures | other.failures,
             counts={how: n + other.counts[how] for how, n in self.counts.items()},
         )
+
+    def rechosen(self, again: "TuneOutcome", choice: RunChoice) -> "TuneOutcome":
+        """These results with those forecast again with the run's champions in their series' place; a series whose
+        second forecast failed keeps its first."""
+        replaced = {r.series_id: r for r in again.results}
+        results = [_both(r, replaced[r.series_id]) if r.series_id in replaced else r for r in self.results]
+        return dataclasses.replace(self, results=results, run_choice=choice)
+
+
+def _both(first: SeriesSummary, second: SeriesSummary) -> SeriesSummary:
+    """The second result of a series, with the fits and seconds both calls took."""
+    return dataclasses.replace(
+        second,
+        n_fits=first.n_fits + second.n_fits,
+        fits_by_solver=dict(Counter(first.fits_by_solver) + Counter(second.fits_by_solver)),
+        seconds=first.seconds + second.seconds,
+    )
 
 
 class ResultCache(Protocol):
@@ -248,8 +285,17 @@ def tune_jobs(
         try:
             frame = read_series(job)
             learned = {name: each.get(job.series_id) for name, each in shares.items()}
-            result = tune_series(frame, context.data, context.tuning, job.place, job.warm_start, learned)
-        except STORAGE_ERRORS:
+            result = tune_series(
+                frame,
+                context.data,
+                context.tuning,
+                job.place,
+                job.warm_start,
+                learned,
+                champion=job.champion,
+                pooled=job.pooled,
+            )
+        except storage.STORAGE_ERRORS:
             raise
         except Exception as e:  # one series' failure is reported with the series, the others go on
             outcome.failures[job.series_id] = f"{type(e).__name__}: {e}"

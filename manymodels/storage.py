@@ -13,10 +13,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+import aiohttp
 import fsspec
 import pandas as pd
 import platformdirs
+from botocore.exceptions import BotoCoreError
 from fsspec.implementations.local import LocalFileSystem
+
+# Not a series' failure but the node's or the store's: the task fails, and Prefect retries it. s3fs passes on
+# botocore's connection errors and aiohttp's (a body cut off mid-read) untranslated, and they are no OSError.
+STORAGE_ERRORS = (OSError, MemoryError, BotoCoreError, aiohttp.ClientError)
 
 
 def _is_file_url(url: str) -> bool:

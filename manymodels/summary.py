@@ -62,6 +62,28 @@ class Selection(BaseModel):
         )
 
 
+class RunChoice(BaseModel):
+    """The champions chosen with the whole run (run_selection): what always choosing each candidate would have
+    scored on the folds (the prior each series' fold errors were shrunk toward), and the champions it changed."""
+
+    weight: float  # folds' worth of weight of the prior against a series' own folds
+    series_on_folds: int  # series scored on folds, which the prior was learned on
+    always_on_folds: dict[str, float]  # candidate -> its fold errors' sum over the baseline's on the same series
+    changed: int  # series whose champion the run's evidence changed
+    moves: dict[str, int]  # "own choice -> run's choice" -> series
+    pooled_corrections: dict[str, float] = {}  # level -> the run's conformal correction, in units of a series' scale
+    series_pooled: int = 0  # series whose folds held too few scores for a level: calibrated by the run's
+    forecast_again: dict[str, int] = {}  # the series forecast again (changed or pooled), by their first champion
+
+    def line(self) -> str:
+        best = min(self.always_on_folds, key=self.always_on_folds.get, default=None)
+        text = f"Chosen with the whole run: {self.changed} champions changed, {self.series_pooled} series' intervals"
+        text += " calibrated on the run's pooled scores"
+        if best is None:
+            return text + " (no series had folds)."
+        return f"{text}; on the folds, always {best} would have scored {self.always_on_folds[best]:.3f} of the median."
+
+
 class Intervals(BaseModel):
     coverage: dict[str, float]  # interval level (percent) -> share of test points inside
     pinball: float
@@ -95,9 +117,11 @@ class RunScores(BaseModel):
     metrics: dict[str, Scores]  # model -> metric -> mean over series
     metrics_by: dict[str, dict[str, dict[str, Scores]]]  # id column -> value -> model -> metric -> mean
     champions: dict[str, int]
+    models_dropped: dict[str, int] = {}  # challenger -> series whose contest it left by raising on a fold
     champion_vs_models: dict[str, ChampionWin]
     owa: dict[str, float]  # per model: its OWA when used for every series
     selection: Selection | None = None
+    run_choice: RunChoice | None = None
     intervals: Intervals | None
     hierarchy: dict[str, dict[str, dict[str, float]]] | None = None  # level -> forecast -> metric (--hierarchy)
     hierarchy_error: str | None = None  # why the hierarchy asked for could not be reconciled: the run failed
@@ -152,7 +176,10 @@ class RunSummary(RunScores):
         return f"{c.series_forecast} series forecast of {c.series_in} ({c.series_rejected} rejected{short})"
 
     def champions_line(self) -> str:
-        return "Champions (chosen on the folds): " + _pairs(self.champions) + "."
+        line = "Champions (chosen on the folds): " + _pairs(self.champions) + "."
+        if self.models_dropped:
+            line += f" Left out of some series' contest, having raised: {_pairs(self.models_dropped)}."
+        return line
 
     def champion_lines(self, bold: str = "") -> list[str]:
         return [
@@ -268,6 +295,8 @@ class RunSummary(RunScores):
             lines += ["", self.owa_line()]
         if self.selection:
             lines += ["", self.selection.line()]
+        if self.run_choice:
+            lines += ["", self.run_choice.line()]
         if self.intervals:
             lines += ["", self.intervals_line()]
         if self.hierarchy:

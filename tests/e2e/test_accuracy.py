@@ -40,3 +40,6 @@ def test_make_accuracy_scores_the_held_out_window_and_prints_its_targets(prefect
     assert 0 < yearly["mean"]["champion_model"] < 200 and sum(yearly["champions"].values()) == 3
     met = "met    " if yearly["met"] else "NOT MET"
     assert f"{met}  m3_yearly: champion smape {yearly['mean']['champion_model']} <= 16.0" in done.stdout
+    assert set(yearly["singles"]) == {"naive", "seasonal_naive", "auto_ets", "auto_theta"}
+    lo, hi = yearly["gap_interval"]
+    assert lo <= hi and f"m3_yearly: champion <= always {yearly['best_single']}" in done.stdout

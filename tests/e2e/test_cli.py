@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from flows.forecast import RECHOSEN
 from manymodels import storage
 from manymodels.candidates import PROPHETS
 from manymodels.ensembles import ENSEMBLES
@@ -68,9 +69,13 @@ def test_run_writes_every_output_and_accounts_for_every_series(local_run):
     champions = pd.read_parquet(out / "best_params.parquet")["champion"]
     # per series, 4 folds of 7 days (113 known): trials on the 2 tuning folds, the tuned Prophet on the 2 selection
     # folds, the default on all 4, both on the test window, a Prophet champion's future and its bounds on the folds
-    # it was chosen on (which calibrate its intervals)
+    # it was chosen on (which calibrate its intervals); a series forecast again with what the run learned, all but
+    # the trials again, with the champion it first had
     champion_fits = {"prophet_tuned": 1 + 2, "prophet_default": 1 + 4}
     fits = sum(2 * TRIALS + 2 + 4 + 2 + champion_fits.get(c, 0) for c in champions)
+    run_choice = summary["run_choice"]
+    fits += sum(n * (2 + 4 + 2 + champion_fits.get(first, 0)) for first, n in run_choice["forecast_again"].items())
+    assert run_choice["changed"] == sum(run_choice["moves"].values()) <= sum(run_choice["forecast_again"].values())
     assert summary["trials"] == GOOD_SERIES * TRIALS and summary["prophet_fits"] == fits
     assert sum(summary["fits_by_solver"].values()) == fits and summary["fits_by_solver"]["exact"] > 0
     check = summary["solver_check"]
@@ -82,6 +87,7 @@ def test_run_writes_every_output_and_accounts_for_every_series(local_run):
     selection = summary["selection"]
     assert selection["champion_owa"] == summary["owa"]["champion"] and 0 <= selection["champion_best_share"] <= 1
     assert selection["best_single_owa"] == min(v for m, v in summary["owa"].items() if m != "champion")
+    assert f"Chosen with the whole run: {run_choice['changed']} champions changed" in done.stdout
     assert set(summary["intervals"]["coverage"]) == {"80", "95"} and summary["intervals"]["pinball"] > 0
     assert set(summary["metrics_by"]["store"]["1"]["prophet_tuned"]) == {"smape", "mase", "wape", "rmse", "bias"}
     assert set(summary["champion_vs_models"]) == set(MODELS)
@@ -142,14 +148,19 @@ def test_tables_have_the_documented_shape(local_run):
 @pytest.mark.stan
 def test_run_is_recorded_in_prefect_with_one_task_per_series(local_run, prefect_server):
     out, done = local_run
-    run_id = json.loads((out / "summary.json").read_text())["flow_run_id"]
+    summary = json.loads((out / "summary.json").read_text())
+    run_id = summary["flow_run_id"]
     assert f"/runs/flow-run/{run_id}" in done.stdout
     assert "starting a local Dask cluster" in done.stderr + done.stdout
     assert api(prefect_server.api_url, f"/flow_runs/{run_id}")["state_type"] == "COMPLETED"
     children = api(
         prefect_server.api_url, "/flow_runs/filter", {"flow_runs": {"parent_flow_run_id": {"any_": [run_id]}}}
     )
-    assert [c["state_type"] for c in children] == ["COMPLETED"]
+    children = sorted(children, key=lambda c: c["name"] != f"tune-{TRIALS}-trials")  # tuning, then the second forecasts
+    rechosen = [RECHOSEN] if summary["run_choice"]["changed"] else []
+    assert [(c["name"], c["state_type"]) for c in children] == [
+        (n, "COMPLETED") for n in [children[0]["name"], *rechosen]
+    ]
     tasks = api(prefect_server.api_url, "/task_runs/filter", {"flow_runs": {"id": {"any_": [children[0]["id"]]}}})
     names = sorted(t["name"] for t in tasks)
     assert names == sorted(f"tune-1-{i}" for i in range(1, GOOD_SERIES + 1))
@@ -161,6 +172,9 @@ def test_run_is_recorded_in_prefect_with_one_task_per_series(local_run, prefect_
     assert f"**{GOOD_SERIES}** series forecast of {GOOD_SERIES + 4}" in by_key["forecast-summary"]["data"]
     assert "| 9-2 | constant target" in by_key["forecast-summary"]["data"]
     assert "Test points at or below the champion's 0.1 quantile" in by_key["forecast-summary"]["data"]
+    assert (
+        f"Chosen with the whole run: {summary['run_choice']['changed']} champions" in by_key["forecast-summary"]["data"]
+    )
     assert len(json.loads(by_key["best-and-worst-series"]["data"])) == GOOD_SERIES
     for key in ("plot-forecasts-against-actuals", "plot-errors-per-model"):  # the images themselves, in the UI
         assert by_key[key]["type"] == "image", by_key[key]

@@ -21,7 +21,7 @@ from manymodels.layout import RunLayout
 from manymodels.planning import RunContext, plan_jobs
 from manymodels.prepare import prepare_series, profile_frame
 from manymodels.results import ResultFiles
-from manymodels.series import tune_jobs
+from manymodels.series import tune_jobs, tune_series
 from manymodels.settings import TuningSpec
 from manymodels.splits import SeriesSplits
 from manymodels.synthetic import make_retail_sales
@@ -103,3 +103,34 @@ def test_added_models_compete_join_the_ensembles_and_reach_the_outputs(ingested)
         np.testing.assert_allclose(run_level, level)
         candidates = Candidates(splits, SPEC, learned)
         assert {"drift", "run_level"} <= set(candidates.members)  # what the chosen ensembles pick from
+
+
+@dataclass(frozen=True)
+class Fragile:
+    """A challenger that raises on a history shorter than `needs` points: it competes where it can."""
+
+    needs: int
+    name: str = "fragile"
+
+    def applies(self, series) -> bool:
+        return True
+
+    def forecast(self, series, history: pd.DataFrame, at: pd.DataFrame, levels) -> Forecast:
+        if len(history) < self.needs:
+            raise ValueError(f"needs {self.needs} points, has {len(history)}")
+        return Forecast.point_only(np.full(len(at), history["y"].iloc[-1]), levels)
+
+
+def test_a_challenger_that_raises_on_a_fold_leaves_that_series_contest_and_the_series_is_forecast(
+    monkeypatch, tmp_path
+):
+    monkeypatch.setattr(registry, "CHALLENGERS", (*registry.CHALLENGERS, Fragile(needs=100)))
+    raw = make_retail_sales(1, days=150, seed=4).rename(columns={"date": "ds", "sales": "y"})
+    frame, _ = prepare_series(raw.assign(series_id="1-1", row=range(len(raw))), SPEC)
+    result = tune_series(frame, SPEC, TuningSpec(trials=1, global_model=False))
+    assert result.dropped == {
+        "fragile": f"ValueError: needs 100 points, has {SeriesSplits.of(frame, SPEC).folds[0][0]}"
+    }
+    assert "fragile" not in result.fold_errors and "fragile" not in set(result.backtest[MODEL])
+    assert "fragile" not in {m for weights in result.ensembles.values() for m in weights}
+    assert result.fold_errors and not result.forecast.empty

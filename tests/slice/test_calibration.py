@@ -3,6 +3,8 @@
 import numpy as np
 import pandas as pd
 
+from manymodels.columns import SPLIT, TARGET, TRAIN
+from manymodels.metrics import seasonal_mae
 from manymodels.prepare import prepare_series
 from manymodels.series import tune_series
 from manymodels.settings import DataSpec, TuningSpec
@@ -28,3 +30,17 @@ def test_calibrated_intervals_and_quantiles_cover_new_draws_near_their_levels():
     assert 0.92 <= np.mean(coverage[95]) <= 0.985, coverage
     for q, shares in below.items():
         assert abs(np.mean(shares) - q) <= 0.06, below
+
+
+def test_a_series_too_short_for_its_own_scores_takes_the_runs_pooled_correction_times_its_scale():
+    rng = np.random.default_rng(0)
+    raw = pd.DataFrame({"store": "1", "series_id": "1", "ds": pd.date_range("2022-01-01", periods=40)})
+    series, _ = prepare_series(raw.assign(y=100 + 10 * rng.normal(size=40), row=range(40)), SPEC)
+    own = tune_series(series, SPEC, TuningSpec(trials=1))
+    pooled = tune_series(series, SPEC, TuningSpec(trials=1), pooled={"80": 1.5, "95": 2.5})
+    assert own.errors_by_fold == {} and own.scaled_scores == {"80": [], "95": []}  # no fold: its model's own bounds
+    scale = seasonal_mae(series.loc[series[SPLIT] == TRAIN, TARGET].to_numpy(), SPEC.period)  # all before its test
+    for level, q in ((80, 1.5), (95, 2.5)):
+        np.testing.assert_allclose(pooled.forecast[f"lo_{level}"], own.forecast[f"lo_{level}"] - q * scale)
+        np.testing.assert_allclose(pooled.forecast[f"hi_{level}"], own.forecast[f"hi_{level}"] + q * scale)
+    np.testing.assert_allclose(pooled.forecast["yhat"], own.forecast["yhat"])

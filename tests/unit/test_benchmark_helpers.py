@@ -115,3 +115,8 @@ def test_the_competitions_are_scored_by_their_own_metrics_on_the_official_test_w
     assert one["inside_80"] == 1  # 14 inside [13, 15.5], 16 not
     summary = summarise("tourism_quarterly", scores)
     assert summary["series_missing"] == 1 and not summary["met"] and summary["metric"] == "mase"
+    assert one["auto_ets"] == pytest.approx(summary["singles"]["auto_ets"])  # the single models over T1 alone
+    best = summary["best_single"]
+    assert summary["singles"][best] == min(summary["singles"].values())
+    assert summary["gap_to_best_single"] == pytest.approx(one["champion_model"] - one[best], abs=1e-4)
+    assert summary["gap_interval"] == [summary["gap_to_best_single"]] * 2  # one series: every resample the same

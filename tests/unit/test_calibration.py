@@ -4,7 +4,17 @@ import numpy as np
 import pytest
 
 from manymodels.bounds import Forecast, Interval
-from manymodels.calibration import Corrections, calibrated, conformity, correction, one_sided
+from manymodels.calibration import (
+    KEPT_SCORES,
+    Corrections,
+    calibrated,
+    conformity,
+    correction,
+    enough,
+    kept,
+    one_sided,
+    pooled_corrections,
+)
 
 
 def test_conformity_is_the_distance_outside_the_bounds_and_negative_inside():
@@ -63,3 +73,24 @@ def test_intervals_too_narrow_or_too_wide_on_the_folds_cover_as_nominal_after_ca
     q = correction(conformity(y_folds, -half, half), 80)
     new_half = scale * true_80 + q
     assert np.mean(np.abs(y_new) <= new_half) == pytest.approx(0.80, abs=0.03)
+
+
+def test_a_level_needs_enough_scores_for_its_quantile():
+    assert enough(4, 80) and not enough(3, 80)  # rank ceil(5 * 0.8) = 4 of 4
+    assert enough(19, 95) and not enough(18, 95) and not enough(0, 80)
+
+
+def test_a_series_keeps_few_of_its_scaled_scores_spread_over_their_order():
+    scores = np.arange(100.0)[::-1]
+    kept_scores = kept(scores, 2.0)
+    assert len(kept_scores) == KEPT_SCORES and kept_scores[0] == 0.0 and kept_scores[-1] == 99.0 / 2
+    assert kept_scores == sorted(kept_scores)
+    assert kept(np.array([3.0, 1.0]), 0.5) == [2.0, 6.0]
+    assert kept(np.array([3.0]), 0.0) == kept(np.array([3.0]), np.nan) == kept(np.array([]), 1.0) == []
+
+
+def test_the_pooled_correction_is_the_quantile_of_every_series_scaled_scores():
+    series = [{"80": [0.0, 1.0], "95": [5.0] * 10}, {"80": [2.0, 3.0], "95": [6.0] * 9}, {}]
+    pooled = pooled_corrections(series, [80, 95, 50])
+    assert pooled == {"80": correction(np.array([0.0, 1.0, 2.0, 3.0]), 80), "95": 6.0}  # none for 50: no scores
+    assert pooled_corrections(series[1:], [80, 95]) == {}  # too few for either level

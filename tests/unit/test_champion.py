@@ -60,7 +60,14 @@ def test_a_chosen_ensemble_must_beat_the_best_single_model_that_qualified_by_its
 
 def test_the_rule_is_a_value_the_default_being_the_margins_the_runs_were_set_on():
     margins = {"single_margin": 0.2, "ensemble_margin": 0.0, "tuned_margin": 0.1, "over_single_margin": 0.03}
-    assert dataclasses.asdict(DEFAULT_RULE) == margins | {"baseline": MEDIAN, "chosen": (BEST3, GREEDY)}
+    assert dataclasses.asdict(DEFAULT_RULE) == margins | {
+        "baseline": MEDIAN,
+        "chosen": (BEST3, GREEDY),
+        "run_weight": 16,
+    }
+    assert dataclasses.asdict(DEFAULT_RULE.scaled(0.5)) == dataclasses.asdict(DEFAULT_RULE) | {
+        name: margin / 2 for name, margin in margins.items()
+    }
     assert hash(DEFAULT_RULE) == hash(ChampionRule())
     with pytest.raises(dataclasses.FrozenInstanceError):
         DEFAULT_RULE.single_margin = 0.1
