@@ -145,8 +145,8 @@ def with_run_champions(
     todo = [job.with_the_run(again[job.series_id], pooled) for job in jobs if job.series_id in again]
     second, todo_url = reuse_cached(todo, layout)
     if todo_url:
-        if len(learning.learned()) < len(learning.wanted):  # the first results stand, under their keys
-            kept = {"changed": 0, "moves": {}, "series_pooled": 0, "forecast_again": {}}
+        if set(learning.learned()) != set(todo[0].learned):  # planned with a model whose learning failed since
+            kept = {"changed": 0, "moves": {}, "series_pooled": 0, "forecast_again": {}}  # the first results stand
             return outcome.rechosen(TuneOutcome.empty(), choice.model_copy(update=kept))
         second = second.merge(tune_todo(learning, compute, layout, RECHOSEN))
     return outcome.rechosen(second, choice)

@@ -219,4 +219,5 @@ def largest_params(seasonalities) -> dict:
         "yearly_order": seasonalities.yearly,
         "weekly_order": seasonalities.weekly,
         "monthly_order": seasonalities.monthly,
+        "daily_order": seasonalities.daily,
     }

@@ -74,7 +74,7 @@ def _configured(model_class: type, params: dict | None):
         holidays_prior_scale=params["holidays_prior_scale"],
         yearly_seasonality=params.get("yearly_order") or False,
         weekly_seasonality=params.get("weekly_order") or False,
-        daily_seasonality=False,
+        daily_seasonality=params.get("daily_order") or False,
         uncertainty_samples=0,
     )
     if params.get("monthly_order"):

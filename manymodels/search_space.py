@@ -22,20 +22,31 @@ class Seasonalities:
     yearly: int
     weekly: int
     monthly: int
+    daily: int = 0  # sub-daily data only: Prophet's own daily seasonality, which its defaults switch on there
 
     @classmethod
     def for_series(cls, freq: str, history: pd.Timedelta) -> "Seasonalities":
+        """Each seasonality at the frequency: two points a period at the least, its order at most half the points
+        of a period; and two periods of history (Prophet's own rule for its yearly, weekly and daily ones), since a
+        seasonality fitted on one period extrapolates that period's noise. Monthly on daily or finer data only,
+        daily on finer only."""
         step_days = days_per_step(freq)
-        points_per = {name: days / step_days for name, days in (("yearly", 365.25), ("weekly", 7.0), ("monthly", 30.5))}
+
+        def order(name: str, allowed: bool) -> int:
+            if not allowed or history < pd.Timedelta(days=HISTORY_DAYS[name]):
+                return 0
+            return min(FOURIER[f"{name}_order"][1], int(PERIOD_DAYS[name] / step_days // 2))
+
         return cls(
-            yearly=min(FOURIER["yearly_order"][1], int(points_per["yearly"] // 2))
-            if history >= pd.Timedelta(days=730)
-            else 0,
-            weekly=min(FOURIER["weekly_order"][1], int(points_per["weekly"] // 2)),
-            monthly=min(FOURIER["monthly_order"][1], int(points_per["monthly"] // 2)) if step_days <= 1 else 0,
+            yearly=order("yearly", True),
+            weekly=order("weekly", True),
+            monthly=order("monthly", step_days <= 1),
+            daily=order("daily", step_days < 1),
         )
 
 
+PERIOD_DAYS = {"yearly": 365.25, "weekly": 7.0, "monthly": 30.5, "daily": 1.0}
+HISTORY_DAYS = {"yearly": 730, "weekly": 14, "monthly": 61, "daily": 2}  # two periods, as Prophet counts them
 MODES = ["additive", "multiplicative"]
 TRANSFORMS = ["none", "log1p"]  # log1p: Prophet fits log(1 + y), for non-negative data (counts, sales)
 LOG_UNIFORM = {
@@ -44,7 +55,7 @@ LOG_UNIFORM = {
     "holidays_prior_scale": (0.01, 10.0),
 }
 # Each order's upper bound is also capped by what the frequency and history allow (Seasonalities).
-FOURIER = {"yearly_order": (1, 20), "weekly_order": (1, 6), "monthly_order": (0, 10)}
+FOURIER = {"yearly_order": (1, 20), "weekly_order": (1, 6), "monthly_order": (0, 10), "daily_order": (1, 10)}
 ORDERS = tuple(FOURIER)
 
 
@@ -83,7 +94,8 @@ def prophet_space(trial: optuna.Trial, seasonalities: Seasonalities, log_allowed
         params["transform"] = trial.suggest_categorical("transform", TRANSFORMS)
     for name, (low, high) in LOG_UNIFORM.items():
         params[name] = trial.suggest_float(name, low, high, log=True)
-    for name, allowed in zip(ORDERS, (seasonalities.yearly, seasonalities.weekly, seasonalities.monthly), strict=True):
+    allowed_orders = (seasonalities.yearly, seasonalities.weekly, seasonalities.monthly, seasonalities.daily)
+    for name, allowed in zip(ORDERS, allowed_orders, strict=True):
         if allowed >= 1:
             params[name] = trial.suggest_int(name, FOURIER[name][0], allowed)
     return params

@@ -256,3 +256,24 @@ def test_a_multiplicative_trial_starts_from_the_last_one_and_ends_where_a_cold_f
     # Only the seasonal prior changes: the last fit's trend is already optimal given its betas, which are not.
     third = second | {"seasonality_prior_scale": 0.02}
     np.testing.assert_allclose(warm.fit_and_forecast(third), cold.fit_and_forecast(third), rtol=1e-6)
+
+
+def test_an_hourly_folds_design_has_prophets_daily_seasonality_and_forecasts_as_its_fit():
+    from manymodels.designs import FoldDesign, largest_params
+    from manymodels.search_space import Seasonalities
+
+    rng = np.random.default_rng(1)
+    ds = pd.date_range("2024-01-01", periods=24 * 30, freq="h")
+    hours = ds.hour.to_numpy()
+    y = 50 + 20 * np.sin(2 * np.pi * hours / 24) + 5 * (ds.dayofweek.to_numpy() >= 5) + rng.normal(size=len(ds))
+    history = pd.DataFrame({"ds": ds, "y": y})
+    fold, window = history.iloc[:-48], history.iloc[-48:]
+    seasonalities = Seasonalities.for_series("h", fold["ds"].iloc[-1] - fold["ds"].iloc[0])
+    assert seasonalities.daily == 10 and seasonalities.monthly == 0
+    design = FoldDesign.build(fold, window, largest_params(seasonalities), None)
+    params = SETTINGS[2] | {"weekly_order": 3, "daily_order": 4}
+    assert design.covers(params) and not design.covers(params | {"daily_order": 11})
+    expected = predict(fit_prophet(fold, params), window, None)
+    np.testing.assert_allclose(design.fit_and_forecast(params), expected, rtol=1e-6)
+    without = predict(fit_prophet(fold, params | {"daily_order": 0}), window, None)
+    assert np.mean(np.abs(expected - y[-48:])) < 0.25 * np.mean(np.abs(without - y[-48:]))  # the daily cycle

@@ -20,6 +20,10 @@ YEARS = pd.Timedelta(days=3 * 365)
         ("D", pd.Timedelta(days=300), Seasonalities(yearly=0, weekly=3, monthly=10)),
         ("W", YEARS, Seasonalities(yearly=20, weekly=0, monthly=0)),
         ("MS", YEARS, Seasonalities(yearly=5, weekly=0, monthly=0)),
+        ("D", pd.Timedelta(days=40), Seasonalities(yearly=0, weekly=3, monthly=0)),  # one month: no monthly shape
+        ("h", pd.Timedelta(days=40), Seasonalities(yearly=0, weekly=6, monthly=0, daily=10)),  # Prophet's daily too
+        ("6h", pd.Timedelta(days=70), Seasonalities(yearly=0, weekly=6, monthly=10, daily=2)),
+        ("h", pd.Timedelta(days=1), Seasonalities(yearly=0, weekly=0, monthly=0, daily=0)),
     ],
 )
 def test_allowed_seasonalities_follow_frequency_and_history(freq, history, expected):
