@@ -1,11 +1,11 @@
 """The champion chosen with what the whole run says: a series' own folds are few (none on a short series), and on
 unrelated series a choice made on one or two windows picks by noise. Each candidate's run-wide fold error relative to
-the baseline's (the ratio of their sums over the series where both were scored: what always choosing it would have
-scored) is a prior, and each series' fold errors are shrunk toward it, weighing the prior as the rule's run_weight
-folds against the series' own; the rule (champion.ChampionRule) then chooses on the shrunk errors, its margins
-scaled by the series' own share of the evidence (a margin guards against a series' own noise, which the run's
-evidence does not have). A series with no fold takes the run's choice. The weight was set on the competitions'
-panels (benchmarks/RESULTS.md)."""
+the baseline's on the same folds (the ratio of their sums over the series where both were scored: what always
+choosing it would have scored) is a prior, and each series' fold errors are shrunk toward it, weighing the prior as
+the rule's run_weight folds against the series' own; the rule (champion.ChampionRule) then chooses on the shrunk
+errors, its margins scaled by the series' own share of the evidence (a margin guards against a series' own noise,
+which the run's evidence does not have). A series with no fold takes the run's choice. The weight was set on the
+competitions' panels (benchmarks/RESULTS.md)."""
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -47,17 +47,24 @@ class RunPrior:
         return float(min(self.weight, max(self.folds - own_folds, 0)))
 
 
-def mean_errors(errors: dict[str, list[float]]) -> dict[str, float]:
-    """Each candidate's mean fold error, where it is finite."""
-    means = {model: float(np.mean(values)) for model, values in errors.items()}
-    return {model: mean for model, mean in means.items() if np.isfinite(mean)}
+def paired_means(errors: dict[str, list[float]], baseline: str) -> dict[str, tuple[float, float]]:
+    """Each candidate's mean fold error and the baseline's on the same folds (the tuned Prophet is scored on the
+    last, selection, folds only), where both are finite."""
+    if baseline not in errors:
+        return {}
+    out = {}
+    for model, values in errors.items():
+        own, base = float(np.mean(values)), float(np.mean(errors[baseline][-len(values) :]))
+        if np.isfinite(own) and np.isfinite(base):
+            out[model] = (own, base)
+    return out
 
 
 def log_ratios(errors: dict[str, list[float]], baseline: str) -> dict[str, float]:
-    """Each candidate's log of its mean fold error over the baseline's, where both are finite and positive."""
-    means = mean_errors(errors)
-    base = means.get(baseline, 0.0)
-    return {m: float(np.log(mean / base)) for m, mean in means.items() if mean > 0 and base > 0}
+    """Each candidate's log of its mean fold error over the baseline's on the same folds, where both are finite
+    and positive."""
+    pairs = paired_means(errors, baseline).items()
+    return {m: float(np.log(own / base)) for m, (own, base) in pairs if own > 0 and base > 0}
 
 
 def learn_prior(scored: Iterable[Scored], rule: ChampionRule = DEFAULT_RULE) -> RunPrior:
@@ -65,10 +72,9 @@ def learn_prior(scored: Iterable[Scored], rule: ChampionRule = DEFAULT_RULE) -> 
     own, base, count, folds = defaultdict(float), defaultdict(float), Counter(), 0
     for series in scored:
         folds += len(series.errors_by_fold.get(rule.baseline, ()))
-        means = mean_errors(series.errors_by_fold)
-        for model, mean in means.items() if rule.baseline in means else ():
+        for model, (mean, baseline_mean) in paired_means(series.errors_by_fold, rule.baseline).items():
             own[model] += mean
-            base[model] += means[rule.baseline]
+            base[model] += baseline_mean
             count[model] += 1
     measured = [m for m in own if own[m] > 0 and base[m] > 0]
     return RunPrior(

@@ -9,7 +9,7 @@ from manymodels.champion import DEFAULT_RULE, choose_champion
 from manymodels.ensembles import MEDIAN
 from manymodels.run_selection import RunPrior, choose_with_the_run, learn_prior, rechosen, shrunk
 
-ETS, THETA, NAIVE = "auto_ets", "auto_theta", "naive"
+ETS, THETA, NAIVE, TUNED = "auto_ets", "auto_theta", "naive", "prophet_tuned"
 
 
 @dataclasses.dataclass
@@ -108,3 +108,10 @@ def test_the_run_weighs_no_more_than_its_other_series_folds():
         two.folds == 4 and two.weight_against(2) == 2 and learn_prior(RUN).weight_against(2) == DEFAULT_RULE.run_weight
     )
     assert choose_with_the_run([lucky], levels=[80])[0] == {}
+
+
+def test_the_tuned_prophet_is_compared_with_the_baseline_on_its_own_selection_folds():
+    later_easier = {MEDIAN: [20.0, 20.0, 5.0, 5.0], TUNED: [6.0, 6.0]}  # the tuned Prophet is scored on the last two
+    series = Series("s", later_easier, models=(MEDIAN, TUNED))
+    assert learn_prior([series]).log_ratio[TUNED] == pytest.approx(np.log(6.0 / 5.0))  # not 6 / 12.5: worse, not better
+    assert choose_with_the_run([series, dataclasses.replace(series, series_id="t")], levels=[80])[0] == {}
