@@ -44,8 +44,8 @@ class ChampionRule:
     run_weight: float = 16.0  # folds' worth of weight of the run's evidence against a series' own (run_selection)
 
     def scaled(self, share: float) -> "ChampionRule":
-        """This rule with every margin times share."""
-        margins = ("single_margin", "ensemble_margin", "tuned_margin", "over_single_margin")
+        """This rule with the margins among the untuned candidates times share (the tuned Prophet's kept whole)."""
+        margins = ("single_margin", "ensemble_margin", "over_single_margin")
         return dataclasses.replace(self, **{m: share * getattr(self, m) for m in margins})
 
 

@@ -66,7 +66,7 @@ def test_the_rule_is_a_value_the_default_being_the_margins_the_runs_were_set_on(
         "run_weight": 16,
     }
     assert dataclasses.asdict(DEFAULT_RULE.scaled(0.5)) == dataclasses.asdict(DEFAULT_RULE) | {
-        name: margin / 2 for name, margin in margins.items()
+        name: margin / 2 for name, margin in margins.items() if name != "tuned_margin"
     }
     assert hash(DEFAULT_RULE) == hash(ChampionRule())
     with pytest.raises(dataclasses.FrozenInstanceError):
