@@ -117,10 +117,12 @@ def test_the_tuned_prophet_is_compared_with_the_baseline_on_its_own_selection_fo
     assert choose_with_the_run([series, dataclasses.replace(series, series_id="t")], levels=[80])[0] == {}
 
 
-def test_the_tuned_prophet_keeps_its_own_errors_and_its_whole_margin():
+def test_the_tuned_prophet_is_shrunk_too_but_held_to_its_whole_margin():
     errors = {MEDIAN: [10.0] * 4, ETS: [10.0] * 4, TUNED: [9.5, 9.5]}  # 5% below the median on its folds
     series = Series("s", errors, models=(MEDIAN, ETS, TUNED))
-    good = RunPrior({MEDIAN: 0.0, ETS: 0.0, TUNED: float(np.log(0.5))}, {}, weight=DEFAULT_RULE.run_weight, folds=100)
-    assert shrunk(series, good, MEDIAN)[TUNED] == [9.5, 9.5] and rechosen(series, good) == MEDIAN
-    better = dataclasses.replace(series, errors_by_fold=errors | {TUNED: [8.5, 8.5]})  # 15%: beyond the 10% margin
-    assert rechosen(better, good) == TUNED
+    prior = RunPrior({MEDIAN: 0.0, ETS: 0.0, TUNED: float(np.log(0.95))}, {}, weight=DEFAULT_RULE.run_weight, folds=100)
+    assert shrunk(series, prior, MEDIAN)[TUNED] == pytest.approx([9.5, 9.5])
+    assert rechosen(series, prior) == MEDIAN  # 5% below: not the whole 10%, whatever the series' share
+    bad = dataclasses.replace(prior, log_ratio=prior.log_ratio | {TUNED: float(np.log(1.5))})
+    lucky = dataclasses.replace(series, errors_by_fold=errors | {TUNED: [6.0, 6.0]})  # 40% below on its own folds
+    assert rechosen(lucky, prior) == TUNED and rechosen(lucky, bad) == MEDIAN  # the run says it forecasts badly
