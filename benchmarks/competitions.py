@@ -16,6 +16,7 @@ import concurrent.futures
 import json
 import sys
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -149,8 +150,10 @@ def run_subset(name: str, n: int | None, trials: int, work: Path) -> dict:
     data_set, _, freq = SUBSETS[name]
     horizon = {s.h for s in series}.pop()
     spec = {"id_cols": ["sn"], "target": "value", "freq": freq, "horizon": horizon}
+    started = time.perf_counter()
     forecasts = run_pipeline(history_frame(series, freq), spec, trials, None, work)
-    return summarise(name, score(series, forecasts, METRIC[data_set]))
+    seconds = time.perf_counter() - started
+    return summarise(name, score(series, forecasts, METRIC[data_set])) | {"run_seconds": round(seconds, 1)}
 
 
 def main() -> None:
