@@ -36,11 +36,10 @@ class Scored(Protocol):
 
 @dataclass(frozen=True)
 class RunPrior:
-    """By candidate, the log of its fold errors' sum over the baseline's on the series where both were scored, and
-    on how many series it was measured; the folds it was learned on, and the most folds' worth it weighs."""
+    """By candidate, the log of its fold errors' sum over the baseline's on the series where both were scored; the
+    folds it was learned on, and the most folds' worth it weighs."""
 
     log_ratio: dict[str, float]
-    series: dict[str, int]
     weight: float
     folds: int = 0
 
@@ -48,6 +47,11 @@ class RunPrior:
         """The prior's weight against a series' own folds: no more than the other series' folds (a run of one
         series has nothing to add to it)."""
         return float(min(self.weight, max(self.folds - own_folds, 0)))
+
+    def against(self, series: Scored, baseline: str) -> tuple[int, float]:
+        """The series' own folds, and the prior's weight against them."""
+        folds = len(series.errors_by_fold.get(baseline, ()))
+        return folds, self.weight_against(folds)
 
 
 def paired_means(errors: dict[str, list[float]], baseline: str) -> dict[str, tuple[float, float]]:
@@ -72,17 +76,15 @@ def log_ratios(errors: dict[str, list[float]], baseline: str) -> dict[str, float
 
 def learn_prior(scored: Iterable[Scored], rule: ChampionRule = DEFAULT_RULE) -> RunPrior:
     """The run's prior from every series scored on folds."""
-    own, base, count, folds = defaultdict(float), defaultdict(float), Counter(), 0
+    own, base, folds = defaultdict(float), defaultdict(float), 0
     for series in scored:
         folds += len(series.errors_by_fold.get(rule.baseline, ()))
         for model, (mean, baseline_mean) in paired_means(series.errors_by_fold, rule.baseline).items():
             own[model] += mean
             base[model] += baseline_mean
-            count[model] += 1
     measured = [m for m in own if own[m] > 0 and base[m] > 0]
     return RunPrior(
         log_ratio={m: float(np.log(own[m] / base[m])) for m in measured},
-        series={m: count[m] for m in measured},
         weight=rule.run_weight,
         folds=folds,
     )
@@ -95,8 +97,7 @@ def shrunk(series: Scored, prior: RunPrior, baseline: str) -> dict[str, list[flo
     if not series.errors_by_fold:
         known = [m for m in series.models if m in prior.log_ratio or m == baseline]
         return {m: [float(np.exp(prior.log_ratio.get(m, 0.0)))] for m in known}
-    folds = len(series.errors_by_fold.get(baseline, ()))
-    weight = prior.weight_against(folds)
+    folds, weight = prior.against(series, baseline)
     own = log_ratios(series.errors_by_fold, baseline)
     out = {}
     for model, values in series.errors_by_fold.items():
@@ -110,8 +111,7 @@ def shrunk(series: Scored, prior: RunPrior, baseline: str) -> dict[str, list[flo
 def rechosen(series: Scored, prior: RunPrior, rule: ChampionRule = DEFAULT_RULE) -> str:
     """The series' champion by the rule on its errors shrunk toward the run's, with margins scaled by its own
     share of the evidence."""
-    folds = len(series.errors_by_fold.get(rule.baseline, ()))
-    weight = prior.weight_against(folds)
+    folds, weight = prior.against(series, rule.baseline)
     share = folds / (folds + weight) if folds + weight else 1.0
     return choose_champion(shrunk(series, prior, rule.baseline), rule.scaled(share))
 

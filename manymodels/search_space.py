@@ -94,8 +94,8 @@ def prophet_space(trial: optuna.Trial, seasonalities: Seasonalities, log_allowed
         params["transform"] = trial.suggest_categorical("transform", TRANSFORMS)
     for name, (low, high) in LOG_UNIFORM.items():
         params[name] = trial.suggest_float(name, low, high, log=True)
-    allowed_orders = (seasonalities.yearly, seasonalities.weekly, seasonalities.monthly, seasonalities.daily)
-    for name, allowed in zip(ORDERS, allowed_orders, strict=True):
+    for name in ORDERS:
+        allowed = getattr(seasonalities, name.removesuffix("_order"))
         if allowed >= 1:
             params[name] = trial.suggest_int(name, FOURIER[name][0], allowed)
     return params

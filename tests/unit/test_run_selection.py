@@ -36,14 +36,14 @@ def test_the_prior_is_what_always_one_candidate_would_have_scored_on_the_folds_a
     medians = sum(10.0 + i for i in range(9))
     assert np.exp(prior.log_ratio[ETS]) == pytest.approx((0.6 * medians + 50.0) / (medians + 1.0))
     assert np.exp(prior.log_ratio[THETA]) == pytest.approx(0.9) and prior.log_ratio[MEDIAN] == 0
-    assert prior.series[ETS] == 10 and prior.weight == DEFAULT_RULE.run_weight
+    assert prior.folds == 2 * 10 and prior.weight == DEFAULT_RULE.run_weight
 
 
 def test_errors_that_cannot_be_compared_are_left_out_of_the_prior():
     broken = Series("b", {MEDIAN: [0.0, 0.0], ETS: [1.0, 1.0]})  # a perfect baseline: no ratio
     failed = Series("f", {MEDIAN: [2.0, 2.0], ETS: [np.nan, 1.0], THETA: [1.0, 1.0]})
     prior = learn_prior([broken, failed])
-    assert set(prior.log_ratio) == {MEDIAN, THETA} and prior.series[THETA] == 1
+    assert set(prior.log_ratio) == {MEDIAN, THETA} and prior.folds == 4
 
 
 def test_a_series_with_no_fold_takes_the_runs_choice_among_its_own_candidates():
@@ -68,7 +68,7 @@ def test_a_series_own_folds_weigh_their_count_against_the_runs_weight():
 def test_the_margins_shrink_with_the_series_own_share_of_the_evidence():
     close = on_folds("close", 10.0, auto_ets=0.9)  # 10% below the median: short of the 20% a single model must be
     assert close.champion == MEDIAN
-    prior = RunPrior({MEDIAN: 0.0, ETS: float(np.log(0.9))}, {}, weight=DEFAULT_RULE.run_weight, folds=100)
+    prior = RunPrior({MEDIAN: 0.0, ETS: float(np.log(0.9))}, weight=DEFAULT_RULE.run_weight, folds=100)
     assert rechosen(close, prior) == ETS  # its margin, 0.2 * 2 / (2 + weight)
     assert rechosen(close, dataclasses.replace(prior, weight=0.0)) == MEDIAN  # the whole margin
 
@@ -120,7 +120,7 @@ def test_the_tuned_prophet_is_compared_with_the_baseline_on_its_own_selection_fo
 def test_the_tuned_prophet_is_shrunk_too_but_held_to_its_whole_margin():
     errors = {MEDIAN: [10.0] * 4, ETS: [10.0] * 4, TUNED: [9.5, 9.5]}  # 5% below the median on its folds
     series = Series("s", errors, models=(MEDIAN, ETS, TUNED))
-    prior = RunPrior({MEDIAN: 0.0, ETS: 0.0, TUNED: float(np.log(0.95))}, {}, weight=DEFAULT_RULE.run_weight, folds=100)
+    prior = RunPrior({MEDIAN: 0.0, ETS: 0.0, TUNED: float(np.log(0.95))}, weight=DEFAULT_RULE.run_weight, folds=100)
     assert shrunk(series, prior, MEDIAN)[TUNED] == pytest.approx([9.5, 9.5])
     assert rechosen(series, prior) == MEDIAN  # 5% below: not the whole 10%, whatever the series' share
     bad = dataclasses.replace(prior, log_ratio=prior.log_ratio | {TUNED: float(np.log(1.5))})
