@@ -82,13 +82,14 @@ deploy: setup
 	.venv/bin/manymodels deploy
 
 # The champion's accuracy on held-out store-item data, daily and weekly, and the panels, against the targets (about
-# an hour here); then on the M3 and Tourism competitions' test windows (benchmarks/competitions.py). COMPETITIONS
-# empty skips them.
+# an hour here); then on the M3 and Tourism competitions' test windows (benchmarks/competitions.py), and the
+# models they favour each alone there (benchmarks/models_alone.py). COMPETITIONS empty skips both.
 ACCURACY ?= --series 500 --trials 10
 COMPETITIONS ?= --trials 10
 accuracy: setup
 	$(PY) -m benchmarks.accuracy $(ACCURACY)
 	$(if $(strip $(COMPETITIONS)),$(PY) -m benchmarks.competitions $(COMPETITIONS))
+	$(if $(strip $(COMPETITIONS)),$(PY) -m benchmarks.models_alone)
 
 stop: setup
 	.venv/bin/manymodels stop
