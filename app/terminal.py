@@ -32,3 +32,5 @@ def show(summary: RunSummary) -> None:
     if summary.hierarchy:
         console.print(summary.hierarchy_line())
     console.print(f"Step seconds: {summary.steps_line()}")
+    if summary.cpu_per_series:
+        console.print(summary.cpu_per_series.line())

@@ -12,6 +12,7 @@ import pandas as pd
 
 from manymodels import storage
 from manymodels.bounds import Forecast
+from manymodels.cpu import charged
 from manymodels.designs import FoldDesign, largest_params
 from manymodels.ensembles import CHOSEN, ENSEMBLES, FIXED_MEDIAN, MEDIAN, Ensemble
 from manymodels.forecasters import registry
@@ -51,6 +52,7 @@ class Candidates:
     solved_by: Counter = field(default_factory=Counter)
     ensembles: dict[str, Ensemble] = field(default_factory=lambda: {MEDIAN: FIXED_MEDIAN})
     dropped: dict[str, str] = field(default_factory=dict)  # challengers that raised, with why: out of the contest
+    cpu: Counter = field(default_factory=Counter)  # CPU seconds by model: its fits and forecasts, trials included
     _designs: dict = field(default_factory=dict, repr=False)  # (fold, log transform) -> FoldDesign
 
     @property
@@ -107,6 +109,10 @@ class Candidates:
     def trial(self, params: dict, fold: int, init=None):
         """A tuning trial's forecast of fold `fold` (an index of splits.folds), and the model where Stan fitted it.
         With the exact solver, from the fold's design shared by every trial; Stan where its check fails."""
+        with charged(self.cpu, TUNED):
+            return self._trial(params, fold, init)
+
+    def _trial(self, params: dict, fold: int, init):
         log = is_log(params)
         design = self._design(fold, log) if self.solver == "exact" else None
         # Prophet's own path: the stan solver, or orders beyond the series' largest
@@ -137,13 +143,15 @@ class Candidates:
         if ensemble := self.ensembles.get(model):
             return ensemble.combine({m: Forecast(self.point(m, history, at)) for m in ensemble.weights}).mean
         if model in PROPHETS:
-            return self.prophet(self._params(model), history, at, rough=rough)[0]
+            with charged(self.cpu, model):
+                return self.prophet(self._params(model), history, at, rough=rough)[0]
         return self.challenger(model, history, at).mean
 
     def challenger(self, model: str, history: pd.DataFrame, at: pd.DataFrame, levels=()) -> Forecast:
         """The forecast, with bounds at the levels, of a challenger, clipped at the series' floor."""
         forecaster = self.challengers[model]
-        return forecaster.forecast(self.view(forecaster), history, at, levels).at_least(self.splits.floor)
+        with charged(self.cpu, model):
+            return forecaster.forecast(self.view(forecaster), history, at, levels).at_least(self.splits.floor)
 
     def with_intervals(self, model: str, history: pd.DataFrame, at: pd.DataFrame, seed: int) -> Forecast:
         """A model's point forecast and its prediction intervals at the run's levels; an ensemble's combine its
@@ -153,18 +161,19 @@ class Candidates:
         if model not in PROPHETS:
             return self.challenger(model, history, at, self.data.bound_levels)
         data, floor = self.data, self.splits.floor
-        out, fitted = prophet_intervals(
-            history,
-            self._params(model),
-            at,
-            data.bound_levels,
-            floor,
-            500,
-            seed,
-            data.holidays,
-            data.regressors,
-            self.solver,
-        )
+        with charged(self.cpu, model):
+            out, fitted = prophet_intervals(
+                history,
+                self._params(model),
+                at,
+                data.bound_levels,
+                floor,
+                500,
+                seed,
+                data.holidays,
+                data.regressors,
+                self.solver,
+            )
         self.solved_by[fitted.stan_backend.used or "constant"] += 1
         return out
 

@@ -13,6 +13,7 @@ from manymodels.bounds import intervals_of, quantile_column, quantile_label
 from manymodels.candidates import CHAMPION, model_names
 from manymodels.columns import FUTURE, MODEL, SERIES_ID, SPLIT, TARGET, TIME, YHAT
 from manymodels.cost import PriceTable, estimate
+from manymodels.cpu import mean_per_series
 from manymodels.hierarchy import reconciled
 from manymodels.ingest import Ingested
 from manymodels.metrics import METRICS, coverage, evaluate, interval_pinball, owa, pinball
@@ -20,9 +21,21 @@ from manymodels.naive2 import NAIVE2
 from manymodels.planning import manifest
 from manymodels.series import SeriesSummary, TuneOutcome
 from manymodels.settings import DataSpec, TuningSpec
-from manymodels.summary import RunScores
+from manymodels.summary import CpuPerSeries, RunScores
 
 log = logging.getLogger(__name__)
+
+
+def cpu_per_series(results: list[SeriesSummary]) -> CpuPerSeries | None:
+    """The mean CPU seconds a series tuned in this run spent by step and by model; None if none was."""
+    tuned = [r for r in results if r.cpu_by_step]
+    if not tuned:
+        return None
+    return CpuPerSeries(
+        series=len(tuned),
+        by_step=mean_per_series(r.cpu_by_step for r in tuned),
+        by_model=mean_per_series(r.cpu_by_model for r in tuned),
+    )
 
 
 def solver_check(gaps: list[dict[str, float]]) -> dict[str, float] | None:
@@ -212,6 +225,7 @@ def assemble_outputs(
         metrics_by={col: aggregate(metrics, by=col) for col in data.id_cols} if scored else {},
         champions=dict(Counter(r.champion for r in results).most_common()),
         models_dropped=dict(Counter(m for r in results for m in r.dropped).most_common()),
+        cpu_per_series=cpu_per_series(results),
         champion_vs_models=champion_wins(metrics, tuning.metric) if scored else {},
         owa=owas,
         selection=selection_report(metrics, owas, tuning.metric) if scored else None,

@@ -18,6 +18,7 @@ from manymodels.calibration import Corrections, calibrated, fold_corrections
 from manymodels.candidates import CHAMPION, Candidates
 from manymodels.champion import DEFAULT_RULE, ChampionRule, choose_champion, fold_errors, mean_errors
 from manymodels.columns import MODEL, TARGET, TIME, YHAT
+from manymodels.cpu import charged
 from manymodels.ensembles import ENSEMBLES
 from manymodels.forecasters import registry
 from manymodels.naive2 import NAIVE2, naive2
@@ -54,6 +55,8 @@ class SeriesResult:
     dropped: dict[str, str]  # challengers that raised on a fold, with why: out of the series' contest
     ensembles: dict[str, dict[str, float]]  # each ensemble's members and their weights, chosen on every fold
     solver_gap: dict[str, float] | None  # where --solver-check sampled the series: compare_solvers
+    cpu_by_step: dict[str, float]  # CPU seconds of this call by step: study, contest, calibration, forecast, io
+    cpu_by_model: dict[str, float]  # CPU seconds of this call by model: its fits and forecasts in every step
     backtest: pd.DataFrame = field(repr=False)  # ds, y, model, yhat on the test window; the champion's bounds
     forecast: pd.DataFrame = field(repr=False)  # ds, model (the champion), yhat and bounds after the last point
     folds: pd.DataFrame = field(repr=False)  # ds, y, yhat: the champion on the folds it was scored on
@@ -89,6 +92,8 @@ class SeriesSummary:
     dropped: dict[str, str]
     ensembles: dict[str, dict[str, float]]
     solver_gap: dict[str, float] | None
+    cpu_by_step: dict[str, float]
+    cpu_by_model: dict[str, float]
 
 
 def tune_series(
@@ -107,14 +112,17 @@ def tune_series(
     window with every model, and the future with the champion, with intervals calibrated on its folds (or, at a
     level its folds hold too few scores for, by the run's `pooled` scaled correction). learned: the series' share of
     what each model that learns across series learned, by name."""
-    started = time.perf_counter()
-    splits = SeriesSplits.of(frame, data)
+    started, steps = time.perf_counter(), Counter()
+    with charged(steps, "splits"):
+        splits = SeriesSplits.of(frame, data)
     candidates = Candidates(splits, data, learned or {}, solver=tuning.solver)
     if splits.intermittent and tuning.metric == "smape":  # sMAPE scores each period of zero demand 0 or 200,
         tuning = tuning.model_copy(update={"metric": "rmse"})  # and MAE (MASE) favours forecasting no demand at all
-    tuned = tune_prophet(candidates, tuning, place, warm_start)
+    with charged(steps, "study"):
+        tuned = tune_prophet(candidates, tuning, place, warm_start)
     candidates.tuned_params = tuned.params
-    errors, on_folds = fold_errors(candidates, tuning.metric)
+    with charged(steps, "contest"):
+        errors, on_folds = fold_errors(candidates, tuning.metric)
     if champion is None:
         champion = choose_champion(errors, rule)
     elif champion not in candidates.models:
@@ -122,9 +130,13 @@ def tune_series(
             f"{champion} was chosen for series {splits.series_id}, whose candidates are {candidates.models}"
         )
     seed = study_seed(tuning.seed, candidates.splits.series_id)
-    calibration = fold_corrections(candidates, champion, seed, on_folds, pooled)
-    backtest, forecast = forecast_series(candidates, champion, seed, calibration.corrections)
+    with charged(steps, "calibration"):
+        calibration = fold_corrections(candidates, champion, seed, on_folds, pooled)
+    with charged(steps, "forecast"):
+        backtest, forecast = forecast_series(candidates, champion, seed, calibration.corrections)
     checked = is_checked(candidates.splits.series_id, tuning.solver_check)
+    with charged(steps, "solver_check"):
+        solver_gap = compare_solvers(candidates, tuned.params) if checked and tuned.n_trials else None
     return SeriesResult(
         series_id=candidates.splits.series_id,
         best_params=tuned.params,
@@ -140,12 +152,14 @@ def tune_series(
         errors_by_fold=errors,
         models=candidates.models,
         ensembles={name: ensemble.weights for name, ensemble in candidates.ensembles.items()},
-        solver_gap=compare_solvers(candidates, tuned.params) if checked and tuned.n_trials else None,
+        solver_gap=solver_gap,
         backtest=backtest,
         forecast=forecast,
         folds=calibration.on_folds,
         scaled_scores=calibration.scores,
         dropped=candidates.dropped,
+        cpu_by_step={step: seconds for step, seconds in steps.items() if seconds},
+        cpu_by_model=dict(candidates.cpu),
     )
 
 
@@ -207,7 +221,7 @@ class TuneOutcome:
         the result says."""
         how = how or ("resumed" if result.resumed else "tuned")
         summary = result.summary(key)
-        cached = dataclasses.replace(summary, n_fits=0, fits_by_solver={})
+        cached = dataclasses.replace(summary, n_fits=0, fits_by_solver={}, cpu_by_step={}, cpu_by_model={})
         self.results.append(cached if how == "cached" else summary)
         self.counts[how] += 1
 
@@ -227,12 +241,14 @@ class TuneOutcome:
 
 
 def _both(first: SeriesSummary, second: SeriesSummary) -> SeriesSummary:
-    """The second result of a series, with the fits and seconds both calls took."""
+    """The second result of a series, with the fits, seconds and CPU both calls took."""
     return dataclasses.replace(
         second,
         n_fits=first.n_fits + second.n_fits,
         fits_by_solver=dict(Counter(first.fits_by_solver) + Counter(second.fits_by_solver)),
         seconds=first.seconds + second.seconds,
+        cpu_by_step=dict(Counter(first.cpu_by_step) + Counter(second.cpu_by_step)),
+        cpu_by_model=dict(Counter(first.cpu_by_model) + Counter(second.cpu_by_model)),
     )
 
 
@@ -283,7 +299,9 @@ def tune_jobs(
     shares = learned_shares(context.learned, [job.series_id for job in todo]) if todo else {}
     for job in todo:
         try:
-            frame = read_series(job)
+            io = Counter()
+            with charged(io, "io"):
+                frame = read_series(job)
             learned = {name: each.get(job.series_id) for name, each in shares.items()}
             result = tune_series(
                 frame,
@@ -301,6 +319,7 @@ def tune_jobs(
             outcome.failures[job.series_id] = f"{type(e).__name__}: {e}"
             logger.warning("series %s failed: %s", job.series_id, outcome.failures[job.series_id])
             continue
+        result.cpu_by_step.update(io)
         cache.save(job.cache_key, result)
         outcome.add(job.cache_key, result)
         logger.info("series %s: champion %s, %d trials", job.series_id, result.champion, result.n_trials)

@@ -84,6 +84,26 @@ class RunChoice(BaseModel):
         return f"{text}; on the folds, always {best} would have scored {self.always_on_folds[best]:.3f} of the median."
 
 
+class CpuPerSeries(BaseModel):
+    """Where a series' CPU went, as the mean over the series tuned in this run (a cached result spent none): by step
+    of its tuning task, and by model (each model's fits and forecasts in every step, the tuned Prophet's trials
+    too)."""
+
+    series: int
+    by_step: dict[str, float]
+    by_model: dict[str, float]
+
+    def line(self) -> str:
+        total = sum(self.by_step.values())
+        return (
+            f"CPU seconds a series ({self.series} tuned in this run): {total:.3f}; by step "
+            + _pairs({k: f"{v:.3f}" for k, v in self.by_step.items()})
+            + "; by model "
+            + _pairs({k: f"{v:.3f}" for k, v in self.by_model.items()})
+            + "."
+        )
+
+
 class Intervals(BaseModel):
     coverage: dict[str, float]  # interval level (percent) -> share of test points inside
     pinball: float
@@ -118,6 +138,7 @@ class RunScores(BaseModel):
     metrics_by: dict[str, dict[str, dict[str, Scores]]]  # id column -> value -> model -> metric -> mean
     champions: dict[str, int]
     models_dropped: dict[str, int] = {}  # challenger -> series whose contest it left by raising on a fold
+    cpu_per_series: CpuPerSeries | None = None  # None: every result came from the cache
     champion_vs_models: dict[str, ChampionWin]
     owa: dict[str, float]  # per model: its OWA when used for every series
     selection: Selection | None = None
@@ -260,6 +281,7 @@ class RunSummary(RunScores):
             "",
             "## Step seconds",
             safe.steps_line(),
+            *([f"\n{safe.cpu_per_series.line()}"] if safe.cpu_per_series else []),
             *safe._rejected_markdown(),
         ]
         if self.plots:

@@ -214,6 +214,8 @@ SUMMARY = {
              "on_demand_usd": 0.0015, "on_demand_usd_per_series": 0.0005, "spot_usd": 0.0006,
              "spot_usd_per_series": 0.0002},
     "step_seconds": {"ingest": 1.25, "tune": 30.0, "evaluate": 0.5},
+    "cpu_per_series": {"series": 2, "by_step": {"study": 1.5, "contest": 0.25},
+                       "by_model": {"prophet_tuned": 1.25, "auto_ets": 0.125}},
     "rejected": [{"series_id": "9-1", "reason": "too short"}, {"series_id": "9-2", "reason": "constant target"}],
     "empty_files": [],
     "metrics_by": {},

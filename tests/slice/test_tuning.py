@@ -47,6 +47,9 @@ def test_study_runs_the_requested_trials_on_every_fold_and_forecasts_every_windo
     assert "yearly_order" not in result.best_params  # 400 days: too short for yearly seasonality
     assert result.best_params["transform"] in ("none", "log1p")  # sales are non-negative: the log is a choice
     assert set(result.fold_errors) == SMOOTH  # daily sales: not intermittent
+    assert {"study", "contest", "calibration", "forecast"} <= set(result.cpu_by_step)
+    assert set(result.cpu_by_model) == SMOOTH - set(ENSEMBLES)  # an ensemble costs its members' fits
+    assert 0 < sum(result.cpu_by_model.values()) <= sum(result.cpu_by_step.values())  # fits are within the steps
     test_days = series.loc[series["split"] == "test", "ds"]
     assert result.backtest.groupby("model")["ds"].apply(list).to_dict() == {
         m: test_days.tolist() for m in (*SMOOTH, NAIVE2, CHAMPION)

@@ -110,6 +110,8 @@ def test_a_cached_result_counts_no_fits_and_outcomes_merge_by_adding():
             dropped={},
             ensembles={},
             solver_gap=None,
+            cpu_by_step={"study": 0.5},
+            cpu_by_model={"prophet_tuned": 0.5},
             backtest=pd.DataFrame(),
             folds=pd.DataFrame(),
             forecast=pd.DataFrame(),
@@ -121,10 +123,10 @@ def test_a_cached_result_counts_no_fits_and_outcomes_merge_by_adding():
     tuned.add("k-d", result("d", resumed=True))  # tuned or resumed, as the result says
     tuned.failures["c"] = "boom"
     merged = reused.merge(tuned)
-    assert [(r.series_id, r.key, r.n_fits) for r in merged.results] == [
-        ("a", "k-a", 0),
-        ("b", "k-b", 6),
-        ("d", "k-d", 6),
+    assert [(r.series_id, r.key, r.n_fits, r.cpu_by_step) for r in merged.results] == [
+        ("a", "k-a", 0, {}),  # nor any CPU in this run
+        ("b", "k-b", 6, {"study": 0.5}),
+        ("d", "k-d", 6, {"study": 0.5}),
     ]
     assert not hasattr(merged.results[0], "backtest")  # the driver keeps numbers, not frames
     assert merged.counts == {"tuned": 1, "resumed": 1, "cached": 1} and merged.failures == {"c": "boom"}

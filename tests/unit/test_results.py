@@ -46,6 +46,8 @@ def result(series_id: str = "1-1") -> SeriesResult:
         dropped={"auto_ces": "ValueError: too short"},
         ensembles={"greedy_ensemble": {"naive": 0.7, "auto_ets": 0.3}},
         solver_gap={"log_posterior_gain": 0.25, "forecast_gap": 0.001},
+        cpu_by_step={"study": 0.75, "contest": 0.25},
+        cpu_by_model={"prophet_tuned": 0.7, "naive": 0.05},
         backtest=backtest,
         forecast=future,
         folds=pd.DataFrame({"ds": dates - pd.Timedelta(days=7), "y": 2.0, "yhat": 2.5}),

@@ -47,6 +47,8 @@ def test_summary_markdown_carries_counts_metrics_cost_steps_rejections_and_plot_
     assert "80% interval 75%, 95% interval 90%; pinball loss 1.234" in text
     assert "On demand **$0.0015** ($0.000500 per series), on spot **$0.0006**" in text
     assert "read on 2026-11-22" in text and "ingest 1.2, tune 30.0, evaluate 0.5" in text
+    assert "CPU seconds a series (2 tuned in this run): 1.750; by step study 1.500, contest 0.250; by model " in text
+    assert "prophet\\_tuned 1.250, auto\\_ets 0.125." in text
     assert "| 9-1 | too short |" in text and "| 9-2 | constant target |" in text
     assert "- [errors per model](s3://bucket/run/plots/errors.png)" in text and "Outputs: `s3://bucket/run`" in text
 
