@@ -5,6 +5,7 @@ import io
 import logging
 import re
 import uuid
+from collections.abc import Iterable
 
 import pandas as pd
 import pyarrow as pa
@@ -56,6 +57,15 @@ class ResultFiles:
         buffer = io.BytesIO()
         pq.write_table(table, buffer)
         storage.write_bytes(self.path(key), buffer.getvalue())
+
+    def saved(self, keys: Iterable[str]) -> set[str]:
+        """Which of the keys have a result stored, by one fresh listing of the folder (none before the first)."""
+        fs, path = storage.url_to_fs(self.url)
+        try:
+            names = {name.rsplit("/", 1)[-1] for name in fs.ls(path, detail=False, refresh=True)}
+        except FileNotFoundError:
+            return set()
+        return {key for key in keys if f"{key}.parquet" in names}
 
     def load(self, key: str) -> SeriesResult | None:
         """The result stored under key; None if there is none, or if what is there is unreadable or invalid (then

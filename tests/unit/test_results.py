@@ -131,3 +131,13 @@ def test_a_result_swapped_for_another_series_during_the_run_is_refused(tmp_path)
     files.save("tune-a", result("2-1"))  # written over by someone with another series' result under this key
     with pytest.raises(ValueError, match="changed during the run"):
         files.frames([result("1-1").summary("tune-a")])
+
+
+def test_saved_tells_which_keys_have_a_result_by_one_fresh_listing(tmp_path):
+    files = ResultFiles(str(tmp_path / "results"), str(tmp_path / "aside"))
+    assert files.saved(["k1", "k2"]) == set()  # no folder before the first result
+    files.save("k1", result())
+    files.save("k3", result())
+    assert files.saved(["k1", "k2"]) == {"k1"}
+    files.save("k2", result())
+    assert files.saved(["k1", "k2"]) == {"k1", "k2"}  # not a cached listing
