@@ -123,12 +123,7 @@ def tune_series(
     candidates.tuned_params = tuned.params
     with charged(steps, "contest"):
         errors, on_folds = fold_errors(candidates, tuning.metric)
-    if champion is None:
-        champion = choose_champion(errors, rule)
-    elif champion not in candidates.models:
-        raise ValueError(
-            f"{champion} was chosen for series {splits.series_id}, whose candidates are {candidates.models}"
-        )
+    champion = the_champion(candidates, errors, rule, champion)
     seed = study_seed(tuning.seed, candidates.splits.series_id)
     with charged(steps, "calibration"):
         calibration = fold_corrections(candidates, champion, seed, on_folds, pooled)
@@ -161,6 +156,17 @@ def tune_series(
         cpu_by_step={step: seconds for step, seconds in steps.items() if seconds},
         cpu_by_model=dict(candidates.cpu),
     )
+
+
+def the_champion(candidates: Candidates, errors: dict, rule: ChampionRule, given: str | None) -> str:
+    """The champion chosen by the rule on the fold errors, or the one given, which must be a candidate."""
+    if given is None:
+        return choose_champion(errors, rule)
+    if given not in candidates.models:
+        raise ValueError(
+            f"{given} was chosen for series {candidates.splits.series_id}, whose candidates are {candidates.models}"
+        )
+    return given
 
 
 def forecast_series(
