@@ -105,3 +105,30 @@ def test_a_model_that_writes_to_its_input_is_given_a_copy():
     y.flags.writeable = False  # as a pandas column's values under copy-on-write
     assert Statsforecast("writes", lambda period: WritesItsInput()).on_values(y, 7, 7).mean.tolist() == [1.0] * 7
     assert (y == WEEKLY).all()
+
+
+def test_autoets_keeps_the_form_its_first_fit_on_a_series_chose_and_estimates_only_its_parameters():
+    from statsforecast.models import AutoETS
+
+    rng = np.random.default_rng(3)
+    y = 100 + np.tile([0.0, 5, 10, 5, 0, -10, -15], 20) + np.arange(140) * 0.3 + rng.normal(0, 2, 140)
+    ets, forms = registry.named("auto_ets"), {}
+    first = ets.on_values(y[:100], 14, 7, [80], forms)
+    form = AutoETS(season_length=7).fit(y[:100]).model_["components"]
+    assert forms == {("auto_ets", 7): form}
+    np.testing.assert_allclose(first.mean, ets.on_values(y[:100], 14, 7).mean)  # the first fit searched as before
+    later = ets.on_values(y, 14, 7, [80], forms)
+    kept = AutoETS(season_length=7, model=form[:3], damped=form[3] != "N").forecast(y=y[-104:], h=14, level=[80])
+    np.testing.assert_allclose(later.mean, kept["mean"])
+    np.testing.assert_allclose(later.intervals[80].hi, kept["hi-80"])
+    assert forms == {("auto_ets", 7): form}
+
+
+def test_a_kept_form_that_cannot_fit_the_later_data_is_searched_again():
+    from statsforecast.models import AutoETS
+
+    y = np.tile([0.0, 5, 10, 5, 0, 2, 1], 14)  # zeros: no multiplicative form fits
+    forms = {("auto_ets", 7): "MNMN"}
+    again = registry.named("auto_ets").on_values(y, 7, 7, (), forms)
+    np.testing.assert_allclose(again.mean, AutoETS(season_length=7).forecast(y=y, h=7)["mean"])
+    assert forms == {("auto_ets", 7): "MNMN"}
