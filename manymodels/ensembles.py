@@ -14,6 +14,7 @@ from manymodels.forecasters.statsforecast_models import AUTO_ETS, AUTO_THETA, SE
 MEDIAN, BEST3, GREEDY = "median_ensemble", "best3_median", "greedy_ensemble"
 ENSEMBLES = (MEDIAN, BEST3, GREEDY)
 CHOSEN = (BEST3, GREEDY)  # members chosen on folds
+MEDIANS = (MEDIAN, BEST3)  # the median of their members; the others a weighted mean
 ROUNDS = 10  # the greedy ensemble's picks: weights in tenths
 
 Score = Callable[[np.ndarray, np.ndarray], float]  # (actual, forecast) -> error
@@ -34,6 +35,11 @@ class Ensemble:
             return Forecast.combined(members, lambda each: np.median(each, axis=0))
         weights = self.weights.values()
         return Forecast.combined(members, lambda each: sum(w * v for w, v in zip(weights, each, strict=True)))
+
+
+def from_weights(name: str, weights: dict[str, float]) -> Ensemble:
+    """The ensemble `name` of these members and weights (as a result keeps it)."""
+    return Ensemble(dict(weights), median=name in MEDIANS)
 
 
 def median_of(members: list[str]) -> Ensemble:

@@ -96,11 +96,12 @@ class SeriesJob(BaseModel):
     learned: tuple[str, ...]  # the models that learn across series whose forecasts the keys say compete
     champion: str | None = None  # chosen with the whole run (run_selection); None: by the series' own folds
     pooled: dict[str, float] | None = None  # by level, the run's scaled correction (calibration), where given
+    first: str | None = None  # the cache key of the series' first result, whose contest a job with the run keeps
 
-    @field_validator("cache_key")
+    @field_validator("cache_key", "first")
     @classmethod
-    def _a_cache_key(cls, key: str) -> str:
-        if not re.fullmatch(rf"tune-[0-9A-Za-z]+-{HEX}", key):  # the series' key, the result's digest
+    def _a_cache_key(cls, key: str | None) -> str | None:
+        if key is not None and not re.fullmatch(rf"tune-[0-9A-Za-z]+-{HEX}", key):  # the series' key, the result's
             raise ValueError(f"not a cache key: {key!r}")
         return key
 
@@ -109,7 +110,8 @@ class SeriesJob(BaseModel):
         its own."""
         series_key, result_key = self.cache_key.rsplit("-", 1)
         key = f"{series_key}-{digest(result_key, champion, pooled)}"
-        return self.model_copy(update={"champion": champion, "pooled": pooled, "cache_key": key})
+        update = {"champion": champion, "pooled": pooled, "cache_key": key, "first": self.cache_key}
+        return self.model_copy(update=update)
 
     @field_validator("warm_start")
     @classmethod

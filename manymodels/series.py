@@ -19,7 +19,7 @@ from manymodels.candidates import CHAMPION, Candidates
 from manymodels.champion import DEFAULT_RULE, ChampionRule, choose_champion, fold_errors, mean_errors
 from manymodels.columns import MODEL, TARGET, TIME, YHAT
 from manymodels.cpu import charged
-from manymodels.ensembles import ENSEMBLES
+from manymodels.ensembles import CHOSEN, ENSEMBLES, from_weights
 from manymodels.forecasters import registry
 from manymodels.naive2 import NAIVE2, naive2
 from manymodels.planning import RunContext, SeriesJob, check_planned
@@ -170,10 +170,11 @@ def the_champion(candidates: Candidates, errors: dict, rule: ChampionRule, given
 
 
 def forecast_series(
-    candidates: Candidates, champion: str, seed: int, corrections: Corrections
+    candidates: Candidates, champion: str, seed: int, corrections: Corrections, kept: pd.DataFrame | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The test window forecast by every model (Naive2 too, and the champion with its bounds) beside the actuals,
-    and the future forecast by the champion with its bounds, moved by each level's conformal correction."""
+    and the future forecast by the champion with its bounds, moved by each level's conformal correction. kept: an
+    earlier backtest of the series whose other models' rows are kept, the champion's (and its members') made again."""
     splits = candidates.splits
     future = calibrated(
         candidates.with_intervals(champion, splits.history, splits.future, seed), corrections, splits.floor
@@ -182,6 +183,11 @@ def forecast_series(
     if splits.test.empty:  # a series under two horizons: forecast, with no test window to score
         empty = {TIME: "datetime64[ns]", TARGET: "float64", MODEL: "object", YHAT: "float64"}
         return pd.DataFrame({column: pd.Series(dtype=kind) for column, kind in empty.items()}), forecast
+    if kept is not None:
+        with_bounds, champion_test = on_the_test(candidates, champion, seed, corrections)
+        others = kept[~kept[MODEL].isin([CHAMPION, *with_bounds])]
+        again = test_rows(splits.test, {m: f.mean for m, f in with_bounds.items()}, champion_test)
+        return pd.concat([others, again], ignore_index=True), forecast
     return backtest_of(candidates, champion, seed, corrections), forecast
 
 
@@ -189,12 +195,7 @@ def backtest_of(candidates: Candidates, champion: str, seed: int, corrections: C
     """The test window forecast by every model (Naive2 too, and the champion with its bounds) beside the actuals."""
     splits = candidates.splits
     known, test = splits.known, splits.test
-    ensemble = candidates.ensembles.get(champion)
-    bounded = tuple(ensemble.weights) if ensemble else (champion,)
-    with_bounds = {m: candidates.with_intervals(m, known, test, seed) for m in bounded}
-    champion_test = calibrated(
-        ensemble.combine(with_bounds) if ensemble else with_bounds[champion], corrections, splits.floor
-    )
+    with_bounds, champion_test = on_the_test(candidates, champion, seed, corrections)
     points = {
         m: with_bounds[m].mean if m in with_bounds else candidates.point(m, known, test)
         for m in candidates.models
@@ -203,10 +204,67 @@ def backtest_of(candidates: Candidates, champion: str, seed: int, corrections: C
     for name, each in candidates.ensembles.items():
         points[name] = each.combine({m: Forecast(points[m]) for m in each.weights}).mean
     points[NAIVE2] = naive2(splits.y, len(test), candidates.data.period)
+    return test_rows(test, points, champion_test)
+
+
+def on_the_test(
+    candidates: Candidates, champion: str, seed: int, corrections: Corrections
+) -> tuple[dict[str, Forecast], Forecast]:
+    """The test window forecast with bounds by the champion (or each of its members), and the champion's forecast
+    with its bounds calibrated."""
+    splits = candidates.splits
+    ensemble = candidates.ensembles.get(champion)
+    bounded = tuple(ensemble.weights) if ensemble else (champion,)
+    with_bounds = {m: candidates.with_intervals(m, splits.known, splits.test, seed) for m in bounded}
+    combined = ensemble.combine(with_bounds) if ensemble else with_bounds[champion]
+    return with_bounds, calibrated(combined, corrections, splits.floor)
+
+
+def test_rows(test: pd.DataFrame, points: dict[str, object], champion: Forecast) -> pd.DataFrame:
+    """The backtest rows: each model's points, and the champion's with its bounds, beside the actuals."""
     dates, actual = test[TIME].to_numpy(), test[TARGET].to_numpy()
     backtest = [pd.DataFrame({TIME: dates, TARGET: actual, MODEL: m, YHAT: yhat}) for m, yhat in points.items()]
-    backtest.append(pd.DataFrame({TIME: dates, TARGET: actual, MODEL: CHAMPION} | champion_test.columns()))
+    backtest.append(pd.DataFrame({TIME: dates, TARGET: actual, MODEL: CHAMPION} | champion.columns()))
     return pd.concat(backtest, ignore_index=True)
+
+
+def forecast_again(
+    first: SeriesResult,
+    frame: pd.DataFrame,
+    data: DataSpec,
+    tuning: TuningSpec,
+    learned: dict[str, Any] | None,
+    champion: str,
+    pooled: dict[str, float] | None,
+) -> SeriesResult:
+    """The series' first result with the champion the whole run chose: its contest kept (the study, the fold
+    errors, the ensembles, every other model's test-window forecast), the champion's intervals calibrated on its
+    folds (or by the run's pooled correction) and its test window and future forecast again."""
+    if champion not in first.models:
+        raise ValueError(f"{champion} was chosen for series {first.series_id}, whose candidates are {first.models}")
+    started, steps = time.perf_counter(), Counter()
+    with charged(steps, "splits"):
+        splits = SeriesSplits.of(frame, data)
+    candidates = Candidates(splits, data, learned or {}, solver=tuning.solver, tuned_params=first.best_params)
+    candidates.ensembles = {name: from_weights(name, weights) for name, weights in first.ensembles.items()}
+    seed = study_seed(tuning.seed, splits.series_id)
+    with charged(steps, "calibration"):
+        calibration = fold_corrections(candidates, champion, seed, {}, pooled)
+    with charged(steps, "forecast"):
+        backtest, forecast = forecast_series(candidates, champion, seed, calibration.corrections, first.backtest)
+    return dataclasses.replace(
+        first,
+        champion=champion,
+        n_fits=candidates.prophet_fits,
+        fits_by_solver=dict(candidates.solved_by),
+        seconds=time.perf_counter() - started,
+        backtest=backtest,
+        forecast=forecast,
+        folds=calibration.on_folds,
+        scaled_scores=calibration.scores,
+        cpu_by_step={step: seconds for step, seconds in steps.items() if seconds},
+        cpu_by_model=dict(candidates.cpu),
+    )
 
 
 @dataclass
@@ -305,32 +363,43 @@ def tune_jobs(
     shares = learned_shares(context.learned, [job.series_id for job in todo]) if todo else {}
     for job in todo:
         try:
-            io = Counter()
-            with charged(io, "io"):
-                frame = read_series(job)
-            learned = {name: each.get(job.series_id) for name, each in shares.items()}
-            result = tune_series(
-                frame,
-                context.data,
-                context.tuning,
-                job.place,
-                job.warm_start,
-                learned,
-                champion=job.champion,
-                pooled=job.pooled,
-            )
+            result = tune_job(job, context, cache, {name: each.get(job.series_id) for name, each in shares.items()})
         except storage.STORAGE_ERRORS:
             raise
         except Exception as e:  # one series' failure is reported with the series, the others go on
             outcome.failures[job.series_id] = f"{type(e).__name__}: {e}"
             logger.warning("series %s failed: %s", job.series_id, outcome.failures[job.series_id])
             continue
-        result.cpu_by_step.update(io)
         cache.save(job.cache_key, result)
         outcome.add(job.cache_key, result)
         logger.info("series %s: champion %s, %d trials", job.series_id, result.champion, result.n_trials)
     logger.info("%d series tuned, %d failed: %s", len(outcome.results), len(outcome.failures), outcome.counts)
     return outcome
+
+
+def tune_job(job: SeriesJob, context: RunContext, cache: ResultCache, learned: dict[str, Any]) -> SeriesResult:
+    """One job's result: its series tuned, its champion chosen and forecast; or, for a job with the run's champion
+    whose series' first result is stored, that result forecast again with it (forecast_again), unless the champion
+    is an ensemble chosen on the folds, whose intervals are calibrated on each fold's held-out choice of members."""
+    io = Counter()
+    with charged(io, "io"):
+        frame = read_series(job)
+        first = cache.load(job.first) if job.first else None
+    if first is not None and job.champion not in CHOSEN:  # a chosen ensemble's folds need its members' contest
+        result = forecast_again(first, frame, context.data, context.tuning, learned, job.champion, job.pooled)
+    else:  # a first pass, or a series whose first result is gone: its contest again
+        result = tune_series(
+            frame,
+            context.data,
+            context.tuning,
+            job.place,
+            job.warm_start,
+            learned,
+            champion=job.champion,
+            pooled=job.pooled,
+        )
+    result.cpu_by_step["io"] = io["io"]
+    return result
 
 
 def learned_shares(learned: dict[str, Any], series_ids: list[str]) -> dict[str, dict[str, Any]]:

@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ import pytest
 from flows.forecast import RECHOSEN
 from manymodels import storage
 from manymodels.candidates import PROPHETS
-from manymodels.ensembles import ENSEMBLES
+from manymodels.ensembles import CHOSEN, ENSEMBLES
 from manymodels.forecasters import registry
 from manymodels.forecasters.global_lgbm import GLOBAL
 from manymodels.layout import MARKER, OUTPUT_FILES
@@ -69,12 +70,20 @@ def test_run_writes_every_output_and_accounts_for_every_series(local_run):
     champions = pd.read_parquet(out / "best_params.parquet")["champion"]
     # per series, 4 folds of 7 days (113 known): trials on the 2 tuning folds, the tuned Prophet on the 2 selection
     # folds, the default on all 4, both on the test window, a Prophet champion's future and its bounds on the folds
-    # it was chosen on (which calibrate its intervals); a series forecast again with what the run learned, all but
-    # the trials again, with the champion it first had
+    # it was chosen on (which calibrate its intervals); a series forecast again with what the run learned keeps its
+    # contest, and fits its new champion on its folds, test window and future (a chosen ensemble runs its contest
+    # again, all but the trials)
     champion_fits = {"prophet_tuned": 1 + 2, "prophet_default": 1 + 4}
-    fits = sum(2 * TRIALS + 2 + 4 + 2 + champion_fits.get(c, 0) for c in champions)
-    run_choice = summary["run_choice"]
-    fits += sum(n * (2 + 4 + 2 + champion_fits.get(first, 0)) for first, n in run_choice["forecast_again"].items())
+    run_choice, moved_from, moved_to = summary["run_choice"], Counter(), Counter()
+    for move, n in run_choice["moves"].items():
+        source, target = move.split(" -> ")
+        moved_from[source] += n
+        moved_to[target] += n
+    first = Counter(champions) - moved_to + moved_from
+    again = moved_to + (Counter(run_choice["forecast_again"]) - moved_from)  # moved, or forecast again for the pool
+    fits = sum(n * (2 * TRIALS + 2 + 4 + 2 + champion_fits.get(c, 0)) for c, n in first.items())
+    refit = {c: 2 + 4 + 2 + champion_fits.get(c, 0) if c in CHOSEN else champion_fits.get(c, -1) + 1 for c in again}
+    fits += sum(n * refit[c] for c, n in again.items())
     assert run_choice["changed"] == sum(run_choice["moves"].values()) <= sum(run_choice["forecast_again"].values())
     assert summary["trials"] == GOOD_SERIES * TRIALS and summary["prophet_fits"] == fits
     assert sum(summary["fits_by_solver"].values()) == fits and summary["fits_by_solver"]["exact"] > 0

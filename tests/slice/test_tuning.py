@@ -266,3 +266,32 @@ def raw_of(frame: pd.DataFrame) -> pd.DataFrame:
     """A prepared series' rows as the input gave them."""
     rows = frame[frame["split"] != "future"][["store", "item", "series_id", "ds", "y"]]
     return rows.assign(row=range(len(rows)))
+
+
+@pytest.mark.parametrize("champion", [TUNED, "auto_theta", GREEDY])
+def test_a_series_forecast_again_with_the_runs_champion_keeps_its_contest_and_matches_a_contest_run_anew(
+    series, tmp_path, champion
+):
+    layout, tuning = RunLayout(str(tmp_path), run="this-run"), TuningSpec(trials=2, seed=1, global_model=False)
+    files, context = ResultFiles(layout.results, layout.results_aside), RunContext(data=SPEC, tuning=tuning)
+    job = planned(series, layout, tuning)
+    first = tune_jobs([job], context, files).results[0]
+    assert first.champion != champion  # the run's choice moves it
+    again_job = job.with_the_run(champion, {})
+    assert again_job.first == job.cache_key
+    tune_jobs([again_job], context, files)
+    again = files.load(again_job.cache_key)
+    anew = tune_series(series, SPEC, tuning, champion=champion)  # the whole contest again, as before
+    assert again.champion == champion and again.fold_errors == anew.fold_errors == first.fold_errors
+    assert again.scaled_scores == anew.scaled_scores and again.ensembles == anew.ensembles
+    stored = {"check_dtype": False}  # a stored result's floats are float64
+    pd.testing.assert_frame_equal(again.forecast, anew.forecast, **stored)
+    pd.testing.assert_frame_equal(again.folds, anew.folds, **stored)
+    order = ["model", "ds"]
+    pd.testing.assert_frame_equal(
+        again.backtest.sort_values(order, ignore_index=True),
+        anew.backtest.sort_values(order, ignore_index=True),
+        **stored,
+    )
+    kept = again.cpu_by_model.keys()  # a chosen ensemble's contest is run again: its folds' members are chosen there
+    assert kept == {champion} if champion != GREEDY else kept == anew.cpu_by_model.keys()
