@@ -228,8 +228,8 @@ def competitions(r: dict) -> list[str]:
         "targets (issue 39) are for every series of a subset.",
         "",
         "| subset | series (missing) | metric | champion | Naive2 | seasonal naive | Theta | best single model "
-        "(champion's gap, 90% interval) | target | 80% / 95% interval coverage | champions |",
-        "|---|---:|---|---:|---:|---:|---:|---|---|---|---|",
+        "(champion's gap, 90% interval) | target | 80% / 95% interval coverage | run seconds | champions |",
+        "|---|---:|---|---:|---:|---:|---:|---|---|---|---:|---|",
     ]
     for name, k in subsets.items():
         m = k["mean"]
@@ -237,7 +237,9 @@ def competitions(r: dict) -> list[str]:
         lines.append(
             f"| {name} | {k['series']} ({k['series_missing']}) | {k['metric']} | {m['champion_model']:.3f} | "
             f"{m['naive2']:.3f} | {m['seasonal_naive']:.3f} | {m['theta']:.3f} | {_best_single(k)} | {target} | "
-            f"{_coverage(k)} | " + ", ".join(f"{model} {n}" for model, n in k["champions"].items()) + " |"
+            f"{_coverage(k)} | {k.get('run_seconds', '-')} | "
+            + ", ".join(f"{model} {n}" for model, n in k["champions"].items())
+            + " |"
         )
     lines += ["", "Published (issue 39's sources), for reading the figures above beside:", "", *PUBLISHED]
     return lines + _commands([r])
