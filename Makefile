@@ -83,13 +83,14 @@ deploy: setup
 
 # The champion's accuracy on held-out store-item data, daily and weekly, and the panels, against the targets (about
 # an hour here); then on the M3 and Tourism competitions' test windows (benchmarks/competitions.py), and the
-# models they favour each alone there (benchmarks/models_alone.py). COMPETITIONS empty skips both.
+# models they favour each alone there (benchmarks/models_alone.py). COMPETITIONS or MODELS_ALONE empty skips them.
 ACCURACY ?= --series 500 --trials 10
 COMPETITIONS ?= --trials 10
+MODELS_ALONE ?= --out benchmarks/results
 accuracy: setup
 	$(PY) -m benchmarks.accuracy $(ACCURACY)
 	$(if $(strip $(COMPETITIONS)),$(PY) -m benchmarks.competitions $(COMPETITIONS))
-	$(if $(strip $(COMPETITIONS)),$(PY) -m benchmarks.models_alone)
+	$(if $(strip $(MODELS_ALONE)),$(PY) -m benchmarks.models_alone $(MODELS_ALONE))
 
 stop: setup
 	.venv/bin/manymodels stop

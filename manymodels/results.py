@@ -59,12 +59,8 @@ class ResultFiles:
         storage.write_bytes(self.path(key), buffer.getvalue())
 
     def saved(self, keys: Iterable[str]) -> set[str]:
-        """Which of the keys have a result stored, by one fresh listing of the folder (none before the first)."""
-        fs, path = storage.url_to_fs(self.url)
-        try:
-            names = {name.rsplit("/", 1)[-1] for name in fs.ls(path, detail=False, refresh=True)}
-        except FileNotFoundError:
-            return set()
+        """Which of the keys have a result stored, by one fresh listing of the folder."""
+        names = storage.names_in(self.url)
         return {key for key in keys if f"{key}.parquet" in names}
 
     def load(self, key: str) -> SeriesResult | None:

@@ -162,6 +162,18 @@ def filesystem(url: str) -> fsspec.AbstractFileSystem:
     return url_to_fs(url)[0]
 
 
+def names_in(url: str) -> set[str]:
+    """The names of the files in a folder (none if there is no folder), listed afresh and kept out of the
+    filesystem's listings cache: from a cached listing, s3fs takes a file written after it for missing."""
+    fs, path = url_to_fs(url)
+    try:
+        return {name.rstrip("/").rsplit("/", 1)[-1] for name in fs.ls(path, detail=False, refresh=True)}
+    except FileNotFoundError:
+        return set()
+    finally:
+        fs.invalidate_cache(path)
+
+
 def write_bytes(url: str, data: bytes) -> None:
     """Write a file so that readers see either nothing or all of it."""
     fs, path = url_to_fs(url)
