@@ -64,6 +64,12 @@ def run_manymodels(data: Path, output: Path, trials: int, cpus: int, env: dict, 
         "driver_peak_rss_gib": driver_peak / 2**30,
         "series": summary["counts"]["series_forecast"],
         "mean_best_value": _mean_best(output),
+        # the machine's busy CPU-seconds over the whole command, a series: what a cluster of any size pays
+        "flow_cpu_seconds_per_series": machine.cpu_share(started, ended)
+        * cpus
+        * (ended - started)
+        / max(summary["counts"]["series_forecast"], 1),
+        "cpu_per_series": summary.get("cpu_per_series"),  # the tuning tasks' own, by step and by model
     }
 
 
