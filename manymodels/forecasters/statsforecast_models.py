@@ -91,4 +91,10 @@ ETS_FORM = Form(
 AUTO_ETS = Statsforecast(
     "auto_ets", lambda period: statsforecast_models().AutoETS(season_length=period), 7, True, ETS_FORM
 )
-AUTO_THETA = Statsforecast("auto_theta", lambda period: statsforecast_models().AutoTheta(season_length=period), 5, True)
+THETA_FORM = Form(
+    read=lambda model: model.model_["modeltype"],  # STM, OTM, DSTM or DOTM
+    make=lambda period, form: statsforecast_models().AutoTheta(season_length=period, model=form),
+)
+AUTO_THETA = Statsforecast(
+    "auto_theta", lambda period: statsforecast_models().AutoTheta(season_length=period), 5, True, THETA_FORM
+)

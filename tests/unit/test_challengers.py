@@ -132,3 +132,16 @@ def test_a_kept_form_that_cannot_fit_the_later_data_is_searched_again():
     again = registry.named("auto_ets").on_values(y, 7, 7, (), forms)
     np.testing.assert_allclose(again.mean, AutoETS(season_length=7).forecast(y=y, h=7)["mean"])
     assert forms == {("auto_ets", 7): "MNMN"}
+
+
+def test_autotheta_keeps_the_model_its_first_fit_on_a_series_chose():
+    from statsforecast.models import AutoTheta
+
+    rng = np.random.default_rng(5)
+    y = 100 + np.tile([0.0, 5, 10, 5, 0, -10, -15], 20) + rng.normal(0, 2, 140)
+    theta, forms = registry.named("auto_theta"), {}
+    theta.on_values(y[:100], 14, 7, (), forms)
+    chosen = AutoTheta(season_length=7).fit(y[:100]).model_["modeltype"]
+    assert forms == {("auto_theta", 7): chosen}
+    later = theta.on_values(y, 14, 7, (), forms)
+    np.testing.assert_allclose(later.mean, AutoTheta(season_length=7, model=chosen).forecast(y=y[-104:], h=14)["mean"])
