@@ -42,7 +42,8 @@ class Statsforecast:
     """A statsforecast model as a challenger of every series. make: the model for a season length; fewest: the
     fewest points it fits (below, statsforecast calls the data tiny or gives NaN bounds: the series' naive forecast
     stands in); recent_only: fitted on recent points only; form: where the model searches over forms, how the form
-    its first fit on a series chose is kept for the series' later fits (which then estimate only its parameters)."""
+    its first fit on a series' folds chose is kept for its later folds (which then estimate only its parameters);
+    the forecasts of the test window and the future search again, on all the data before them."""
 
     name: str
     make: Callable[[int], Any]
@@ -54,7 +55,9 @@ class Statsforecast:
         return True
 
     def forecast(self, series: Series, history: pd.DataFrame, at: pd.DataFrame, levels: Sequence[int]) -> Forecast:
-        return self.on_values(history[TARGET].to_numpy(), len(at), series.data.period, levels, series.forms)
+        on_a_fold = len(history) < len(series.splits.known)  # the test window and the future search on all the data
+        forms = series.forms if on_a_fold else None
+        return self.on_values(history[TARGET].to_numpy(), len(at), series.data.period, levels, forms)
 
     def on_values(
         self, y: np.ndarray, horizon: int, period: int, levels: Sequence[int] = (), forms: dict | None = None

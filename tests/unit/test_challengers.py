@@ -145,3 +145,22 @@ def test_autotheta_keeps_the_model_its_first_fit_on_a_series_chose():
     assert forms == {("auto_theta", 7): chosen}
     later = theta.on_values(y, 14, 7, (), forms)
     np.testing.assert_allclose(later.mean, AutoTheta(season_length=7, model=chosen).forecast(y=y[-104:], h=14)["mean"])
+
+
+def test_the_kept_form_is_for_the_folds_and_the_test_window_and_future_search_on_all_the_data():
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from manymodels.forecasters.base import Series
+
+    rng = np.random.default_rng(3)
+    y = 100 + np.tile([0.0, 5, 10, 5, 0, -10, -15], 20) + np.arange(140) * 0.3 + rng.normal(0, 2, 140)
+    known = pd.DataFrame({"y": y})
+    series = Series(SimpleNamespace(known=known), SimpleNamespace(period=7), forms={})
+    ets, at = registry.named("auto_ets"), pd.DataFrame(index=range(14))
+    ets.forecast(series, known.iloc[:100], at, ())  # a fold's history
+    assert set(series.forms) == {("auto_ets", 7)}
+    series.forms[("auto_ets", 7)] = "ANNN"  # a form the test window must not take
+    searched = ets.forecast(series, known, at, ())
+    np.testing.assert_allclose(searched.mean, ets.on_values(y, 14, 7).mean)
