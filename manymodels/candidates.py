@@ -53,7 +53,6 @@ class Candidates:
     ensembles: dict[str, Ensemble] = field(default_factory=lambda: {MEDIAN: FIXED_MEDIAN})
     dropped: dict[str, str] = field(default_factory=dict)  # challengers that raised, with why: out of the contest
     cpu: Counter = field(default_factory=Counter)  # CPU seconds by model: its fits and forecasts, trials included
-    forms: dict = field(default_factory=dict)  # the forms the first fits chose, kept by later ones (Series.forms)
     _designs: dict = field(default_factory=dict, repr=False)  # (fold, log transform) -> FoldDesign
 
     @property
@@ -61,7 +60,7 @@ class Candidates:
         return sum(self.solved_by.values())
 
     def view(self, model: Forecaster) -> Series:
-        return Series(self.splits, self.data, self.learned.get(model.name), self.forms)
+        return Series(self.splits, self.data, self.learned.get(model.name))
 
     @functools.cached_property
     def challengers(self) -> dict[str, Forecaster]:

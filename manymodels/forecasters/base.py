@@ -4,7 +4,7 @@ per run, on every series, before any series is tuned."""
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import pandas as pd
@@ -18,14 +18,12 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Series:
-    """One series as a model sees it: its splits, the run's data settings, its share of what the model learned
-    across the run's series (None for a model that learns nothing across series, or learned nothing for it), and
-    the forms the series' earlier fits chose, which a model that searches over forms keeps (Statsforecast.form)."""
+    """One series as a model sees it: its splits, the run's data settings, and its share of what the model learned
+    across the run's series (None for a model that learns nothing across series, or learned nothing for it)."""
 
     splits: "SeriesSplits"
     data: DataSpec
     learned: Any = None
-    forms: dict = field(default_factory=dict)
 
 
 @runtime_checkable

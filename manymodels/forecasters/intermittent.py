@@ -41,9 +41,7 @@ class Intermittent(Statsforecast):
     def applies(self, series: Series) -> bool:
         return series.splits.intermittent
 
-    def on_values(
-        self, y: np.ndarray, horizon: int, period: int, levels: Sequence[int] = (), forms: dict | None = None
-    ) -> Forecast:
+    def on_values(self, y: np.ndarray, horizon: int, period: int, levels: Sequence[int] = ()) -> Forecast:
         fitted = recent(np.array(y, dtype=float), period, horizon)
         point = Forecast.from_keys(self.make(period).forecast(y=fitted, h=horizon)).mean
         return Forecast(point, demand_quantiles(fitted, horizon, levels))
