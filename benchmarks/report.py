@@ -287,7 +287,7 @@ DESIGN_MEASUREMENTS = [
     "form kept on every later fit (0797501) store-item daily and weekly were unchanged to the last digit and the "
     "panels' OWA went quarterly 0.865 -> 0.900, monthly 0.812 -> 0.892, weekly 0.498 -> 0.526, daily 0.781 -> "
     "0.788; with both models' forms kept on the later folds only, the test window and the future searching again "
-    "(3e73ae7), 0.880, 0.821, 0.525, 0.788, and store-item daily's tuning tasks spent 0.635 CPU-s a series against "
+    "(3e73ae7), 0.880, 0.821, 0.525, 0.788, and store-item daily's tuning tasks spent 0.634 CPU-s a series against "
     "0.649 with AutoETS's form kept everywhere and 1.114 searching on every fit (8c81cc5, the code that landed).",
     "- `ROUGH_TOLERANCE` (`manymodels/models.py`): L-BFGS stopped at a relative objective change of 2e-8 "
     "(Stan's default 2e-12) took a third to a half of the iterations on warm-started store-item fits and ended "
