@@ -16,6 +16,11 @@ def charged(ledger: Counter, part: str) -> Iterator[None]:
         ledger[part] += time.process_time() - started
 
 
+def spent(ledger: Counter) -> dict[str, float]:
+    """The parts that spent any CPU."""
+    return {part: seconds for part, seconds in ledger.items() if seconds}
+
+
 def mean_per_series(ledgers: Iterable[dict[str, float]]) -> dict[str, float]:
     """Each part's CPU seconds a series, over the ledgers that are not empty (a result read from the cache spent
     none in this run), most costly first."""

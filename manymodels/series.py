@@ -18,7 +18,7 @@ from manymodels.calibration import Corrections, calibrated, fold_corrections
 from manymodels.candidates import CHAMPION, Candidates
 from manymodels.champion import DEFAULT_RULE, ChampionRule, choose_champion, fold_errors, mean_errors
 from manymodels.columns import MODEL, TARGET, TIME, YHAT
-from manymodels.cpu import charged
+from manymodels.cpu import charged, spent
 from manymodels.ensembles import CHOSEN, ENSEMBLES, from_weights
 from manymodels.forecasters import registry
 from manymodels.naive2 import NAIVE2, naive2
@@ -153,7 +153,7 @@ def tune_series(
         folds=calibration.on_folds,
         scaled_scores=calibration.scores,
         dropped=candidates.dropped,
-        cpu_by_step={step: seconds for step, seconds in steps.items() if seconds},
+        cpu_by_step=spent(steps),
         cpu_by_model=dict(candidates.cpu),
     )
 
@@ -162,11 +162,14 @@ def the_champion(candidates: Candidates, errors: dict, rule: ChampionRule, given
     """The champion chosen by the rule on the fold errors, or the one given, which must be a candidate."""
     if given is None:
         return choose_champion(errors, rule)
-    if given not in candidates.models:
-        raise ValueError(
-            f"{given} was chosen for series {candidates.splits.series_id}, whose candidates are {candidates.models}"
-        )
-    return given
+    return a_candidate(given, candidates.splits.series_id, candidates.models)
+
+
+def a_candidate(champion: str, series_id: str, models: list[str]) -> str:
+    """The champion chosen with the whole run, refused if it is not one of the series' candidates."""
+    if champion not in models:
+        raise ValueError(f"{champion} was chosen for series {series_id}, whose candidates are {models}")
+    return champion
 
 
 def forecast_series(
@@ -240,8 +243,7 @@ def forecast_again(
     """The series' first result with the champion the whole run chose: its contest kept (the study, the fold
     errors, the ensembles, every other model's test-window forecast), the champion's intervals calibrated on its
     folds (or by the run's pooled correction) and its test window and future forecast again."""
-    if champion not in first.models:
-        raise ValueError(f"{champion} was chosen for series {first.series_id}, whose candidates are {first.models}")
+    champion = a_candidate(champion, first.series_id, first.models)
     started, steps = time.perf_counter(), Counter()
     with charged(steps, "splits"):
         splits = SeriesSplits.of(frame, data)
@@ -262,7 +264,7 @@ def forecast_again(
         forecast=forecast,
         folds=calibration.on_folds,
         scaled_scores=calibration.scores,
-        cpu_by_step={step: seconds for step, seconds in steps.items() if seconds},
+        cpu_by_step=spent(steps),
         cpu_by_model=dict(candidates.cpu),
     )
 
@@ -384,8 +386,9 @@ def tune_job(job: SeriesJob, context: RunContext, cache: ResultCache, learned: d
     io = Counter()
     with charged(io, "io"):
         frame = read_series(job)
-        first = cache.load(job.first) if job.first else None
-    if first is not None and job.champion not in CHOSEN:  # a chosen ensemble's folds need its members' contest
+        keeps_contest = job.first and job.champion not in CHOSEN  # a chosen ensemble's folds need its members' contest
+        first = cache.load(job.first) if keeps_contest else None
+    if first is not None:
         result = forecast_again(first, frame, context.data, context.tuning, learned, job.champion, job.pooled)
     else:  # a first pass, or a series whose first result is gone: its contest again
         result = tune_series(
