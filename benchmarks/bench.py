@@ -19,7 +19,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import typer  # noqa: E402
 
 from benchmarks.machine import Machine, cores  # noqa: E402
-from benchmarks.workloads import DATA_SPEC, available, write_workload  # noqa: E402
+from benchmarks.workloads import DATA_SPEC, available, spec_of, write_workload  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 BIN = Path(sys.executable).parent
@@ -108,6 +108,30 @@ def throughput(
         out,
         f"throughput-{workload}-{series}",
         {"workload": workload, "series": series, "trials": trials, "runs": runs, "ratios": ratios},
+    )
+
+
+@app.command()
+def cost(
+    workload: Annotated[str, typer.Option(help="synthetic, store-item or hourly.")] = "hourly",
+    series: int = 200,
+    trials: int = 10,
+    out: Out = RESULTS,
+) -> None:
+    """CPU-seconds a series through the whole flow, by step and model, and the driver's peak memory."""
+    from benchmarks.runners import run_manymodels
+
+    if not available(workload):
+        typer.echo(f"skipped: no {workload} data here (set MANYMODELS_STORE_ITEM)")
+        return
+    spec = spec_of(workload)
+    with tempfile.TemporaryDirectory() as tmp, prefect_server(Path(tmp) / "home") as env, Machine() as machine:
+        data = write_workload(workload, series, Path(tmp))
+        run = run_manymodels(data, Path(tmp) / "run", trials, cores(), env, machine, spec)
+    save(
+        out,
+        f"cost-{workload}-{series}-{trials}",
+        {"workload": workload, "series": series, "trials": trials, "spec": spec, "manymodels": run},
     )
 
 

@@ -25,12 +25,14 @@ from manymodels.settings import DataSpec, TuningSpec
 BIN = Path(sys.executable).parent
 
 
-def run_manymodels(data: Path, output: Path, trials: int, cpus: int, env: dict, machine: Machine) -> dict:
+def run_manymodels(
+    data: Path, output: Path, trials: int, cpus: int, env: dict, machine: Machine, spec: dict = DATA_SPEC
+) -> dict:
     """The forecast flow through the CLI, against the running Prefect server; figures for its tuning step."""
     command = [
-        BIN / "manymodels", "run", "--data", data, "--output", output, "--id-cols", ",".join(DATA_SPEC["id_cols"]),
-        "--time-col", DATA_SPEC["time_col"], "--target-col", DATA_SPEC["target_col"],
-        "--horizon", DATA_SPEC["horizon"], "--trials", trials, "--workers", cpus,
+        BIN / "manymodels", "run", "--data", data, "--output", output, "--id-cols", ",".join(spec["id_cols"]),
+        "--time-col", spec["time_col"], "--target-col", spec["target_col"], "--freq", spec.get("freq", "D"),
+        "--horizon", spec["horizon"], "--trials", trials, "--workers", cpus,
     ]  # fmt: skip
     started = time.time()
     with tempfile.TemporaryFile() as log:
@@ -70,6 +72,9 @@ def run_manymodels(data: Path, output: Path, trials: int, cpus: int, env: dict, 
         * (ended - started)
         / max(summary["counts"]["series_forecast"], 1),
         "cpu_per_series": summary.get("cpu_per_series"),  # the tuning tasks' own, by step and by model
+        "trials": summary["trials"],
+        "studies_stopped_early": summary.get("studies_stopped_early", 0),
+        "champion_test_smape": summary["metrics"]["champion"]["smape"],  # on the held-out test window
     }
 
 

@@ -10,18 +10,24 @@ from manymodels.columns import SERIES_ID
 from manymodels.contract import to_contract
 from manymodels.prepare import prepare_series
 from manymodels.settings import DataSpec
-from manymodels.synthetic import make_retail_sales
+from manymodels.synthetic import make_hourly_sales, make_retail_sales
 
 REPO = Path(__file__).resolve().parents[1]
 STORE_ITEM = Path(
     os.environ.get("MANYMODELS_STORE_ITEM", REPO.parent / "shared" / "data" / "store-item-demand" / "train.csv.gz")
 )
-WORKLOADS = ("synthetic", "store-item")
+WORKLOADS = ("synthetic", "store-item", "hourly")
 DATA_SPEC = {"id_cols": ["store", "item"], "time_col": "date", "target_col": "sales", "horizon": 28}
+SPECS = {"hourly": DATA_SPEC | {"freq": "h", "horizon": 48}}  # two days ahead
+
+
+def spec_of(kind: str) -> dict:
+    """The data settings a workload is run with (the daily workloads': DATA_SPEC)."""
+    return SPECS.get(kind, DATA_SPEC)
 
 
 def available(kind: str) -> bool:
-    return kind == "synthetic" or STORE_ITEM.exists()
+    return kind != "store-item" or STORE_ITEM.exists()
 
 
 def store_item(n_series: int) -> pd.DataFrame:
@@ -32,9 +38,13 @@ def store_item(n_series: int) -> pd.DataFrame:
 
 
 def write_workload(kind: str, n_series: int, folder: Path, days: int = 3 * 365) -> Path:
-    """Write the workload's input and return its path."""
+    """Write the workload's input and return its path (an hourly workload's series are 1,000 hours long)."""
     path = folder / f"{kind}-{n_series}.parquet"
-    frame = make_retail_sales(n_series, days=days, seed=0) if kind == "synthetic" else store_item(n_series)
+    makers = {
+        "synthetic": lambda: make_retail_sales(n_series, days=days, seed=0),
+        "hourly": lambda: make_hourly_sales(n_series),
+    }
+    frame = makers.get(kind, lambda: store_item(n_series))()
     if frame[["store", "item"]].drop_duplicates().shape[0] != n_series:
         raise ValueError(f"{kind} has fewer than {n_series} series")
     folder.mkdir(parents=True, exist_ok=True)

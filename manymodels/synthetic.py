@@ -24,6 +24,21 @@ def make_retail_sales(
     return pd.concat(frames, ignore_index=True)
 
 
+def make_hourly_sales(n_series: int = 40, hours: int = 1_000, seed: int = 0, start: str = "2024-01-01") -> pd.DataFrame:
+    """Poisson sales by the hour with a per-series level, a daily and a weekly pattern; columns store, item, date,
+    sales."""
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range(start, periods=hours, freq="h")
+    hour, weekday = dates.hour.to_numpy(), dates.day_of_week.to_numpy()
+    frames = []
+    for item in range(1, n_series + 1):
+        daily = 1 + rng.uniform(0.3, 0.9) * np.sin(2 * np.pi * (hour + rng.integers(24)) / 24)
+        weekly = 1 + rng.uniform(0.05, 0.3) * np.sin(2 * np.pi * (weekday + rng.integers(7)) / 7)
+        sales = rng.poisson(np.clip(rng.uniform(2, 40) * daily * weekly, 0, None))
+        frames.append(pd.DataFrame({"store": 1, "item": item, "date": dates, "sales": sales}))
+    return pd.concat(frames, ignore_index=True)
+
+
 def make_intermittent(
     n_series: int = 4, days: int = 730, seed: int = 0, rate: float = 0.2, size: float = 4.0
 ) -> pd.DataFrame:

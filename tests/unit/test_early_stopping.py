@@ -3,6 +3,7 @@
 import optuna
 from optuna.trial import TrialState
 
+from manymodels.settings import TuningSpec
 from manymodels.studies import run_to, stalled
 
 
@@ -59,3 +60,13 @@ def test_a_reseeded_sampler_asks_what_a_new_sampler_per_trial_would():
         trial = fresh.ask()
         fresh.tell(trial, objective(trial))
     assert [t.params for t in ours.trials] == [t.params for t in fresh.trials]
+
+
+def test_by_default_a_short_study_runs_every_trial_and_a_long_stalled_one_stops():
+    rounds = TuningSpec().early_stopping_rounds
+    short = optuna.create_study()
+    assert run_to(short, scripted([1.0] + [2.0] * rounds), trials=rounds + 1, seed=0, early_stopping_rounds=rounds)
+    assert len(short.trials) == rounds + 1  # the best first, then every other trial worse: none stopped
+    long = optuna.create_study()
+    run_to(long, scripted([1.0] + [2.0] * 100), trials=100, seed=0, early_stopping_rounds=rounds)
+    assert len(long.trials) == rounds + 1 and stalled(long, rounds)
