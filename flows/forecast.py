@@ -12,11 +12,11 @@ from manymodels import location
 from manymodels.cost import PriceTable
 from manymodels.forecasters import registry
 from manymodels.ingest import Ingested, remove_run_work
+from manymodels.jobs import TuneOutcome
 from manymodels.layout import RunLayout
 from manymodels.lease import LeaseLost, LocationBusy, RunLease, held
 from manymodels.location import KEEP_VERSIONS, NotALocation
 from manymodels.planning import RunContext, SeriesJob
-from manymodels.series import TuneOutcome
 from manymodels.settings import ComputeSpec, DataSpec, KeepVersions, MinForecastShare, TuningSpec, unreachable
 from manymodels.summary import RunSummary
 from manymodels.timing import StepTimes

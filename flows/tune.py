@@ -8,10 +8,10 @@ from prefect.futures import as_completed
 
 from engines.ray_engine import cluster_cpus
 from manymodels.batching import in_flight, series_per_task
+from manymodels.jobs import TuneOutcome, stored_results
 from manymodels.layout import RunLayout
 from manymodels.planning import RunContext, read_jobs, study_storage
 from manymodels.results import ResultFiles, result_files
-from manymodels.series import TuneOutcome, stored_results
 from manymodels.settings import ComputeSpec
 from tasks.tune import tune_batch
 

@@ -16,10 +16,11 @@ from manymodels.cost import PriceTable, estimate
 from manymodels.cpu import mean_per_series
 from manymodels.hierarchy import reconciled
 from manymodels.ingest import Ingested
+from manymodels.jobs import TuneOutcome
 from manymodels.metrics import METRICS, coverage, evaluate, interval_pinball, owa, pinball
 from manymodels.naive2 import NAIVE2
 from manymodels.planning import manifest
-from manymodels.series import SeriesSummary, TuneOutcome
+from manymodels.series import SeriesSummary
 from manymodels.settings import DataSpec, TuningSpec
 from manymodels.summary import CpuPerSeries, RunScores
 

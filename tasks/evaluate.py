@@ -7,12 +7,12 @@ from prefect.cache_policies import NO_CACHE
 from manymodels import storage
 from manymodels.evaluation import RunOutputs, assemble_outputs, best_and_worst
 from manymodels.ingest import Ingested
+from manymodels.jobs import TuneOutcome
 from manymodels.layout import RunLayout
 from manymodels.lease import LeaseLost, RunLease
 from manymodels.location import KEEP_VERSIONS
 from manymodels.outputs import write_run
 from manymodels.results import result_files
-from manymodels.series import TuneOutcome
 from manymodels.settings import DataSpec, TuningSpec
 from manymodels.summary import RunSummary
 from manymodels.timing import StepTimes

@@ -8,6 +8,7 @@ from prefect import get_run_logger, runtime, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from manymodels.jobs import TuneOutcome, stored_results, tune_jobs
 from manymodels.layout import RunLayout
 from manymodels.planning import (
     PlannedElsewhere,
@@ -19,7 +20,6 @@ from manymodels.planning import (
     write_jobs,
 )
 from manymodels.results import result_files
-from manymodels.series import TuneOutcome, stored_results, tune_jobs
 from manymodels.settings import ComputeSpec, DataSpec, TuningSpec
 
 if TYPE_CHECKING:  # the ingest module imports Dask, which Ray workers have no use for

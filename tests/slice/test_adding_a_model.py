@@ -17,11 +17,12 @@ from manymodels.evaluation import assemble_outputs
 from manymodels.forecasters import registry
 from manymodels.forecasters.statsforecast_models import Statsforecast, statsforecast_models
 from manymodels.ingest import Ingested
+from manymodels.jobs import tune_jobs
 from manymodels.layout import RunLayout
 from manymodels.planning import RunContext, plan_jobs
 from manymodels.prepare import prepare_series, profile_frame
 from manymodels.results import ResultFiles
-from manymodels.series import tune_jobs, tune_series
+from manymodels.series import tune_series
 from manymodels.settings import TuningSpec
 from manymodels.splits import SeriesSplits
 from manymodels.synthetic import make_retail_sales

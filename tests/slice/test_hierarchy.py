@@ -102,9 +102,10 @@ def test_a_hierarchy_must_name_the_id_columns():
 def test_a_hierarchy_asked_for_that_cannot_be_reconciled_is_flagged_and_fails_the_run(dask, tmp_path):
     from manymodels.evaluation import assemble_outputs
     from manymodels.ingest import ingest
+    from manymodels.jobs import TuneOutcome
     from manymodels.layout import RunLayout
     from manymodels.results import result_files
-    from manymodels.series import TuneOutcome, tune_series
+    from manymodels.series import tune_series
     from manymodels.settings import TuningSpec
     from manymodels.summary import RunSummary
 

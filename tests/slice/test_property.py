@@ -20,10 +20,11 @@ from manymodels import storage
 from manymodels.errors import InputError
 from manymodels.evaluation import assemble_outputs
 from manymodels.ingest import ingest
+from manymodels.jobs import TuneOutcome
 from manymodels.layout import RunLayout
 from manymodels.prepare import series_key
 from manymodels.results import result_files
-from manymodels.series import TuneOutcome, tune_series
+from manymodels.series import tune_series
 from manymodels.settings import ComputeSpec, DataSpec, TuningSpec
 
 IDS = st.sampled_from(["1", "2", "Zürich", " x ", "a,b", "../../escaped"])

@@ -14,6 +14,7 @@ from manymodels.forecasters.global_lgbm import GLOBAL
 from manymodels.forecasters.intermittent import Intermittent
 from manymodels.forecasters.pooled import POOLED, own_factors, seasonal_index
 from manymodels.ingest import Ingested
+from manymodels.jobs import tune_jobs
 from manymodels.layout import RunLayout
 from manymodels.metrics import smape
 from manymodels.models import fit_prophet, predict
@@ -21,7 +22,7 @@ from manymodels.naive2 import NAIVE2
 from manymodels.planning import RunContext, SeriesJob, plan_jobs
 from manymodels.prepare import prepare_series, profile_frame, series_key
 from manymodels.results import ResultFiles
-from manymodels.series import tune_jobs, tune_series
+from manymodels.series import tune_series
 from manymodels.settings import TuningSpec
 from manymodels.splits import SeriesSplits, selection_folds
 from manymodels.synthetic import make_retail_sales

@@ -8,12 +8,13 @@ import pandas as pd
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from manymodels import outputs, planning, plots, series
+from manymodels import jobs as batch
+from manymodels import outputs, planning, plots
 from manymodels.evaluation import RunOutputs
+from manymodels.jobs import tune_jobs
 from manymodels.layout import RunLayout
 from manymodels.planning import RunContext, SeriesJob
 from manymodels.prepare import prepare_series
-from manymodels.series import tune_jobs
 from manymodels.settings import TuningSpec
 from manymodels.studies import StudyPlace
 from manymodels.synthetic import make_retail_sales
@@ -61,7 +62,7 @@ def test_a_storage_or_memory_error_fails_the_task_rather_than_its_series(tmp_pat
     def failing(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr(series, "tune_series", failing)
+    monkeypatch.setattr(batch, "tune_series", failing)
     with pytest.raises(type(error)):
         tune_jobs(jobs(tmp_path), RunContext(data=SPEC, tuning=TuningSpec(trials=1)), NoResults())
 
@@ -70,7 +71,7 @@ def test_a_model_error_stays_its_series_failure(tmp_path, monkeypatch):
     def failing(*args, **kwargs):
         raise RuntimeError("Stan optimisation failed")
 
-    monkeypatch.setattr(series, "tune_series", failing)
+    monkeypatch.setattr(batch, "tune_series", failing)
     outcome = tune_jobs(jobs(tmp_path), RunContext(data=SPEC, tuning=TuningSpec(trials=1)), NoResults())
     assert outcome.failures == {"1-1": "RuntimeError: Stan optimisation failed"} and not outcome.results
 

@@ -6,10 +6,11 @@ import pytest
 
 from manymodels import planning, storage
 from manymodels.ingest import Ingested
+from manymodels.jobs import TuneOutcome
 from manymodels.layout import RunLayout
 from manymodels.planning import SeriesJob, plan_jobs, previous_best, read_jobs, write_jobs
 from manymodels.prepare import data_hash, series_key
-from manymodels.series import SeriesResult, TuneOutcome
+from manymodels.series import SeriesResult
 from manymodels.settings import ComputeSpec, DataSpec, TuningSpec
 from manymodels.studies import StudyPlace
 

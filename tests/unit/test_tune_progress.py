@@ -4,7 +4,7 @@ import logging
 from types import SimpleNamespace
 
 import flows.tune as tune
-from manymodels.series import TuneOutcome
+from manymodels.jobs import TuneOutcome
 
 
 class Results:
