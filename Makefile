@@ -61,6 +61,7 @@ BENCH_STARTUP  ?= --runs 5
 BENCH_STUDY_STORAGE ?= --trials 20 --studies 5
 BENCH_INGEST   ?= --rows 50000000
 BENCH_SCALE    ?= --series 30000
+BENCH_COSTS    ?= store-item,500,20 store-item,500,100 hourly,200,10
 bench: setup
 	$(BENCH) clean --out $(BENCH_OUT)
 	$(BENCH) trial-cost $(BENCH_TRIAL_COST) --out $(BENCH_OUT)
@@ -69,6 +70,8 @@ bench: setup
 	for workload in $(BENCH_WORKLOADS); do for n in $(BENCH_SERIES); do \
 		$(BENCH) throughput --workload $$workload --series $$n --trials $(BENCH_TRIALS) \
 			--raytune-series $(BENCH_RAYTUNE) $(BENCH_THROUGHPUT) --out $(BENCH_OUT) || exit 1; done; done
+	for cost in $(BENCH_COSTS); do set -- $$(echo $$cost | tr , ' '); \
+		$(BENCH) cost --workload $$1 --series $$2 --trials $$3 --out $(BENCH_OUT) || exit 1; done
 	$(BENCH) ingest $(BENCH_INGEST) --out $(BENCH_OUT)
 	$(BENCH) scale $(BENCH_SCALE) --out $(BENCH_OUT)
 	$(MAKE) --no-print-directory bench-report

@@ -295,6 +295,7 @@ RESULT_NAMES = (
     "trial-cost.json",
     "study-storage.json",
     "throughput-*-*.json",
+    "cost-*-*-*.json",
     "scale-*.json",
     "ingest-*.json",
 )
