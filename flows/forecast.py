@@ -1,6 +1,7 @@
 """The forecast flow: ingest on Dask, tune on Ray, evaluate and publish."""
 
 import contextlib
+import dataclasses
 
 from prefect import flow, runtime
 from prefect.states import Failed
@@ -88,6 +89,7 @@ class Learning:
         self.ingested, self.data, self.tuning, self.layout = ingested, data, tuning, layout
         self.wanted = [model.name for model in registry.across_series() if model.wanted(tuning)]
         self._learned: dict | None = None
+        self.cpu: dict[str, float] = {}  # by model, the CPU seconds its learning took
 
     def learned(self) -> dict:
         """By model that learned, what it learned (a model whose learning failed is left out)."""
@@ -96,8 +98,14 @@ class Learning:
             learning = {name: learn_across_series.submit(name, *args) for name in self.wanted}
             for future in learning.values():
                 future.wait()
-            self._learned = {name: f.result() for name, f in learning.items() if f.state.is_completed()}
+            done = {name: f.result() for name, f in learning.items() if f.state.is_completed()}
+            self._learned = {name: what for name, (what, _) in done.items()}
+            self.cpu = {name: cpu for name, (_, cpu) in done.items()}
         return self._learned
+
+    def charged(self, outcome: TuneOutcome) -> TuneOutcome:
+        """The outcome with the CPU this run's learning took."""
+        return dataclasses.replace(outcome, learn_cpu=self.cpu)
 
     def context(self) -> RunContext:
         return RunContext(data=self.data, tuning=self.tuning, learned=self.learned())
@@ -113,7 +121,7 @@ def tune_step(
     jobs = plan_tuning(ingested, data, tuning, compute, layout, learning.wanted)
     outcome, todo_url = reuse_cached(jobs, layout)
     if not todo_url:
-        return with_run_champions(outcome, jobs, learning, compute, layout)
+        return learning.charged(with_run_champions(outcome, jobs, learning, compute, layout))
     if len(learned := learning.learned()) < len(learning.wanted):
         left = {job.series_id for job in jobs} - {result.series_id for result in outcome.results}
         jobs = plan_tuning(ingested, data, tuning, compute, layout, list(learned))
@@ -121,7 +129,7 @@ def tune_step(
         outcome = outcome.merge(cached)
     if todo_url:
         outcome = outcome.merge(tune_todo(learning, compute, layout))
-    return with_run_champions(outcome, jobs, learning, compute, layout)
+    return learning.charged(with_run_champions(outcome, jobs, learning, compute, layout))
 
 
 def tune_todo(learning: Learning, compute: ComputeSpec, layout: RunLayout, name: str | None = None) -> TuneOutcome:

@@ -27,15 +27,16 @@ from manymodels.summary import CpuPerSeries, RunScores
 log = logging.getLogger(__name__)
 
 
-def cpu_per_series(results: list[SeriesSummary]) -> CpuPerSeries | None:
-    """The mean CPU seconds a series tuned in this run spent by step and by model; None if none was."""
-    tuned = [r for r in results if r.cpu_by_step]
+def cpu_per_series(results: list[SeriesSummary], learned: dict[str, float] | None = None) -> CpuPerSeries | None:
+    """The mean CPU seconds a series tuned in this run spent by step and by model, the models' learning across
+    series (learned: CPU seconds by model) shared among them as the step `learn`; None if none was tuned."""
+    tuned, learned = [r for r in results if r.cpu_by_step], learned or {}
     if not tuned:
         return None
     return CpuPerSeries(
         series=len(tuned),
-        by_step=mean_per_series(r.cpu_by_step for r in tuned),
-        by_model=mean_per_series(r.cpu_by_model for r in tuned),
+        by_step=mean_per_series((r.cpu_by_step for r in tuned), {"learn": sum(learned.values())} if learned else {}),
+        by_model=mean_per_series((r.cpu_by_model for r in tuned), learned),
     )
 
 
@@ -226,7 +227,7 @@ def assemble_outputs(
         metrics_by={col: aggregate(metrics, by=col) for col in data.id_cols} if scored else {},
         champions=dict(Counter(r.champion for r in results).most_common()),
         models_dropped=dict(Counter(m for r in results for m in r.dropped).most_common()),
-        cpu_per_series=cpu_per_series(results),
+        cpu_per_series=cpu_per_series(results, outcome.learn_cpu),
         champion_vs_models=champion_wins(metrics, tuning.metric) if scored else {},
         owa=owas,
         selection=selection_report(metrics, owas, tuning.metric) if scored else None,

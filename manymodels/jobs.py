@@ -5,7 +5,7 @@ import dataclasses
 import logging
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import pandas as pd
@@ -30,6 +30,7 @@ class TuneOutcome:
     failures: dict[str, str]
     counts: dict[str, int]  # tuned, resumed, cached
     run_choice: RunChoice | None = None  # how the champions were chosen with the whole run, once they were
+    learn_cpu: dict[str, float] = field(default_factory=dict)  # by model, the CPU its learning across series took
 
     @classmethod
     def empty(cls) -> "TuneOutcome":

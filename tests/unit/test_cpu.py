@@ -4,7 +4,7 @@ import time
 from collections import Counter
 from types import SimpleNamespace
 
-from manymodels.cpu import charged, mean_per_series
+from manymodels.cpu import charged, learned_with_cpu, mean_per_series
 from manymodels.evaluation import cpu_per_series
 
 
@@ -49,3 +49,27 @@ def test_the_run_reports_cpu_per_series_only_where_series_were_tuned_in_it():
         "auto_ets 0.500."
     )
     assert cpu_per_series([cached]) is None
+
+
+def test_learning_across_series_is_charged_with_every_thread_and_shared_among_the_tuned_series():
+    import threading
+
+    def spin(seconds: float) -> None:  # this thread's CPU, not the process's
+        started = time.thread_time()
+        while time.thread_time() - started < seconds:
+            pass
+
+    def learn(inputs, threads=1):
+        workers = [threading.Thread(target=spin, args=(0.05,)) for _ in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        return f"learned from {inputs}"
+
+    learned, cpu = learned_with_cpu(learn, "every series", threads=2)
+    assert learned == "learned from every series" and cpu >= 0.1  # both threads' CPU
+    tuned = SimpleNamespace(cpu_by_step={"contest": 1.0}, cpu_by_model={"auto_ets": 0.5})
+    report = cpu_per_series([tuned, tuned], {"global_lgbm": 3.0, "pooled_seasonal": 1.0})
+    assert report.by_step == {"learn": 2.0, "contest": 1.0}
+    assert report.by_model == {"global_lgbm": 1.5, "auto_ets": 0.5, "pooled_seasonal": 0.5}
