@@ -92,8 +92,11 @@ def test_run_writes_every_output_and_accounts_for_every_series(local_run):
     assert summary["champions"] == champions.value_counts().to_dict()
     assert set(summary["step_seconds"]) == set(summary["step_started_at"]) == {"ingest", "tune", "evaluate"}
     cpu = summary["cpu_per_series"]
-    assert cpu["series"] == GOOD_SERIES and {"io", "study", "contest", "calibration", "forecast"} <= set(cpu["by_step"])
-    assert set(cpu["by_model"]) == set(MODELS) - {NAIVE2, *ENSEMBLES} and "CPU seconds a series" in done.stdout
+    steps = {"io", "study", "contest", "calibration", "forecast", "learn"}  # learn: the models learning across series
+    assert cpu["series"] == GOOD_SERIES and steps <= set(cpu["by_step"])
+    learned = {model.name for model in registry.across_series()}  # each charged its learning, applied or not
+    assert set(cpu["by_model"]) == set(MODELS) - {NAIVE2, *ENSEMBLES} | learned
+    assert "CPU seconds a series" in done.stdout
     assert set(summary["metrics"]) == set(MODELS) | {"champion"}
     assert set(summary["owa"]) == set(MODELS) - {"naive2"} | {"champion"}
     selection = summary["selection"]
