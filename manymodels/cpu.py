@@ -19,8 +19,10 @@ def charged(ledger: Counter, part: str) -> Iterator[None]:
 
 def learned_with_cpu(learn, inputs, threads: int = 1) -> tuple[Any, float]:
     """What learn(inputs, threads=threads) learned, and the CPU seconds its process spent on it, every thread's."""
-    started = time.process_time()
-    return learn(inputs, threads=threads), time.process_time() - started
+    ledger = Counter()
+    with charged(ledger, "learn"):
+        learned = learn(inputs, threads=threads)
+    return learned, ledger["learn"]
 
 
 def spent(ledger: Counter) -> dict[str, float]:
