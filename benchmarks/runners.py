@@ -31,7 +31,7 @@ def run_manymodels(
     """The forecast flow through the CLI, against the running Prefect server; figures for its tuning step."""
     command = [
         BIN / "manymodels", "run", "--data", data, "--output", output, "--id-cols", ",".join(spec["id_cols"]),
-        "--time-col", spec["time_col"], "--target-col", spec["target_col"], "--freq", spec.get("freq", "D"),
+        "--time-col", spec["time_col"], "--target-col", spec["target_col"], "--freq", spec["freq"],
         "--horizon", spec["horizon"], "--trials", trials, "--workers", cpus,
     ]  # fmt: skip
     started = time.time()

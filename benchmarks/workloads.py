@@ -17,7 +17,7 @@ STORE_ITEM = Path(
     os.environ.get("MANYMODELS_STORE_ITEM", REPO.parent / "shared" / "data" / "store-item-demand" / "train.csv.gz")
 )
 WORKLOADS = ("synthetic", "store-item", "hourly")
-DATA_SPEC = {"id_cols": ["store", "item"], "time_col": "date", "target_col": "sales", "horizon": 28}
+DATA_SPEC = {"id_cols": ["store", "item"], "time_col": "date", "target_col": "sales", "freq": "D", "horizon": 28}
 SPECS = {"hourly": DATA_SPEC | {"freq": "h", "horizon": 48}}  # two days ahead
 
 
